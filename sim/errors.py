@@ -1,0 +1,36 @@
+"""One error hierarchy for citytwin.
+
+Every error the library raises on bad input derives from :class:`SimError`, and also from the
+built-in class a Python user would expect (``ValueError``, ``FileNotFoundError``), so callers can
+catch either.  Messages name the field, show the bad value with ``!r`` and say what was expected.
+Only the CLI's ``main`` turns these into exit codes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SimError", "MapError", "ScenarioError", "CliError"]
+
+
+class SimError(Exception):
+    """Base class of every citytwin error raised on bad input or an impossible request."""
+
+
+class MapError(SimError, ValueError):
+    """A map file cannot be read, or holds no usable network."""
+
+
+class ScenarioError(SimError, ValueError):
+    """A scenario file (or a ``--set`` override) is invalid.
+
+    ``problems`` lists every problem found, each as ``"field: message"``.
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid scenario {source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class CliError(SimError, ValueError):
+    """A command-line flag is invalid."""

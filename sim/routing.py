@@ -1,0 +1,104 @@
+"""Shortest-travel-time routing on the walk graph: next-hop tables built by reverse Dijkstra.
+
+A table row answers, for every node, "which directed edge do I take next to reach this goal?".
+Goals are either a viewing cell (enter it from either end) or a group of sink nodes (leave the
+map there; -2 marks "exit here").  Rows are rebuilt from congested travel times at a set interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["EXIT_HERE", "UNREACHABLE", "dijkstra_to_goals", "fill_next_hops"]
+
+EXIT_HERE = -2
+UNREACHABLE = -1
+
+
+@njit(cache=True)
+def _heap_push(heap_key, heap_node, size, key, node):
+    i = size
+    heap_key[i] = key
+    heap_node[i] = node
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap_key[parent] <= heap_key[i]:
+            break
+        heap_key[parent], heap_key[i] = heap_key[i], heap_key[parent]
+        heap_node[parent], heap_node[i] = heap_node[i], heap_node[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(heap_key, heap_node, size):
+    key = heap_key[0]
+    node = heap_node[0]
+    size -= 1
+    heap_key[0] = heap_key[size]
+    heap_node[0] = heap_node[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        child = left
+        if left + 1 < size and heap_key[left + 1] < heap_key[left]:
+            child = left + 1
+        if heap_key[i] <= heap_key[child]:
+            break
+        heap_key[i], heap_key[child] = heap_key[child], heap_key[i]
+        heap_node[i], heap_node[child] = heap_node[child], heap_node[i]
+        i = child
+    return key, node, size
+
+
+@njit(cache=True)
+def dijkstra_to_goals(seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start, out_edges,
+                      dist_out, next_out):
+    """Travel time from every node to the nearest goal, and the first edge on that path.
+
+    The walk graph pairs edges (``e`` and ``e ^ 1`` are the two directions of one cell), so the
+    edges *into* node ``m`` are the twins of the edges out of it.  ``seed_*`` give goal nodes,
+    their starting cost (a penalty, e.g. an uncovered exit in rain) and their next-hop value.
+    Results are written into ``dist_out`` and ``next_out`` (one row each).
+    """
+    n = dist_out.shape[0]
+    for k in range(n):
+        dist_out[k] = np.inf
+        next_out[k] = -1
+    cap = edge_to.shape[0] + seed_nodes.shape[0] + 1
+    heap_key = np.empty(cap, dtype=np.float64)
+    heap_node = np.empty(cap, dtype=np.int32)
+    size = 0
+    for k in range(seed_nodes.shape[0]):
+        node = seed_nodes[k]
+        if seed_cost_s[k] < dist_out[node]:
+            dist_out[node] = seed_cost_s[k]
+            next_out[node] = seed_next[k]
+            size = _heap_push(heap_key, heap_node, size, seed_cost_s[k], node)
+    while size > 0:
+        key, m, size = _heap_pop(heap_key, heap_node, size)
+        if key > dist_out[m]:
+            continue
+        for j in range(out_start[m], out_start[m + 1]):
+            into_m = out_edges[j] ^ 1          # edge from the neighbour into m
+            n_node = edge_to[out_edges[j]]
+            candidate = key + edge_cost_s[into_m]
+            if candidate < dist_out[n_node]:
+                dist_out[n_node] = candidate
+                next_out[n_node] = into_m
+                size = _heap_push(heap_key, heap_node, size, candidate, n_node)
+
+
+@njit(cache=True)
+def fill_next_hops(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start,
+                   out_edges, dist_table, next_table):
+    """Run :func:`dijkstra_to_goals` for every goal row; goal ``g`` uses seeds
+    ``goal_seed_start[g]:goal_seed_start[g+1]``."""
+    for g in range(dist_table.shape[0]):
+        lo = goal_seed_start[g]
+        hi = goal_seed_start[g + 1]
+        dijkstra_to_goals(seed_nodes[lo:hi], seed_cost_s[lo:hi], seed_next[lo:hi], edge_cost_s, edge_to,
+                          out_start, out_edges, dist_table[g], next_table[g])

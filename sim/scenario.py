@@ -1,0 +1,284 @@
+"""Declarative scenarios: TOML files validated on load, with dotted ``--set`` overrides.
+
+A scenario is checked in two passes, both before any run: the schema (unknown keys, types, signs,
+ranges; pydantic) and the map (every node and zone it names exists on the map).  All problems are
+reported at once in a single :class:`~sim.errors.ScenarioError` naming the file and the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ScenarioError
+
+__all__ = ["Scenario", "load_scenario", "scenario_from_dict", "apply_overrides", "parse_override"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulationSpec(_Strict):
+    duration_s: float = Field(gt=0, description="simulated time (s)")
+    dt_s: float = Field(1.0, gt=0, le=5, description="time step (s)")
+    seed: int = Field(0, ge=0)
+    route_interval_s: float = Field(60.0, gt=0, description="how often routes follow congestion (s)")
+    max_cell_m: float = Field(100.0, gt=0, description="longest cell a link is split into (m)")
+
+
+class WeatherSpec(_Strict):
+    rain_mm_per_h: float = Field(0.0, ge=0, description="rain intensity; umbrellas open when > 0")
+    umbrella_walk_space_m2: float = Field(
+        0.1, ge=0, description="extra ground per walker under an umbrella (calibrated to Guo et al. 2019)")
+    umbrella_view_space_m2: float = Field(
+        0.7, gt=0, description="ground per standing viewer under an open umbrella (FACTS: 0.7-1.0 m2)")
+    rain_free_speed_factor: float = Field(0.97, gt=0, le=1, description="free speed in rain / dry")
+    shelter_weight: float = Field(
+        0.5, ge=0, description="extra perceived cost of uncovered walking in heavy rain (fraction)")
+    heavy_rain_mm_per_h: float = Field(10.0, gt=0, description="intensity at which shelter_weight is full")
+    uncovered_exit_penalty_s: float = Field(
+        120.0, ge=0, description="perceived extra time of leaving by an uncovered exit in heavy rain (s)")
+
+
+class CrowdSpec(_Strict):
+    v0_mps: float = Field(1.34, gt=0, description="Weidmann free speed")
+    gamma: float = Field(1.913, gt=0, description="Weidmann gamma (m^-2)")
+    rho_max_ppm2: float = Field(5.4, gt=0, description="Weidmann jam density")
+    view_space_m2: float = Field(0.3, gt=0, description="ground a dry standing viewer claims")
+    stairs_up_flow_ppms: float = Field(0.88, gt=0, description="IMO MSC.1/Circ.1238 stairs up")
+    stairs_down_flow_ppms: float = Field(1.1, gt=0, description="IMO MSC.1/Circ.1238 stairs down")
+    signal_green_share: float = Field(0.45, gt=0, le=1, description="share of time a signalised crossing is green")
+    patience_s: float = Field(1800.0, gt=0, description="wait at a closed gate before going home")
+    view_distance_scale_s: float = Field(
+        600.0, gt=0, description="walking time that divides a viewing spot's appeal by e")
+
+
+class ShowSpec(_Strict):
+    start_s: float = Field(ge=0)
+    end_s: float = Field(gt=0)
+    release: Literal["all", "staged"] = "staged"
+    release_order: list[str] = Field(default_factory=list, description="section tags, first released first")
+    release_interval_s: float = Field(300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> "ShowSpec":
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s!r}) must be after start_s ({self.start_s!r})")
+        return self
+
+
+class ZoneSpec(_Strict):
+    match: str = Field(description="edge tag selector KEY=VALUE, e.g. 'zone=promenade'")
+    cap: int | None = Field(None, ge=1, description="people admitted at most; omit for no cap")
+    reopen_fraction: float = Field(0.95, gt=0, le=1, description="gates reopen below this share of cap")
+    view: bool = Field(False, description="people come here to watch the show")
+    view_weight: float = Field(1.0, gt=0, description="appeal of this zone's viewing spots")
+
+    @field_validator("match")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        if "=" not in value or not value.split("=", 1)[0].strip() or not value.split("=", 1)[1].strip():
+            raise ValueError(f"expected KEY=VALUE such as 'zone=promenade', got {value!r}")
+        return value
+
+
+class ViewingSpec(_Strict):
+    section_weights: dict[str, float] = Field(default_factory=dict, description="appeal per section tag")
+
+    @field_validator("section_weights")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if v <= 0}
+        if bad:
+            raise ValueError(f"weights must be positive, got {bad!r}")
+        return value
+
+
+class ExitSpec(_Strict):
+    nodes: list[int | str] = Field(min_length=1, description="map nodes (OSM id or name) where people leave")
+    flow_pps: float | None = Field(None, gt=0, description="people per second each node lets out; omit for no limit")
+    covered: bool = Field(False, description="sheltered from rain (metro entrances)")
+    closed: bool = Field(False, description="closed tonight: its users leave by the other exits")
+
+
+class SourceSpec(_Strict):
+    name: str
+    nodes: list[int | str] = Field(min_length=1, description="map nodes where these people appear")
+    profile: list[tuple[float, float]] = Field(
+        min_length=2, description="(minute, people per minute) points, linear in between")
+    exit: str = Field(description="name of the [exits] group they leave by")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for k, (minute, rate) in enumerate(value):
+            if minute < 0 or rate < 0:
+                raise ValueError(f"point {k} {(minute, rate)!r}: minutes and rates must be >= 0")
+        minutes = [m for m, _ in value]
+        if minutes != sorted(minutes):
+            raise ValueError(f"minutes must increase, got {minutes!r}")
+        return value
+
+
+class Scenario(_Strict):
+    """A validated crowd scenario (see ``scenarios/*.toml`` for annotated examples)."""
+
+    name: str
+    description: str = ""
+    kind: Literal["crowd"] = "crowd"
+    map: str = Field(description="map file, relative to the scenario file")
+    primary_zone: str | None = Field(
+        None, description="zone whose clearance time is reported (default: 'promenade', else the first zone)")
+    simulation: SimulationSpec
+    weather: WeatherSpec = WeatherSpec()
+    crowd: CrowdSpec = CrowdSpec()
+    show: ShowSpec
+    zones: dict[str, ZoneSpec] = Field(min_length=1)
+    viewing: ViewingSpec = ViewingSpec()
+    exits: dict[str, ExitSpec] = Field(min_length=1)
+    sources: list[SourceSpec] = Field(min_length=1)
+    source_path: str = Field("", description="file the scenario was read from (set by the loader)")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        problems = []
+        if self.show.end_s > self.simulation.duration_s:
+            problems.append(f"show.end_s ({self.show.end_s!r}) is after simulation.duration_s "
+                            f"({self.simulation.duration_s!r})")
+        for k, source in enumerate(self.sources):
+            if source.exit not in self.exits:
+                problems.append(f"sources.{k}.exit: {source.exit!r} is not an [exits] group "
+                                f"(have {sorted(self.exits)!r})")
+        if not any(z.view for z in self.zones.values()):
+            problems.append("zones: no zone has view = true, so nobody has anywhere to watch from")
+        if self.primary_zone is not None and self.primary_zone not in self.zones:
+            problems.append(f"primary_zone: {self.primary_zone!r} is not a zone (have {sorted(self.zones)!r})")
+        if all(e.closed for e in self.exits.values()):
+            problems.append("exits: every exit group is closed; nobody could leave")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def map_path(self) -> Path:
+        base = Path(self.source_path).parent if self.source_path else Path.cwd()
+        return (base / self.map).resolve()
+
+    @property
+    def main_zone(self) -> str:
+        if self.primary_zone is not None:
+            return self.primary_zone
+        return "promenade" if "promenade" in self.zones else next(iter(self.zones))
+
+    @property
+    def raining(self) -> bool:
+        return self.weather.rain_mm_per_h > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data as in the file (without ``source_path``), for saving with the results."""
+        return self.model_dump(mode="json", exclude={"source_path"})
+
+
+def _format_pydantic(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+            if not where:       # cross-field checks already name their fields
+                problems.extend(msg.split("; "))
+                continue
+            problems.append(f"{where}: {msg}")
+            continue
+        where = where or "(top level)"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see scenarios/*.toml for the known keys)"
+        elif "input" in err and err["type"] not in ("missing",):
+            msg = f"{msg} (got {err['input']!r})"
+        problems.append(f"{where}: {msg}")
+    return problems
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
+    """Validate plain data as a scenario; raises :class:`ScenarioError` listing every problem."""
+    try:
+        return Scenario.model_validate({**data, "source_path": source})
+    except ValidationError as exc:
+        raise ScenarioError(source, _format_pydantic(exc)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"zones.promenade.cap=80000"`` -> (["zones", "promenade", "cap"], 80000).
+
+    The value is read as a TOML value (numbers, booleans, strings, lists); bare words are strings and
+    ``none``/``null`` removes the key (e.g. ``zones.promenade.cap=none`` lifts the cap).
+    """
+    if "=" not in text:
+        raise ScenarioError("--set", [f"{text!r}: expected KEY=VALUE with a dotted key, "
+                                      f"e.g. zones.promenade.cap=80000"])
+    key, raw = text.split("=", 1)
+    path = [p for p in key.strip().split(".")]
+    if not all(path):
+        raise ScenarioError("--set", [f"{text!r}: empty part in dotted key {key!r}"])
+    raw = raw.strip()
+    if raw.lower() in ("none", "null"):
+        return path, None
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of scenario data with dotted-key overrides applied (lists take numeric parts)."""
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for depth, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError("--set", [f"{text!r}: {'.'.join(path[:depth + 1])!r} is not an "
+                                                  f"index of a list of {len(node)}"])
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if part not in node:
+                    node[part] = {}
+                node = node[part]
+            else:
+                raise ScenarioError("--set", [f"{text!r}: {'.'.join(path[:depth])!r} is a value, "
+                                              f"not a table"])
+        last = path[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ScenarioError("--set", [f"{text!r}: {last!r} is not an index of a list of {len(node)}"])
+            node[int(last)] = value
+        elif value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file (schema only; see :func:`sim.crowd.compile_crowd`
+    for the checks against the map)."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(str(path), [f"file not found; shipped scenarios are in scenarios/ "
+                                        f"(see `citytwin list`)"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(path), [f"not a UTF-8 text file: {exc}"]) from None
+    data = apply_overrides(data, overrides or [])
+    return scenario_from_dict(data, str(path))
