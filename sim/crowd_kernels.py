@@ -81,143 +81,14 @@ def _choose_view_target(node, view_cell, cell_standing, cell_view_capacity, view
 
 
 @njit(cache=True)
-def _walk(i, t_s, dt_s, state, edge, pos_m, target, stand_frac, exit_group, wait_start_s, gate_wait_s,
-          edge_to, edge_cell, edge_length_m, out_budget, cell_count, cell_standing, cell_capacity,
-          cell_view_capacity, cell_zone, cell_speed, in_budget, zone_open, zone_admit, zone_gate_queue,
-          view_next, view_dist, view_cell, view_log_attr, distance_scale_s, exit_next, sink_budget,
-          patience_s, counters, edge_queue, edge_passed):
-    """Advance one walker by one step (see the module docstring for the rules)."""
-    e = edge[i]
-    c = edge_cell[e]
-    length = edge_length_m[e]
-    pos = pos_m[i]
-    advance = cell_speed[c] * dt_s
-    s = state[i]
-    if s == WALK_IN and c == view_cell[target[i]]:
-        stop = stand_frac[i] * length
-        if pos <= stop:
-            if pos + advance < stop:
-                pos_m[i] = pos + advance
-                return
-            pos_m[i] = stop
-            if cell_standing[c] < cell_view_capacity[c]:
-                state[i] = STANDING
-                cell_standing[c] += 1
-                return
-            new_target = _choose_view_target(edge_to[e], view_cell, cell_standing, cell_view_capacity,
-                                             view_log_attr, view_dist, distance_scale_s, target[i])
-            counters[C_RETARGETED] += 1
-            if new_target == target[i]:          # nowhere with room: stay here
-                state[i] = STANDING
-                cell_standing[c] += 1
-            else:
-                target[i] = new_target
-            return
-    pos = pos + advance
-    if pos < length:
-        pos_m[i] = pos
-        return
-    overshoot = pos - length
-    pos_m[i] = length
-    node = edge_to[e]
-    if s == WALK_IN:
-        f = view_next[target[i], node]
-    else:
-        f = exit_next[exit_group[i], node]
-    if f == EXIT_HERE:
-        if sink_budget[node] >= 1.0:
-            sink_budget[node] -= 1.0
-            cell_count[c] -= 1
-            state[i] = EXITED
-            edge[i] = -1
-            counters[C_EXITED] += 1
-            edge_passed[e] += 1
-        else:
-            edge_queue[e] += 1
-        return
-    if f < 0:
-        return
-    c2 = edge_cell[f]
-    if c2 == c:                                   # turn back on the same cell
-        edge[i] = f
-        pos_m[i] = 0.0
-        return
-    z = cell_zone[c2]
-    gated = s == WALK_IN and z >= 0 and cell_zone[c] != z
-    if gated and (not zone_open[z] or zone_admit[z] <= 0):
-        if wait_start_s[i] < 0.0:
-            wait_start_s[i] = t_s
-        zone_gate_queue[z] += 1
-        edge_queue[e] += 1
-        if t_s - wait_start_s[i] >= patience_s:   # gives up and goes home
-            gate_wait_s[i] = t_s - wait_start_s[i]
-            wait_start_s[i] = -1.0
-            state[i] = WALK_OUT
-            counters[C_BALKED] += 1
-        return
-    if out_budget[e] < 1.0 or in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
-        edge_queue[e] += 1
-        return
-    out_budget[e] -= 1.0
-    in_budget[c2] -= 1.0
-    cell_count[c] -= 1
-    cell_count[c2] += 1
-    if gated:
-        zone_admit[z] -= 1
-        counters[C_ADMITTED] += 1
-        if wait_start_s[i] >= 0.0:
-            gate_wait_s[i] = t_s - wait_start_s[i]
-            wait_start_s[i] = -1.0
-    edge_passed[e] += 1
-    edge[i] = f
-    pos_m[i] = min(overshoot, edge_length_m[f])
-
-
-@njit(cache=True)
-def _enter_from_source(i, t_s, state, edge, pos_m, target, source_node, wait_start_s, gate_wait_s,
-                       edge_cell, cell_count, cell_capacity, cell_zone, in_budget, zone_open, zone_admit,
-                       zone_gate_queue, view_next, patience_s, counters):
-    """A person waiting at a source steps onto the first edge of its route if there is room."""
-    f = view_next[target[i], source_node[i]]
-    if f < 0:
-        return
-    c2 = edge_cell[f]
-    z = cell_zone[c2]
-    if z >= 0 and (not zone_open[z] or zone_admit[z] <= 0):
-        if wait_start_s[i] < 0.0:
-            wait_start_s[i] = t_s
-        zone_gate_queue[z] += 1
-        if t_s - wait_start_s[i] >= patience_s:
-            gate_wait_s[i] = t_s - wait_start_s[i]
-            wait_start_s[i] = -1.0
-            state[i] = EXITED
-            counters[C_BALKED] += 1
-            counters[C_LEFT_FROM_SOURCE] += 1
-        return
-    if in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
-        return
-    in_budget[c2] -= 1.0
-    cell_count[c2] += 1
-    if z >= 0:
-        zone_admit[z] -= 1
-        counters[C_ADMITTED] += 1
-        if wait_start_s[i] >= 0.0:
-            gate_wait_s[i] = t_s - wait_start_s[i]
-            wait_start_s[i] = -1.0
-    edge[i] = f
-    pos_m[i] = 0.0
-    state[i] = WALK_IN
-    counters[C_ENTERED_NETWORK] += 1
-
-
-@njit(cache=True)
 def step_agents(t_s, dt_s, order_offset, n_active, state, edge, pos_m, target, stand_frac, source_node,
                 exit_group, wait_start_s, gate_wait_s, edge_to, edge_cell, edge_length_m, out_budget,
                 cell_count, cell_standing, cell_capacity, cell_view_capacity, cell_zone, cell_speed,
                 in_budget, zone_open, zone_admit, zone_gate_queue, view_next, view_dist, view_cell,
                 view_log_attr, distance_scale_s, exit_next, sink_budget, patience_s, counters, edge_queue,
                 edge_passed):
-    """One step for agents ``0..n_active-1``: walkers from ``order_offset`` round, then sources."""
+    """One step for agents ``0..n_active-1``: walkers from ``order_offset`` round (the rules are in
+    the module docstring), then people waiting at sources, in arrival order."""
     for z in range(zone_gate_queue.shape[0]):
         zone_gate_queue[z] = 0
     for e in range(edge_queue.shape[0]):
@@ -227,17 +98,125 @@ def step_agents(t_s, dt_s, order_offset, n_active, state, edge, pos_m, target, s
         if i >= n_active:
             i -= n_active
         s = state[i]
-        if s == WALK_IN or s == WALK_OUT:
-            _walk(i, t_s, dt_s, state, edge, pos_m, target, stand_frac, exit_group, wait_start_s,
-                  gate_wait_s, edge_to, edge_cell, edge_length_m, out_budget, cell_count, cell_standing,
-                  cell_capacity, cell_view_capacity, cell_zone, cell_speed, in_budget, zone_open,
-                  zone_admit, zone_gate_queue, view_next, view_dist, view_cell, view_log_attr,
-                  distance_scale_s, exit_next, sink_budget, patience_s, counters, edge_queue, edge_passed)
+        if s != WALK_IN and s != WALK_OUT:
+            continue
+        e = edge[i]
+        c = edge_cell[e]
+        length = edge_length_m[e]
+        pos = pos_m[i]
+        advance = cell_speed[c] * dt_s
+        if s == WALK_IN and c == view_cell[target[i]]:
+            stop = stand_frac[i] * length
+            if pos <= stop:
+                if pos + advance < stop:
+                    pos_m[i] = pos + advance
+                    continue
+                pos_m[i] = stop
+                if cell_standing[c] < cell_view_capacity[c]:
+                    state[i] = STANDING
+                    cell_standing[c] += 1
+                    continue
+                new_target = _choose_view_target(edge_to[e], view_cell, cell_standing, cell_view_capacity,
+                                                 view_log_attr, view_dist, distance_scale_s, target[i])
+                counters[C_RETARGETED] += 1
+                if new_target == target[i]:          # nowhere with room: stay here
+                    state[i] = STANDING
+                    cell_standing[c] += 1
+                else:
+                    target[i] = new_target
+                continue
+        pos = pos + advance
+        if pos < length:
+            pos_m[i] = pos
+            continue
+        overshoot = pos - length
+        pos_m[i] = length
+        node = edge_to[e]
+        if s == WALK_IN:
+            f = view_next[target[i], node]
+        else:
+            f = exit_next[exit_group[i], node]
+        if f == EXIT_HERE:
+            if sink_budget[node] >= 1.0:
+                sink_budget[node] -= 1.0
+                cell_count[c] -= 1
+                state[i] = EXITED
+                edge[i] = -1
+                counters[C_EXITED] += 1
+                edge_passed[e] += 1
+            else:
+                edge_queue[e] += 1
+            continue
+        if f < 0:
+            continue
+        c2 = edge_cell[f]
+        if c2 == c:                                   # turn back on the same cell
+            edge[i] = f
+            pos_m[i] = 0.0
+            continue
+        z = cell_zone[c2]
+        gated = s == WALK_IN and z >= 0 and cell_zone[c] != z
+        if gated and (not zone_open[z] or zone_admit[z] <= 0):
+            if wait_start_s[i] < 0.0:
+                wait_start_s[i] = t_s
+            zone_gate_queue[z] += 1
+            edge_queue[e] += 1
+            if t_s - wait_start_s[i] >= patience_s:   # gives up and goes home
+                gate_wait_s[i] = t_s - wait_start_s[i]
+                wait_start_s[i] = -1.0
+                state[i] = WALK_OUT
+                counters[C_BALKED] += 1
+            continue
+        if out_budget[e] < 1.0 or in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
+            edge_queue[e] += 1
+            continue
+        out_budget[e] -= 1.0
+        in_budget[c2] -= 1.0
+        cell_count[c] -= 1
+        cell_count[c2] += 1
+        if gated:
+            zone_admit[z] -= 1
+            counters[C_ADMITTED] += 1
+            if wait_start_s[i] >= 0.0:
+                gate_wait_s[i] = t_s - wait_start_s[i]
+                wait_start_s[i] = -1.0
+        edge_passed[e] += 1
+        edge[i] = f
+        pos_m[i] = min(overshoot, edge_length_m[f])
+    # People waiting at a source step onto the first edge of their route if there is room.
     for i in range(n_active):
-        if state[i] == AT_SOURCE:
-            _enter_from_source(i, t_s, state, edge, pos_m, target, source_node, wait_start_s, gate_wait_s,
-                               edge_cell, cell_count, cell_capacity, cell_zone, in_budget, zone_open,
-                               zone_admit, zone_gate_queue, view_next, patience_s, counters)
+        if state[i] != AT_SOURCE:
+            continue
+        f = view_next[target[i], source_node[i]]
+        if f < 0:
+            continue
+        c2 = edge_cell[f]
+        z = cell_zone[c2]
+        if z >= 0 and (not zone_open[z] or zone_admit[z] <= 0):
+            if wait_start_s[i] < 0.0:
+                wait_start_s[i] = t_s
+            zone_gate_queue[z] += 1
+            if t_s - wait_start_s[i] >= patience_s:
+                gate_wait_s[i] = t_s - wait_start_s[i]
+                wait_start_s[i] = -1.0
+                state[i] = EXITED
+                counters[C_BALKED] += 1
+                counters[C_LEFT_FROM_SOURCE] += 1
+            continue
+        if in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
+            continue
+        in_budget[c2] -= 1.0
+        cell_count[c2] += 1
+        if z >= 0:
+            zone_admit[z] -= 1
+            counters[C_ADMITTED] += 1
+            if wait_start_s[i] >= 0.0:
+                gate_wait_s[i] = t_s - wait_start_s[i]
+                wait_start_s[i] = -1.0
+        edge[i] = f
+        pos_m[i] = 0.0
+        state[i] = WALK_IN
+        counters[C_ENTERED_NETWORK] += 1
 
 
 @njit(cache=True)

@@ -1,0 +1,61 @@
+"""Controller agents (Mesa): zone gates with a cap and hysteresis, and the show's staged release.
+
+Controllers act at the start of each step on the state the previous step left, through the
+engine's control methods; they never move pedestrians themselves.
+"""
+
+from __future__ import annotations
+
+import mesa
+
+__all__ = ["ZoneGate", "ShowController"]
+
+
+class ZoneGate(mesa.Agent):
+    """Closes every entrance of a zone when its occupancy reaches the cap; reopens at or below
+    ``reopen_at`` (hysteresis).  People held back queue at the entrances; routes that refresh from
+    congestion send newcomers to shorter queues, and those who wait past their patience go home."""
+
+    def __init__(self, model: "mesa.Model", zone_index: int, zone_name: str, cap: int, reopen_at: int):
+        super().__init__(model)
+        self.zone_index = zone_index
+        self.zone_name = zone_name
+        self.cap = cap
+        self.reopen_at = reopen_at
+        self.is_open = True
+        self.closures = 0
+        self.closed_seconds = 0.0
+
+    def step(self) -> None:
+        engine = self.model.engine
+        occupancy = int(engine.zone_occupancy[self.zone_index])
+        if self.is_open and occupancy >= self.cap:
+            self.is_open = False
+            self.closures += 1
+        elif not self.is_open and occupancy <= self.reopen_at:
+            self.is_open = True
+        engine.set_gate(self.zone_index, self.is_open)
+        if not self.is_open:
+            self.closed_seconds += engine.arrays.dt_s
+
+
+class ShowController(mesa.Agent):
+    """Ends arrivals when the show ends and sends the crowd home in release groups (staged release:
+    one section of the promenade after another, ``release_interval_s`` apart)."""
+
+    def __init__(self, model: "mesa.Model", end_s: float, release_times_s):
+        super().__init__(model)
+        self.end_s = end_s
+        self.release_times_s = list(release_times_s)
+        self.ended = False
+        self.released_groups: list[tuple[float, int, int]] = []   # (time, group, people)
+
+    def step(self) -> None:
+        engine = self.model.engine
+        t = engine.t_s
+        if not self.ended and t >= self.end_s:
+            engine.end_arrivals()
+            self.ended = True
+        for group, when in enumerate(self.release_times_s):
+            if t >= when and all(g != group for _, g, _ in self.released_groups):
+                self.released_groups.append((t, group, engine.release_group(group)))

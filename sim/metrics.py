@@ -1,0 +1,128 @@
+"""KPIs of a crowd run: per-step zone series, Fruin levels of service, gate waits, clearance.
+
+:class:`CrowdRecorder` keeps one row per step and zone (occupancy, densest cell, gate queue) and the
+peak density of every cell; :func:`crowd_summary` turns them into the numbers a safety team reads.
+Zone level of service is that of its densest cell (conservative: "somewhere in the zone").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fundamental import LOS_NAMES
+
+__all__ = ["CrowdRecorder", "crowd_summary", "LOS_E", "LOS_F"]
+
+LOS_E, LOS_F = 4, 5
+
+
+class CrowdRecorder:
+    """Per-step series of one run (preallocated; a few MB for a 3-hour run)."""
+
+    def __init__(self, engine, n_steps: int):
+        n_zones = len(engine.arrays.zone_names)
+        self.dt_s = engine.arrays.dt_s
+        self.thresholds = engine.arrays.los_thresholds_ppm2
+        self.occupancy = np.zeros((n_steps, n_zones), dtype=np.int32)
+        self.max_density = np.zeros((n_steps, n_zones), dtype=np.float32)
+        self.gate_queue = np.zeros((n_steps, n_zones), dtype=np.int32)
+        self.admitted = np.zeros((n_steps, n_zones), dtype=np.int32)
+        self.inside = np.zeros(n_steps, dtype=np.int64)
+        self.exited = np.zeros(n_steps, dtype=np.int64)
+        self.entered = np.zeros(n_steps, dtype=np.int64)
+        self.conserved_each_step = np.ones(n_steps, dtype=bool)
+        self.cell_peak_density = np.zeros(engine.arrays.walk.n_cells)
+        self.n = 0
+
+    def record(self, engine) -> None:
+        k = self.n
+        self.occupancy[k] = engine.zone_occupancy
+        self.max_density[k] = engine.zone_max_density
+        self.gate_queue[k] = engine.zone_gate_queue
+        self.admitted[k] = engine.admitted_last_step
+        self.inside[k] = engine.inside
+        self.exited[k] = engine.exited
+        self.entered[k] = engine.n_active
+        self.conserved_each_step[k] = engine.conserved and engine.n_active == engine.exited + engine.inside
+        np.maximum(self.cell_peak_density, engine.cell_density, out=self.cell_peak_density)
+        self.n += 1
+
+    def los_levels(self) -> np.ndarray:
+        """Level of service (0=A .. 5=F) of each zone at each recorded step."""
+        return np.searchsorted(self.thresholds, self.max_density[: self.n], side="left")
+
+
+def _clearance_s(occupancy: np.ndarray, dt_s: float, end_step: int) -> float | None:
+    """Seconds from the show's end until the zone holds 5% or less of its crowd at the end."""
+    if end_step >= occupancy.shape[0]:
+        return None
+    crowd = occupancy[end_step]
+    if crowd == 0:
+        return 0.0
+    after = np.flatnonzero(occupancy[end_step:] <= 0.05 * crowd)
+    return float(after[0] * dt_s) if after.size else None
+
+
+def crowd_summary(model) -> dict:
+    """The KPIs of a finished (or partly run) model, as plain data for ``summary.json``."""
+    engine = model.engine
+    rec: CrowdRecorder = model.recorder
+    arrays = engine.arrays
+    n = rec.n
+    dt = rec.dt_s
+    los = rec.los_levels()
+    end_step = int(round(model.scenario.show.end_s / dt))
+    zones = {}
+    for z, name in enumerate(arrays.zone_names):
+        gate = model.gates.get(name)
+        zones[name] = {
+            "cap": None if gate is None else gate.cap,
+            "area_m2": round(float(arrays.zone_area_m2[z]), 1),
+            "peak_occupancy": int(rec.occupancy[:n, z].max()) if n else 0,
+            "peak_density_ppm2": round(float(rec.max_density[:n, z].max()), 3) if n else 0.0,
+            "peak_mean_density_ppm2": round(float(rec.occupancy[:n, z].max() / arrays.zone_area_m2[z]), 3)
+            if n else 0.0,
+            "worst_los": LOS_NAMES[int(los[:, z].max())] if n else "A",
+            "seconds_at_los_e_or_worse": float((los[:, z] >= LOS_E).sum() * dt),
+            "seconds_at_los_f": float((los[:, z] >= LOS_F).sum() * dt),
+            "max_gate_queue": int(rec.gate_queue[:n, z].max()) if n else 0,
+            "gate_closed_s": 0.0 if gate is None else gate.closed_seconds,
+            "clearance_s": _clearance_s(rec.occupancy[:n, z], dt, end_step),
+        }
+    waited = engine.gate_wait_s[engine.gate_wait_s >= 0]
+    still_waiting = engine.wait_start_s[(engine.wait_start_s >= 0)]
+    waits = np.concatenate([waited, engine.t_s - still_waiting])
+    main = model.scenario.main_zone
+    counters = engine.counters
+    from . import crowd_kernels as K
+    return {
+        "scenario": model.scenario.name,
+        "scenario_file": model.scenario.source_path,
+        "seed": model.seed_value,
+        "sim_seconds": float(engine.t_s),
+        "wall_seconds": round(float(model.wall_seconds), 3),
+        "steps": int(engine.step_index),
+        "dt_s": dt,
+        "agents_total": int(engine.n_agents),
+        "agents_entered": int(engine.n_active),
+        "agents_exited": int(engine.exited),
+        "agents_inside": int(engine.inside),
+        "agents_conserved": bool(rec.conserved_each_step[:n].all() and engine.recount_ok()),
+        "balked_at_gates": int(counters[K.C_BALKED]),
+        "weather": {"rain_mm_per_h": model.scenario.weather.rain_mm_per_h,
+                    "jam_density_ppm2": round(arrays.rho_jam_ppm2, 3),
+                    "capacity_ppms": round(arrays.q_max_ppms, 3),
+                    "los_thresholds_ppm2": {LOS_NAMES[k + 1]: round(float(v), 3)
+                                            for k, v in enumerate(arrays.los_thresholds_ppm2)}},
+        "zones": zones,
+        "peak_occupancy": {name: zones[name]["peak_occupancy"] for name in zones},
+        "peak_density_ppm2": {name: zones[name]["peak_density_ppm2"] for name in zones},
+        "seconds_at_los_e_or_worse": {name: zones[name]["seconds_at_los_e_or_worse"] for name in zones},
+        "seconds_at_los_f": {name: zones[name]["seconds_at_los_f"] for name in zones},
+        "max_gate_queue": int(rec.gate_queue[:n].sum(axis=1).max()) if n else 0,
+        "gate_waiters": int(waits.size),
+        "gate_wait_s_p95": round(float(np.percentile(waits, 95)), 1) if waits.size else 0.0,
+        "gate_wait_s_mean": round(float(waits.mean()), 1) if waits.size else 0.0,
+        "clearance_zone": main,
+        "clearance_s": zones[main]["clearance_s"],
+    }
