@@ -43,19 +43,35 @@ class ShowController(mesa.Agent):
     """Ends arrivals when the show ends and sends the crowd home in release groups (staged release:
     one section of the promenade after another, ``release_interval_s`` apart)."""
 
-    def __init__(self, model: "mesa.Model", end_s: float, release_times_s):
+    def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None):
         super().__init__(model)
         self.end_s = end_s
         self.release_times_s = list(release_times_s)
+        self.release_rate_pps = release_rate_pps
         self.ended = False
-        self.released_groups: list[tuple[float, int, int]] = []   # (time, group, people)
+        self.released = [0] * len(self.release_times_s)     # people released per group
+        self._budget = 0.0
 
     def step(self) -> None:
         engine = self.model.engine
         t = engine.t_s
-        if not self.ended and t >= self.end_s:
+        if t < self.end_s:
+            return
+        if not self.ended:
             engine.end_arrivals()
             self.ended = True
+        if self.release_rate_pps is None:
+            for group, when in enumerate(self.release_times_s):
+                if t >= when and self.released[group] == 0:
+                    self.released[group] = max(1, engine.release_group(group))
+            return
+        # Metered release: a steady number per second, group after group (a group may start only
+        # at its release time), so the exits are not swamped.
+        self._budget = min(self._budget, 1.0) + self.release_rate_pps * engine.arrays.dt_s
         for group, when in enumerate(self.release_times_s):
-            if t >= when and all(g != group for _, g, _ in self.released_groups):
-                self.released_groups.append((t, group, engine.release_group(group)))
+            whole = int(self._budget)
+            if t < when or whole == 0:
+                break
+            n = engine.release_group(group, whole)
+            self.released[group] += n
+            self._budget -= n

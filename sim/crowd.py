@@ -41,7 +41,8 @@ class CrowdArrays:
     edge_cell: np.ndarray                # int32
     edge_length_m: np.ndarray
     edge_out_cap: np.ndarray             # people per step that may leave each edge
-    cell_capacity: np.ndarray            # int32 jam capacity
+    cell_capacity: np.ndarray            # int32 jam capacity (rain: umbrella spacing)
+    cell_hard_capacity: np.ndarray       # int32 body limit, area x rho_max: never exceeded
     cell_view_capacity: np.ndarray       # int32 people that stand to watch
     cell_zone: np.ndarray                # int32, -1 outside every zone
     cell_release_group: np.ndarray       # int32
@@ -128,6 +129,7 @@ def compile_crowd(scenario: Scenario) -> CrowdArrays:
     n_cells = walk.n_cells
     area = walk.cell_area_m2
     cell_capacity = np.maximum(1, np.floor(area * rho_jam)).astype(np.int32)
+    cell_hard_capacity = np.maximum(1, np.floor(area * crowd.rho_max_ppm2)).astype(np.int32)
     cell_view_capacity = np.floor(area / view_space).astype(np.int32)
     edge_cell = (np.arange(2 * n_cells) // 2).astype(np.int32)
     edge_length = walk.cell_length_m[edge_cell].astype(np.float64)
@@ -207,7 +209,8 @@ def compile_crowd(scenario: Scenario) -> CrowdArrays:
     arrays = CrowdArrays(
         walk=walk, dt_s=dt, v0_mps=v0, gamma=crowd.gamma, rho_jam_ppm2=rho_jam, rho_crit_ppm2=rho_crit,
         q_max_ppms=q_max, los_thresholds_ppm2=los, edge_cell=edge_cell, edge_length_m=edge_length,
-        edge_out_cap=edge_out_cap, cell_capacity=cell_capacity, cell_view_capacity=cell_view_capacity,
+        edge_out_cap=edge_out_cap, cell_capacity=cell_capacity,
+        cell_hard_capacity=cell_hard_capacity, cell_view_capacity=cell_view_capacity,
         cell_zone=cell_zone, cell_release_group=cell_release_group, zone_names=zone_names,
         zone_cap=zone_cap, zone_reopen=zone_reopen, zone_area_m2=zone_area,
         view_cell=view_cells.astype(np.int32), view_log_attr=view_log_attr,
@@ -236,6 +239,10 @@ def _view_seeds(arrays: CrowdArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return start, nodes, np.zeros(2 * cells.size), nexts
 
 
+#: People leaving avoid walking through a capped zone (its gates may be closed to them too).
+CAPPED_ZONE_EXIT_COST_FACTOR = 3.0
+
+
 def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
     """(view_dist, view_next, exit_dist, exit_next) tables for the given edge costs."""
     walk = arrays.walk
@@ -248,8 +255,11 @@ def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
     n_exit = len(arrays.exit_names)
     exit_dist = np.empty((n_exit, walk.n_nodes))
     exit_next = np.empty((n_exit, walk.n_nodes), dtype=np.int32)
+    capped_zone = np.append(arrays.zone_cap < NO_CAP, False)
+    exit_cost = np.where(capped_zone[arrays.cell_zone[arrays.edge_cell]],
+                         edge_cost_s * CAPPED_ZONE_EXIT_COST_FACTOR, edge_cost_s)
     fill_next_hops(arrays.exit_seed_start, arrays.exit_seed_nodes, arrays.exit_seed_penalty_s,
-                   np.full(arrays.exit_seed_nodes.size, EXIT_HERE, dtype=np.int32), edge_cost_s,
+                   np.full(arrays.exit_seed_nodes.size, EXIT_HERE, dtype=np.int32), exit_cost,
                    walk.edge_to, walk.out_start, walk.out_edges, exit_dist, exit_next)
     return view_dist, view_next, exit_dist, exit_next
 
@@ -381,11 +391,14 @@ class CrowdEngine:
         self.cell_standing = np.zeros(n_cells, dtype=np.int32)
         self.cell_density = np.zeros(n_cells)
         self.cell_speed = np.full(n_cells, a.v0_mps)
+        self.cell_move_speed = np.full(n_cells, a.v0_mps)
         self.in_budget = np.zeros(n_cells)
         self.out_budget = np.zeros(2 * n_cells)
         self.sink_budget = np.zeros(walk.n_nodes)
         self.edge_queue = np.zeros(2 * n_cells, dtype=np.int32)
         self.edge_passed = np.zeros(2 * n_cells, dtype=np.int64)   # people who left each edge, cumulative
+        self.swap_wait_prev = np.zeros(2 * n_cells, dtype=np.int32)
+        self.swap_wait_now = np.zeros(2 * n_cells, dtype=np.int32)
         n_zones = len(a.zone_names)
         self.zone_open = np.ones(n_zones, dtype=np.bool_)
         self.zone_admit = np.zeros(n_zones, dtype=np.int64)
@@ -402,10 +415,10 @@ class CrowdEngine:
     def set_gate(self, zone: int, is_open: bool) -> None:
         self.zone_open[zone] = is_open
 
-    def release_group(self, group: int) -> int:
-        """Send home everyone standing in release group ``group``; returns how many."""
+    def release_group(self, group: int, max_people: int = -1) -> int:
+        """Send home people standing in release group ``group`` (at most ``max_people``; -1: all)."""
         return int(K.release_standing(self.n_active, self.state, self.edge, self.arrays.edge_cell,
-                                      self.cell_standing, self.arrays.cell_release_group, group))
+                                      self.cell_standing, self.arrays.cell_release_group, group, max_people))
 
     def end_arrivals(self) -> None:
         """The show is over: arriving walkers turn home, people still at sources leave."""
@@ -418,6 +431,9 @@ class CrowdEngine:
         K.edge_costs(a.edge_cell, a.edge_length_m, self.cell_speed, a.walk.cell_covered, a.shelter_factor,
                      self.edge_queue / out_rate, 0.1, self.edge_cost_s)
         self.view_dist, self.view_next, self.exit_dist, self.exit_next = compute_routes(a, self.edge_cost_s)
+        K.retarget_full(self.n_active, self.state, self.edge, self.target, a.walk.edge_to, a.edge_cell,
+                        a.view_cell, self.cell_standing, a.cell_view_capacity, a.view_log_attr, self.view_dist,
+                        self.scenario.crowd.view_distance_scale_s, self.counters)
 
     def step(self) -> None:
         """Advance one time step: arrivals, routes (at their interval), budgets, agents, checks."""
@@ -433,6 +449,7 @@ class CrowdEngine:
             self.next_route_s += self.scenario.simulation.route_interval_s
         K.refresh_cells(self.cell_count, a.walk.cell_area_m2, a.walk.cell_width_m, dt, a.v0_mps, a.gamma,
                         a.rho_jam_ppm2, a.rho_crit_ppm2, a.q_max_ppms, self.cell_density, self.cell_speed,
+                        self.cell_move_speed,
                         self.in_budget, a.edge_out_cap, self.out_budget, a.sink_rate, self.sink_budget)
         np.subtract(a.zone_cap, self.zone_occupancy, out=self.zone_admit)
         admit_before = self.zone_admit.copy()
@@ -441,11 +458,12 @@ class CrowdEngine:
         K.step_agents(t, dt, offset, self.n_active, self.state, self.edge, self.pos_m, self.target,
                       self.stand_frac, self.source_node, self.exit_group, self.wait_start_s, self.gate_wait_s,
                       a.walk.edge_to, a.edge_cell, a.edge_length_m, self.out_budget, self.cell_count,
-                      self.cell_standing, a.cell_capacity, a.cell_view_capacity, a.cell_zone, self.cell_speed,
+                      self.cell_standing, a.cell_capacity, a.cell_view_capacity, a.cell_zone, self.cell_move_speed,
                       self.in_budget, self.zone_open, self.zone_admit, self.zone_gate_queue, self.view_next,
                       self.view_dist, a.view_cell, a.view_log_attr, self.scenario.crowd.view_distance_scale_s,
                       self.exit_next, self.sink_budget, self.scenario.crowd.patience_s, self.counters,
-                      self.edge_queue, self.edge_passed)
+                      self.edge_queue, self.edge_passed, a.cell_hard_capacity, self.swap_wait_prev,
+                      self.swap_wait_now)
         self.admitted_last_step = admit_before - self.zone_admit
         K.zone_stats(self.cell_count, a.walk.cell_area_m2, a.cell_zone, self.zone_occupancy,
                      self.zone_max_density)

@@ -63,7 +63,9 @@ class ShowSpec(_Strict):
     end_s: float = Field(gt=0)
     release: Literal["all", "staged"] = "staged"
     release_order: list[str] = Field(default_factory=list, description="section tags, first released first")
-    release_interval_s: float = Field(300.0, ge=0)
+    release_interval_s: float = Field(300.0, ge=0, description="earliest gap between release groups")
+    release_rate_pps: float | None = Field(
+        None, gt=0, description="metered release: people per second let go (omit: each group at once)")
 
     @model_validator(mode="after")
     def _order(self) -> "ShowSpec":

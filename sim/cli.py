@@ -1,0 +1,157 @@
+"""The ``citytwin`` command line: a thin layer over the ``sim`` API (the same calls the tests make).
+
+    citytwin run SCENARIO [--out DIR] [--seed N] [--set KEY=VALUE ...] [--no-plots] [--quiet]
+    citytwin list
+    citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST
+
+Only :func:`main` turns errors into exit codes: 0 success, 2 bad input (one clear message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from .errors import CliError, SimError
+
+__all__ = ["main", "get_parser", "PROJECT_ROOT"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one clear line, exit code 2, no usage dump
+        raise CliError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="citytwin", description="citytwin: crowd and traffic digital twin (Bund, Shanghai)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run a scenario and write its results")
+    run.add_argument("scenario", help="scenario TOML file (see `citytwin list`)")
+    run.add_argument("--out", default=None, help="results folder (default: out/<scenario file stem>)")
+    run.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a dotted scenario key, e.g. zones.promenade.cap=80000 (repeatable)")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("list", help="list the shipped scenarios and maps")
+    maps = sub.add_parser("maps", help="manage map files")
+    maps_sub = maps.add_subparsers(dest="maps_command", required=True, parser_class=_Parser)
+    fetch = maps_sub.add_parser("fetch", help="download a district from OpenStreetMap (needs internet)")
+    fetch.add_argument("name", help="file stem: writes maps/NAME.osm")
+    fetch.add_argument("--bbox", nargs=4, type=float, required=True, metavar=("NORTH", "SOUTH", "EAST", "WEST"))
+    fetch.add_argument("--dir", default=str(PROJECT_ROOT / "maps"), help="folder to write into")
+    return parser
+
+
+def format_kpi_table(summary: dict) -> str:
+    """The KPI table printed after a run."""
+    head = (f"{'zone':<30}{'cap':>8}{'peak occ':>10}{'peak p/m2':>11}{'LOS':>5}"
+            f"{'s LOS>=E':>10}{'s LOS F':>9}{'max queue':>11}{'clear s':>9}")
+    lines = [head, "-" * len(head)]
+    for name, z in summary["zones"].items():
+        cap = f"{z['cap']:,}" if z["cap"] else "-"
+        clear = "-" if z["clearance_s"] is None else f"{z['clearance_s']:.0f}"
+        lines.append(f"{name:<30}{cap:>8}{z['peak_occupancy']:>10,}{z['peak_density_ppm2']:>11.2f}"
+                     f"{z['worst_los']:>5}{z['seconds_at_los_e_or_worse']:>10.0f}{z['seconds_at_los_f']:>9.0f}"
+                     f"{z['max_gate_queue']:>11,}{clear:>9}")
+    lines.append("")
+    lines.append(f"people {summary['agents_total']:,}  exited {summary['agents_exited']:,}  "
+                 f"inside at end {summary['agents_inside']:,}  conserved {summary['agents_conserved']}  "
+                 f"went home from gates {summary['balked_at_gates']:,}")
+    clear = summary["clearance_s"]
+    clear_text = "not within the run" if clear is None else f"{clear:.0f} s"
+    lines.append(f"gate wait p95 {summary['gate_wait_s_p95']:.0f} s (of {summary['gate_waiters']:,} who queued)  "
+                 f"clearance of {summary['clearance_zone']}: {clear_text}  "
+                 f"wall {summary['wall_seconds']:.1f} s for {summary['sim_seconds']:.0f} simulated s")
+    return "\n".join(lines)
+
+
+def _cmd_run(args) -> int:
+    from .crowd import compile_crowd
+    from .io import write_results
+    from .model import CityModel
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    arrays = compile_crowd(scenario)              # every check against the map, before any output
+    out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {str(out)!r} exists and is not a folder: give a folder path")
+    model = CityModel(scenario, seed=args.seed, arrays=arrays)
+    if not args.quiet:
+        print(f"{scenario.name}: {model.engine.n_agents:,} people, {model.n_steps:,} steps of "
+              f"{scenario.simulation.dt_s:g} s", file=sys.stderr)
+    summary = model.run(progress=not args.quiet)
+    write_results(model, out, plots=not args.no_plots)
+    print(format_kpi_table(summary))
+    print(f"results in {out}/")
+    return 0
+
+
+def _cmd_list() -> int:
+    for folder, pattern in (("scenarios", "*.toml"), ("maps", "*.osm")):
+        print(f"{folder}/")
+        for path in sorted((PROJECT_ROOT / folder).glob(pattern)):
+            label = ""
+            if path.suffix == ".toml":
+                try:
+                    label = tomllib.loads(path.read_text(encoding="utf-8")).get("name", "")
+                except tomllib.TOMLDecodeError:
+                    label = "(invalid TOML)"
+            print(f"  {path.relative_to(PROJECT_ROOT)}  {label}")
+    return 0
+
+
+def _cmd_maps_fetch(args) -> int:
+    north, south, east, west = args.bbox
+    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+        raise CliError(f"--bbox: expected NORTH SOUTH EAST WEST with south < north and west < east, "
+                       f"got {args.bbox!r}")
+    import osmnx as ox
+
+    target = Path(args.dir) / f"{args.name}.osm"
+    try:
+        graph = ox.graph_from_bbox((west, south, east, north), network_type="all", simplify=False,
+                                   retain_all=True)
+    except Exception as exc:  # no network, Overpass errors
+        raise CliError(f"maps fetch: download failed ({exc}); this needs internet access") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    graphml = target.with_suffix(".graphml")
+    ox.save_graphml(graph, graphml)
+    print(f"wrote {graphml} ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges); "
+          f"load it with any scenario's map = \"{graphml.name}\"")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = get_parser().parse_args(argv)
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "list":
+            return _cmd_list()
+        return _cmd_maps_fetch(args)
+    except SimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; no results written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
