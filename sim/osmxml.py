@@ -20,7 +20,7 @@ def write_osm(path: str | Path, points_m: dict[str, tuple[float, float]],
               node_tags: dict[str, dict[str, str]] | None = None,
               origin_latlon: tuple[float, float] = (31.24, 121.48)) -> Path:
     """Write an OSM file: ``points_m`` maps a point name to (east, north) metres from the origin;
-    each way is (point names, tags).  Named points get a ``name`` tag plus ``node_tags``."""
+    each way is (point names, tags).  Every point gets its ``name`` as a tag, plus ``node_tags``."""
     lat0, lon0 = origin_latlon
     m_per_deg_lon = _M_PER_DEG_LAT * math.cos(math.radians(lat0))
     ids = {name: k + 1 for k, name in enumerate(points_m)}
@@ -29,11 +29,8 @@ def write_osm(path: str | Path, points_m: dict[str, tuple[float, float]],
     for name, (east, north) in points_m.items():
         lat = lat0 + north / _M_PER_DEG_LAT
         lon = lon0 + east / m_per_deg_lon
-        tags = node_tags.get(name)
+        tags = node_tags.get(name, {})
         head = f'  <node id="{ids[name]}" version="1" visible="true" lat="{lat:.8f}" lon="{lon:.8f}"'
-        if tags is None:
-            lines.append(head + "/>")
-            continue
         lines.append(head + ">")
         for key, value in {"name": name, **tags}.items():
             lines.append(f"    <tag k={quoteattr(key)} v={quoteattr(str(value))}/>")

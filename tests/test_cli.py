@@ -1,0 +1,93 @@
+"""The CLI: a run writes its files; bad input gives one clear error and writes nothing."""
+
+import json
+
+import pytest
+
+from sim.cli import main
+from sim.errors import ScenarioError
+from sim.scenario import load_scenario
+from tests.conftest import ROOT, corridor_scenario
+
+RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
+
+
+def _toml(data: dict) -> str:
+    import json as _json
+    lines = []
+    def emit(prefix, table):
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))}
+        if prefix:
+            lines.append(f"[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{k} = {_json.dumps(v)}")
+        for k, v in table.items():
+            if isinstance(v, dict):
+                emit(f"{prefix}.{k}" if prefix else k, v)
+            elif isinstance(v, list) and v and isinstance(v[0], dict):
+                for item in v:
+                    lines.append(f"[[{k}]]")
+                    for kk, vv in item.items():
+                        lines.append(f"{kk} = {_json.dumps(vv)}")
+    emit("", data)
+    return "\n".join(lines) + "\n"
+
+
+def test_run_writes_results(tmp_path, capsys):
+    data = corridor_scenario(tmp_path, rate_per_min=200, duration_s=600)
+    path = tmp_path / "corridor.toml"
+    path.write_text(_toml(data))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--seed", "4"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("scenario", "seed", "sim_seconds", "wall_seconds", "agents_total", "agents_conserved",
+                "peak_occupancy", "peak_density_ppm2", "seconds_at_los_e_or_worse", "seconds_at_los_f",
+                "max_gate_queue", "gate_wait_s_p95", "clearance_s"):
+        assert key in summary
+    assert summary["seed"] == 4 and summary["agents_conserved"] is True
+    header = (out / "timeseries.csv").read_text().splitlines()[0]
+    assert header.startswith("minute,zone,occupancy,mean_density_ppm2,max_density_ppm2,gate_queue")
+    assert (out / "occupancy_density.png").stat().st_size > 10_000
+    assert (out / "peak_density_map.png").stat().st_size > 10_000
+    assert "plaza" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-3"], "--seed must be a non-negative integer"),
+    (["--set", "zones.promenade.cap=-5"], "zones.promenade.cap"),
+    (["--set", "zones.promenade.capp=5"], "unknown key"),
+    (["--set", "nonsense"], "expected KEY=VALUE"),
+    (["--set", "sources.0.nodes=['Nowhere']"], "sources.0.nodes.0"),
+])
+def test_bad_flags_are_clean_errors_and_write_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(["run", str(RAIN), "--out", str(out), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_scenario_file_lists_every_problem(tmp_path, capsys):
+    text = RAIN.read_text().replace("dt_s = 1.0", "dt_s = \"fast\"").replace("cap = 60000", "cap = 60000\ncolour = 1")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(bad)
+    assert "simulation.dt_s" in str(info.value) and "zones.promenade.colour" in str(info.value)
+    assert str(bad) in str(info.value)
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_negative_rate_is_rejected(tmp_path):
+    text = RAIN.read_text().replace("profile = [[0, 180]", "profile = [[0, -180]")
+    bad = tmp_path / "neg.toml"
+    bad.write_text(text)
+    with pytest.raises(ScenarioError, match=r"sources\.0\.profile"):
+        load_scenario(bad)
+
+
+def test_list_shows_scenarios_and_maps(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "bund_lightshow_rain.toml" in out and "bund.osm" in out

@@ -1,0 +1,58 @@
+"""Map loading: the shipped Bund map, synthetic maps, the real extract, and clear errors."""
+
+import numpy as np
+import pytest
+
+from sim.errors import MapError
+from sim.network import build_walk_graph, load_network, parse_speed_mps, parse_width_m
+from tests.conftest import ROOT
+
+
+def test_parse_tags():
+    assert parse_width_m("12") == 12.0 and parse_width_m("3,5 m") == 3.5 and parse_width_m("x") is None
+    assert parse_speed_mps("50") == pytest.approx(50 / 3.6) and parse_speed_mps("30 mph") == pytest.approx(13.41, abs=0.01)
+
+
+def test_bund_map_arrays():
+    net = load_network(ROOT / "maps" / "bund.osm")
+    walk = build_walk_graph(net, max_cell_m=100)
+    promenade = walk.cells_of_links(net.links_where("zone", "promenade"))
+    # The map generator draws about 50,000 m2 of promenade (maps/README.md).
+    assert 48_000 < walk.cell_area_m2[promenade].sum() < 52_000
+    assert walk.cell_length_m.max() <= 100 + 1e-6
+    assert net.steps.sum() >= 8 and net.covered.sum() >= 3 and net.tunnel.sum() >= 3
+    assert len([t for t in net.node_tags if t.get("railway") == "subway_entrance"]) >= 5
+    # CSR adjacency: every directed edge appears once, leaving its own from-node.
+    for n in range(walk.n_nodes):
+        edges = walk.out_edges[walk.out_start[n]:walk.out_start[n + 1]]
+        assert (walk.edge_from[edges] == n).all()
+    assert np.array_equal(np.sort(walk.out_edges), np.arange(walk.n_edges))
+    # The Bund road is drivable, not walkable (sidewalk=separate, foot=no).
+    road = [i for i, name in enumerate(net.link_name) if name == "Zhongshan East 1st Road"]
+    assert road and not net.walk[road].any() and net.drive_forward[road].all()
+    assert net.lanes_forward[road].max() == 3
+
+
+def test_find_node_errors_name_the_field():
+    net = load_network(ROOT / "maps" / "bund.osm")
+    assert net.find_node("East Nanjing Road Station Exit 1") >= 0
+    with pytest.raises(MapError, match=r"sources\.0\.nodes.*'Exit 99'"):
+        net.find_node("Exit 99", "sources.0.nodes")
+
+
+def test_missing_and_bad_map_files(tmp_path):
+    with pytest.raises(MapError, match="does not exist"):
+        load_network(tmp_path / "nope.osm")
+    bad = tmp_path / "bad.osm"
+    bad.write_text("not xml at all")
+    with pytest.raises(MapError, match="could not be read"):
+        load_network(bad)
+
+
+def test_real_shanghai_extract_loads(shared_osm):
+    net = load_network(shared_osm)
+    assert net.n_links > 5000 and net.walk.sum() > 5000
+    tunnels = {net.link_name[i] for i in np.flatnonzero(net.tunnel)}
+    assert any("大连路隧道" in name for name in tunnels)
+    walk = build_walk_graph(net)
+    assert walk.n_cells >= net.walk.sum()
