@@ -76,14 +76,19 @@ def _tag(data: dict, key: str) -> str | None:
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
-def parse_width_m(value: str | None) -> float | None:
-    """Parse an OSM width (``"12"``, ``"3.5 m"``, ``"10'"`` is feet) into metres; None if unusable."""
+def _leading_number(value: str | None) -> float | None:
+    """First number in an OSM tag value (decimal comma allowed), or None."""
     if value is None:
         return None
     match = _NUMBER.search(value)
-    if match is None:
+    return None if match is None else float(match.group().replace(",", "."))
+
+
+def parse_width_m(value: str | None) -> float | None:
+    """Parse an OSM width (``"12"``, ``"3.5 m"``, ``"10'"`` is feet) into metres; None if unusable."""
+    number = _leading_number(value)
+    if number is None:
         return None
-    number = float(match.group().replace(",", "."))
     if "'" in value or "ft" in value:
         number *= 0.3048
     return number if number > 0 else None
@@ -91,12 +96,9 @@ def parse_width_m(value: str | None) -> float | None:
 
 def parse_speed_mps(value: str | None) -> float | None:
     """Parse an OSM maxspeed (``"50"`` km/h, ``"30 mph"``) into m/s; None if unusable."""
-    if value is None:
+    number = _leading_number(value)
+    if number is None:
         return None
-    match = _NUMBER.search(value)
-    if match is None:
-        return None
-    number = float(match.group().replace(",", "."))
     factor = 1609.344 / 3600 if "mph" in value else 1000 / 3600
     return number * factor if number > 0 else None
 
