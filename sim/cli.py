@@ -1,6 +1,6 @@
 """The ``citytwin`` command line: a thin layer over the ``sim`` API (the same calls the tests make).
 
-    citytwin run SCENARIO [--out DIR] [--seed N] [--set KEY=VALUE ...] [--no-plots] [--quiet]
+    citytwin run SCENARIO [--out DIR] [--seed N] [--set KEY=VALUE ...] [--plan NAME ...] [--no-plots] [--quiet]
     citytwin list
     citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST
 
@@ -45,6 +45,8 @@ def get_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a dotted scenario key, e.g. zones.promenade.cap=80000 (repeatable)")
+    run.add_argument("--plan", dest="plans", action="append", default=[], metavar="NAME",
+                     help="traffic scenarios: run only this phase plan (repeatable; default: every plan)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list the shipped scenarios and maps")
@@ -80,24 +82,46 @@ def format_kpi_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_traffic_table(summary: dict) -> str:
+    """The per-plan, per-mode KPI table printed after a traffic run."""
+    head = (f"{'plan':<18}{'mode':<7}{'through/h':>10}{'wait mean s':>12}{'wait p95 s':>11}"
+            f"{'max queue':>10}{'queue m':>9}{'tunnel %':>9}{'convoys':>8}")
+    lines = [head, "-" * len(head)]
+    for name, plan in summary["plans"].items():
+        for mode, m in plan["modes"].items():
+            through = "-" if m["throughput_per_h"] is None else f"{m['throughput_per_h']:,.0f}"
+            share = "-" if m["tunnel_utilisation"] is None else f"{100 * m['tunnel_utilisation']:.0f}"
+            lines.append(f"{name:<18}{mode:<7}{through:>10}{m['wait_s_mean']:>12.0f}{m['wait_s_p95']:>11.0f}"
+                         f"{m['max_queue_vehicles']:>10,}{m['max_queue_m']:>9.0f}{share:>9}"
+                         f"{plan['convoys'] if mode == 'bike' else '':>8}")
+    lines.append("")
+    lines.append(f"trips {summary['trips_total']:,}  vehicles conserved {summary['vehicles_conserved']}  "
+                 f"wall {summary['wall_seconds']:.1f} s for {len(summary['plans'])} plan(s) of "
+                 f"{summary['sim_seconds']:.0f} simulated s")
+    return "\n".join(lines)
+
+
 def _cmd_run(args) -> int:
-    from .crowd import compile_crowd
     from .io import write_results
-    from .model import CityModel
+    from .model import build_run
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    arrays = compile_crowd(scenario)              # every check against the map, before any output
+    run = build_run(scenario, seed=args.seed, plans=args.plans)   # every map check, before any output
     out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {str(out)!r} exists and is not a folder: give a folder path")
-    model = CityModel(scenario, seed=args.seed, arrays=arrays)
     if not args.quiet:
-        print(f"{scenario.name}: {model.engine.n_agents:,} people, {model.n_steps:,} steps of "
-              f"{scenario.simulation.dt_s:g} s", file=sys.stderr)
-    summary = model.run(progress=not args.quiet)
-    write_results(model, out, plots=not args.no_plots)
-    print(format_kpi_table(summary))
+        if scenario.kind == "crowd":
+            print(f"{scenario.name}: {run.engine.n_agents:,} people, {run.n_steps:,} steps of "
+                  f"{scenario.simulation.dt_s:g} s", file=sys.stderr)
+        else:
+            print(f"{scenario.name}: {run.arrays.trip_depart_s.size:,} trips, plans "
+                  f"{', '.join(str(p) for p in run.plan_names)}, steps of {scenario.simulation.dt_s:g} s",
+                  file=sys.stderr)
+    summary = run.run(progress=not args.quiet)
+    write_results(run, out, plots=not args.no_plots)
+    print(format_kpi_table(summary) if scenario.kind == "crowd" else format_traffic_table(summary))
     print(f"results in {out}/")
     return 0
 

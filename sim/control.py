@@ -1,14 +1,24 @@
-"""Controller agents (Mesa): zone gates with a cap and hysteresis, and the show's staged release.
+"""Controller agents (Mesa): zone gates with a cap and hysteresis, the show's staged release, and
+the time-sliced tunnel with its escorted bicycle convoys.
 
 Controllers act at the start of each step on the state the previous step left, through the
-engine's control methods; they never move pedestrians themselves.
+engine's control methods; they never move pedestrians or vehicles themselves.
 """
 
 from __future__ import annotations
 
-import mesa
+import math
+from dataclasses import dataclass, field
 
-__all__ = ["ZoneGate", "ShowController"]
+import mesa
+import numpy as np
+
+from .traffic import convoy_traverse_s
+
+__all__ = ["ZoneGate", "ShowController", "TunnelController", "PHASES"]
+
+#: Tunnel phases: motor traffic; closed, emptying of motor vehicles; convoys; closed after convoys.
+PHASES = ("motor", "clear_to_convoy", "convoy", "clear_to_motor")
 
 
 class ZoneGate(mesa.Agent):
@@ -75,3 +85,178 @@ class ShowController(mesa.Agent):
             n = engine.release_group(group, whole)
             self.released[group] += n
             self._budget -= n
+
+
+@dataclass
+class Convoy:
+    """One escorted convoy through one tube."""
+    tube: int
+    lead: int
+    started_s: float
+    closer: int | None = None
+    state: str = "lead"            # lead -> release -> closing -> done
+    released: int = 0
+    done_s: float | None = None
+
+
+@dataclass
+class PhaseRecord:
+    phase: str
+    start_s: float
+    end_s: float | None = None
+
+
+class TunnelController(mesa.Agent):
+    """Runs a tunnel's phase plan (:class:`~sim.scenario.PlanSpec`) on a
+    :class:`~sim.traffic.TrafficEngine`.
+
+    * ``motor``: portals open to motor vehicles; bicycles gather in each portal's waiting area.
+      A ``fixed`` plan ends it after ``motor_s``; an ``on_demand`` plan once ``trigger_bikes`` wait
+      at some portal and ``min_motor_s`` has passed.
+    * ``clear_to_convoy``: portals closed to motor vehicles; waits until no motor vehicle is left
+      in any tube, and at least ``clearance_s``.
+    * ``convoy``: in each tube a police car leads, then up to ``bikes_per_convoy`` waiting bicycles
+      ride in at the escort speed, then a second police car closes.  Release stops in time for the
+      closing car to leave the tube by the end of ``convoy_s`` (fixed), or when the waiting area is
+      empty (on demand).  The phase ends when every closing car has left its tube.
+    * ``clear_to_motor``: ``clearance_s`` more, then motor traffic again.
+    """
+
+    def __init__(self, model: "mesa.Model", plan_name: str, plan):
+        super().__init__(model)
+        self.plan_name = plan_name
+        self.plan = plan
+        engine = model.engine
+        tunnel = engine.arrays.scenario.tunnel
+        self.escort_speed_mps = tunnel.escort_speed_kph / 3.6
+        self.traverse_s = convoy_traverse_s(engine.arrays)
+        self.n_tubes = len(engine.arrays.tubes)
+        self.convoys: list[Convoy] = []
+        self.current: dict[int, Convoy] = {}
+        self.history: list[PhaseRecord] = []
+        self.phase = ""
+        first = "clear_to_convoy" if plan.first_phase == "convoy" else "motor"
+        self._enter(first, engine.t_s)
+
+    # ------------------------------------------------------------------ phases
+    def _enter(self, phase: str, t_s: float) -> None:
+        if self.history:
+            self.history[-1].end_s = t_s
+        self.history.append(PhaseRecord(phase, t_s))
+        self.phase = phase
+        engine = self.model.engine
+        announce = engine.arrays.scenario.tunnel.closure_announced
+        for g in range(self.n_tubes):
+            engine.set_motor_gate(g, phase == "motor", self.expected_closure_s(phase) if announce else 0.0)
+            if phase == "convoy":
+                engine.set_convoy(g, True)
+                convoy = Convoy(g, engine.launch_escort(g), t_s)
+                self.current[g] = convoy
+                self.convoys.append(convoy)
+            elif phase == "clear_to_motor":
+                engine.set_convoy(g, False)
+
+    def expected_closure_s(self, phase: str) -> float:
+        """How long the portals will stay closed to motor vehicles from the start of ``phase``, as
+        told to drivers (fixed plans: the plan; on demand: half the longest convoy phase)."""
+        plan = self.plan
+        convoy = plan.convoy_s if plan.control == "fixed" else 0.5 * plan.max_convoy_s
+        return {"motor": 0.0, "clear_to_convoy": 2 * plan.clearance_s + convoy,
+                "convoy": plan.clearance_s + convoy, "clear_to_motor": plan.clearance_s}[phase]
+
+    @property
+    def phase_started_s(self) -> float:
+        return self.history[-1].start_s
+
+    def _release_window_over(self, t_s: float) -> bool:
+        if self.plan.control == "fixed":
+            return t_s >= self.phase_started_s + self.plan.convoy_s - self.traverse_s
+        return t_s >= self.phase_started_s + self.plan.max_convoy_s - self.traverse_s
+
+    def step(self) -> None:
+        engine = self.model.engine
+        t = engine.t_s
+        plan = self.plan
+        elapsed = t - self.phase_started_s
+        if self.phase == "motor":
+            if plan.control == "fixed":
+                if elapsed >= plan.motor_s:
+                    self._enter("clear_to_convoy", t)
+            elif elapsed >= plan.min_motor_s and max(
+                    engine.waiting_bikes(g) for g in range(self.n_tubes)) >= plan.trigger_bikes:
+                self._enter("clear_to_convoy", t)
+        elif self.phase == "clear_to_convoy":
+            if elapsed >= plan.clearance_s and int(engine.tube_inside[:, 0].sum()) == 0:
+                self._enter("convoy", t)
+        elif self.phase == "convoy":
+            for g, convoy in self.current.items():
+                self._step_convoy(engine, convoy, t)
+            if all(c.state == "done" for c in self.current.values()):
+                self.current = {}
+                self._enter("clear_to_motor", t)
+        elif self.phase == "clear_to_motor":
+            if elapsed >= plan.clearance_s and int(engine.tube_inside.sum()) == 0:
+                self._enter("motor", t)
+
+    def _step_convoy(self, engine, convoy: Convoy, t: float) -> None:
+        q = engine.gate_queue[convoy.tube]
+        if convoy.state == "lead":
+            if engine.veh_state[convoy.lead] == 2:          # the lead car is in the tube
+                convoy.state = "release"
+                engine.allow_bikes(convoy.tube, self.plan.bikes_per_convoy)
+        elif convoy.state == "release":
+            convoy.released = self.plan.bikes_per_convoy - int(engine.queue_allow[q])
+            stop = (convoy.released >= self.plan.bikes_per_convoy or self._release_window_over(t)
+                    or (self.plan.control == "on_demand" and engine.waiting_bikes(convoy.tube) == 0))
+            if stop:
+                engine.allow_bikes(convoy.tube, 0)
+                convoy.closer = engine.launch_escort(convoy.tube)
+                convoy.state = "closing"
+        elif convoy.state == "closing":
+            if engine.veh_tube_done[convoy.closer]:
+                convoy.state = "done"
+                convoy.done_s = t
+
+    def finish(self, t_s: float) -> None:
+        """Close the phase record at the end of the run."""
+        if self.history and self.history[-1].end_s is None:
+            self.history[-1].end_s = t_s
+
+    # ------------------------------------------------------------------ checks and summaries
+    def violations(self) -> list[str]:
+        """Safety invariants, checked by the tests every step: no motor vehicle in a tube during a
+        convoy phase; every bicycle in a tube rides behind its convoy's lead car and ahead of its
+        closing car (or the closing car is still to come)."""
+        engine = self.model.engine
+        a = engine.arrays
+        out = []
+        if self.phase == "convoy" and int(engine.tube_inside[:, 0].sum()) > 0:
+            out.append(f"t={engine.t_s:.1f}s: motor vehicle in the tunnel during a convoy phase")
+        if int(engine.tube_inside[:, 1].sum()) == 0:
+            return out
+        driving = engine.veh_state == 2
+        for g in range(self.n_tubes):
+            on_tube = driving & (a.edge_tube[np.maximum(engine.veh_edge, 0)] == g) & (engine.veh_edge >= 0)
+            bikes = np.flatnonzero(on_tube & a.cls_is_bike[engine.veh_cls])
+            if bikes.size == 0:
+                continue
+            convoy = self.current.get(g)
+            if self.phase != "convoy" or convoy is None:
+                out.append(f"t={engine.t_s:.1f}s: {bikes.size} bicycles in tube {g} outside a convoy phase")
+                continue
+            pos = a.edge_tube_offset_m[engine.veh_edge[bikes]] + engine.veh_pos[bikes]
+            lead = engine.tube_position_m(convoy.lead, g)
+            if not lead > pos.max():
+                out.append(f"t={engine.t_s:.1f}s: a bicycle in tube {g} is not behind the lead car")
+            if convoy.closer is None:
+                if convoy.state != "release":
+                    out.append(f"t={engine.t_s:.1f}s: bicycles in tube {g} with no closing car to come")
+            elif not engine.tube_position_m(convoy.closer, g) < pos.min():
+                out.append(f"t={engine.t_s:.1f}s: a bicycle in tube {g} is behind the closing car")
+        return out
+
+    def phase_seconds(self, end_s: float) -> dict[str, float]:
+        out = {p: 0.0 for p in PHASES}
+        for rec in self.history:
+            out[rec.phase] += (rec.end_s if rec.end_s is not None else end_s) - rec.start_s
+        return out

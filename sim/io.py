@@ -12,14 +12,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_results", "TIMESERIES_COLUMNS"]
-
-TIMESERIES_COLUMNS = ["minute", "zone", "occupancy", "mean_density_ppm2", "max_density_ppm2", "gate_queue",
-                      "inside_total", "exited_total"]
+__all__ = ["write_results"]
 
 
 def write_results(model, out_dir: str | Path, plots: bool = True) -> Path:
-    """Write a finished model's results into ``out_dir`` (created; replaced files inside it)."""
+    """Write a finished run's results into ``out_dir`` (created; replaced files inside it).
+
+    ``model`` is anything :func:`sim.model.build_run` returns (a crowd model or a plan comparison)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -27,15 +26,13 @@ def write_results(model, out_dir: str | Path, plots: bool = True) -> Path:
         summary = model.summary()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         with open(tmp / "timeseries.csv", "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=TIMESERIES_COLUMNS)
+            writer = csv.DictWriter(fh, fieldnames=model.TIMESERIES_COLUMNS)
             writer.writeheader()
             writer.writerows(model.timeseries_rows())
         (tmp / "scenario.json").write_text(json.dumps(model.scenario.to_dict(), indent=2) + "\n",
                                            encoding="utf-8")
         if plots:
-            from .plots import plot_density_map, plot_zone_series
-            plot_zone_series(model, tmp / "occupancy_density.png")
-            plot_density_map(model, tmp / "peak_density_map.png")
+            model.write_plots(tmp)
         out_dir.mkdir(exist_ok=True)
         for item in tmp.iterdir():
             item.replace(out_dir / item.name)

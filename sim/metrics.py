@@ -1,4 +1,5 @@
-"""KPIs of a crowd run: per-step zone series, Fruin levels of service, gate waits, clearance.
+"""KPIs of a run: crowd zone series, Fruin levels of service, gate waits, clearance; and traffic
+portal queues, waits and throughput per mode.
 
 :class:`CrowdRecorder` keeps one row per step and zone (occupancy, densest cell, gate queue) and the
 peak density of every cell; :func:`crowd_summary` turns them into the numbers a safety team reads.
@@ -11,7 +12,7 @@ import numpy as np
 
 from .fundamental import LOS_NAMES
 
-__all__ = ["CrowdRecorder", "crowd_summary", "LOS_E", "LOS_F"]
+__all__ = ["CrowdRecorder", "crowd_summary", "LOS_E", "LOS_F", "TrafficRecorder", "traffic_plan_summary"]
 
 LOS_E, LOS_F = 4, 5
 
@@ -125,4 +126,106 @@ def crowd_summary(model) -> dict:
         "gate_wait_s_mean": round(float(waits.mean()), 1) if waits.size else 0.0,
         "clearance_zone": main,
         "clearance_s": zones[main]["clearance_s"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic: portal queues, waits and throughput per mode of one phase plan.
+# ---------------------------------------------------------------------------------------------
+
+class TrafficRecorder:
+    """Portal queues sampled every ``queue_sample_s`` (vehicles and metres, per portal and mode)."""
+
+    def __init__(self, engine, n_samples: int):
+        n_tubes = len(engine.arrays.tubes)
+        self.t_s = np.zeros(n_samples)
+        self.queue_n = np.zeros((n_samples, n_tubes, 2), dtype=np.int64)
+        self.queue_m = np.zeros((n_samples, n_tubes, 2))
+        self.phase = np.zeros(n_samples, dtype=np.int8)
+        self.n = 0
+
+    def record(self, engine, controller) -> None:
+        from .control import PHASES
+        k = self.n
+        if k >= self.t_s.size:
+            return
+        self.t_s[k] = engine.t_s
+        self.queue_n[k] = engine.queue_n
+        self.queue_m[k] = engine.queue_m
+        self.phase[k] = PHASES.index(controller.phase) if controller is not None else -1
+        self.n += 1
+
+
+def _p95(values: np.ndarray) -> float:
+    return float(np.percentile(values, 95)) if values.size else 0.0
+
+
+def traffic_plan_summary(model) -> dict:
+    """The KPIs of one plan: per mode throughput through the tunnel, waits (time stopped on the road
+    plus time in a portal's waiting area), portal queues, the tunnel's time share; plus the plan."""
+    from .traffic import BIKE, MOTOR
+    from .traffic_kernels import PENDING, QUEUED
+
+    e = model.engine
+    a = model.arrays
+    n = e.n_trips
+    end_s = e.t_s
+    hours = max(end_s, 1e-9) / 3600.0
+    rec = model.recorder
+    controller = model.controller
+    phase_s = controller.phase_seconds(end_s) if controller is not None else {}
+    state = e.veh_state[:n]
+    departed = state != PENDING
+    in_area = (state == QUEUED) & (e.veh_insert_s[:n] >= 0)          # waiting at a portal right now
+    wait = e.veh_wait_s[:n] + e.veh_queue_wait_s[:n] + np.where(in_area, end_s - e.veh_queue_enter_s[:n], 0.0)
+    inserted = e.veh_insert_s[:n] >= 0
+    depart_delay = np.where(inserted, e.veh_insert_s[:n] - e.veh_depart_s[:n], end_s - e.veh_depart_s[:n])
+    arrived = e.veh_arrive_s[:n] >= 0
+    travel = e.veh_arrive_s[:n] - e.veh_depart_s[:n]
+    modes = {}
+    for mode, label, share_key in ((MOTOR, "motor", "motor"), (BIKE, "bike", "convoy")):
+        mask = departed & (e.veh_mode[:n] == mode)
+        qn = rec.queue_n[: rec.n, :, mode]
+        qm = rec.queue_m[: rec.n, :, mode]
+        modes[label] = {
+            "trips": int(((e.veh_mode[:n] == mode)).sum()),
+            "departed": int(mask.sum()),
+            "arrived": int((mask & arrived).sum()),
+            "throughput_per_h": round(float(e.tube_exits[:, mode].sum()) / hours, 1) if a.tubes else None,
+            "wait_s_mean": round(float(wait[mask].mean()), 1) if mask.any() else 0.0,
+            "wait_s_p95": round(_p95(wait[mask]), 1),
+            "max_queue_vehicles": int(qn.max()) if qn.size else 0,
+            "max_queue_m": round(float(qm.max()), 1) if qm.size else 0.0,
+            "mean_queue_vehicles": round(float(qn.sum(axis=1).mean()), 2) if qn.size else 0.0,
+            "tunnel_utilisation": round(phase_s.get(share_key, 0.0) / max(end_s, 1e-9), 4) if phase_s else None,
+            "travel_time_s_mean": round(float(travel[mask & arrived].mean()), 1) if (mask & arrived).any() else None,
+            "depart_delay_s_mean": round(float(depart_delay[mask].mean()), 1) if mask.any() else 0.0,
+        }
+    portals = {}
+    for g, tube in enumerate(a.tubes):
+        portals[tube.portal_label] = {
+            "tube_length_m": round(tube.length_m, 1),
+            "motor_through": int(e.tube_exits[g, MOTOR]), "bike_through": int(e.tube_exits[g, BIKE]),
+            "max_motor_queue_vehicles": int(rec.queue_n[: rec.n, g, MOTOR].max()) if rec.n else 0,
+            "max_motor_queue_m": round(float(rec.queue_m[: rec.n, g, MOTOR].max()), 1) if rec.n else 0.0,
+            "max_bike_queue": int(rec.queue_n[: rec.n, g, BIKE].max()) if rec.n else 0,
+        }
+    convoys = [c for c in controller.convoys if c.state == "done"] if controller is not None else []
+    plan = model.plan.model_dump(mode="json") if model.plan is not None else None
+    return {
+        "plan": plan,
+        "seed": model.seed_value,
+        "sim_seconds": round(end_s, 3),
+        "wall_seconds": round(model.wall_seconds, 3),
+        "trips_total": int(n),
+        "vehicles_conserved": bool(e.conserved),
+        "conservation_error": e.conservation_error or None,
+        "vehicle_updates": int(e.vehicle_updates),
+        "vehicle_updates_per_s": round(e.vehicle_updates / model.wall_seconds) if model.wall_seconds > 0 else None,
+        "convoys": len(convoys),
+        "bikes_per_convoy_mean": round(float(np.mean([c.released for c in convoys])), 1) if convoys else 0.0,
+        "phase_seconds": {k: round(v, 1) for k, v in phase_s.items()},
+        "modes": modes,
+        "portals": portals,
+        "violations": len(model.violations) if model.check_invariants else None,
     }

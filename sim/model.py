@@ -1,8 +1,14 @@
-"""The Mesa model: the skeleton that owns the engine, the controllers and the data collection.
+"""The Mesa models: the skeleton that owns an engine, its controllers and the data collection.
 
-The inner loop is not here: :class:`~sim.crowd.CrowdEngine` moves every pedestrian in Numba
-kernels.  ``CityModel.step`` runs the controllers (Mesa agents), one engine step, the per-step
-recorder, and once a simulated minute the ``mesa.DataCollector``.
+The inner loops are not here: :class:`~sim.crowd.CrowdEngine` moves every pedestrian and
+:class:`~sim.traffic.TrafficEngine` every vehicle in Numba kernels.  ``step`` runs the controllers
+(Mesa agents), one engine step, the recorder, and once a simulated minute the ``mesa.DataCollector``.
+
+* :class:`CityModel`: a crowd scenario (``kind = "crowd"``).
+* :class:`TrafficModel`: one phase plan of a traffic scenario (``kind = "traffic"``);
+  :class:`PlanComparison` runs every plan of the scenario on the same trips.
+* :func:`build_run` picks the right one for a scenario; everything it returns has ``run``,
+  ``summary``, ``timeseries_rows``, ``TIMESERIES_COLUMNS`` and ``write_plots``.
 """
 
 from __future__ import annotations
@@ -12,16 +18,32 @@ import time
 import mesa
 import numpy as np
 
-from .control import ShowController, ZoneGate
+from .control import ShowController, TunnelController, ZoneGate
 from .crowd import NO_CAP, CrowdArrays, CrowdEngine
-from .metrics import CrowdRecorder, crowd_summary
-from .scenario import Scenario
+from .errors import SimError
+from .metrics import CrowdRecorder, TrafficRecorder, crowd_summary, traffic_plan_summary
+from .scenario import AnyScenario, Scenario, TrafficScenario
+from .traffic import BIKE, MOTOR, TrafficArrays, TrafficEngine, compile_traffic
 
-__all__ = ["CityModel", "run_scenario"]
+__all__ = ["CityModel", "TrafficModel", "PlanComparison", "build_run", "run_scenario"]
+
+CROWD_COLUMNS = ["minute", "zone", "occupancy", "mean_density_ppm2", "max_density_ppm2", "gate_queue",
+                 "inside_total", "exited_total"]
+TRAFFIC_COLUMNS = ["plan", "minute", "portal", "phase", "motor_queue_vehicles", "motor_queue_m", "bike_queue",
+                   "bike_queue_m", "motor_through", "bike_through"]
+
+
+def _progress_bar(total: int, desc: str, progress: bool):
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="step", desc=desc, leave=False)
 
 
 class CityModel(mesa.Model):
     """A crowd scenario as a Mesa model.
+
+    ``TIMESERIES_COLUMNS`` are the columns of :meth:`timeseries_rows`.
 
     ``seed`` defaults to the scenario's ``simulation.seed``; the model's NumPy ``Generator``
     (``self.rng``) is the only source of randomness, so the same seed gives the same run.
@@ -70,10 +92,7 @@ class CityModel(mesa.Model):
         """Run to the scenario's end; returns the summary.  ``progress`` shows a tqdm bar;
         ``callback(fraction_done)`` is called once a simulated minute (for the app's progress bar)."""
         start = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.n_steps, unit="step", desc=self.scenario.name, leave=False)
+        bar = _progress_bar(self.n_steps, self.scenario.name, progress)
         while self.engine.step_index < self.n_steps:
             self.step()
             if self.engine.step_index % self.steps_per_minute == 0:
@@ -87,8 +106,16 @@ class CityModel(mesa.Model):
         self.wall_seconds = time.perf_counter() - start
         return self.summary()
 
+    TIMESERIES_COLUMNS = CROWD_COLUMNS
+
     def summary(self) -> dict:
         return crowd_summary(self)
+
+    def write_plots(self, folder) -> list:
+        """The crowd plots: zone series against cap and LOS bands, and the peak-density map."""
+        from .plots import plot_density_map, plot_zone_series
+        return [plot_zone_series(self, folder / "occupancy_density.png"),
+                plot_density_map(self, folder / "peak_density_map.png")]
 
     def timeseries_rows(self) -> list[dict]:
         """One row per minute and zone: occupancy, mean and max density, gate queue (long format)."""
@@ -107,9 +134,184 @@ class CityModel(mesa.Model):
         return rows
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None, progress: bool = False,
-                 callback=None) -> CityModel:
-    """Build and run a model; returns it (``.summary()``, ``.timeseries_rows()``, ``.recorder``)."""
-    model = CityModel(scenario, seed=seed)
-    model.run(progress=progress, callback=callback)
-    return model
+class TrafficModel(mesa.Model):
+    """One phase plan of a traffic scenario as a Mesa model: the vehicle engine plus a
+    :class:`~sim.control.TunnelController` agent (none when the scenario has no tunnel).
+
+    ``check_invariants`` checks the tunnel's safety invariants and that no two vehicles overlap,
+    every step (tests; it costs time); violations are collected in ``self.violations``.
+    """
+
+    def __init__(self, scenario: TrafficScenario, plan_name: str | None = None, seed: int | None = None,
+                 arrays: TrafficArrays | None = None, check_invariants: bool = False):
+        seed_value = scenario.simulation.seed if seed is None else int(seed)
+        super().__init__(rng=seed_value)
+        self.seed_value = seed_value
+        self.scenario = scenario
+        self.arrays = arrays if arrays is not None else compile_traffic(scenario, np.random.default_rng(seed_value))
+        if plan_name is None and scenario.plans:
+            plan_name = next(iter(scenario.plans))
+        if plan_name is not None and plan_name not in scenario.plans:
+            raise SimError(f"plan {plan_name!r} is not in the scenario (plans: {sorted(scenario.plans)!r})")
+        self.plan_name = plan_name or "traffic"
+        self.plan = scenario.plans.get(plan_name) if plan_name else None
+        n_escorts = 0
+        if self.plan is not None:
+            shortest_cycle = (self.plan.motor_s + self.plan.convoy_s if self.plan.control == "fixed"
+                              else self.plan.min_motor_s) + 2 * self.plan.clearance_s
+            n_escorts = 2 * len(self.arrays.tubes) * (int(scenario.simulation.duration_s / shortest_cycle) + 3)
+        self.engine = TrafficEngine(self.arrays, self.rng, n_escorts)
+        self.controller = TunnelController(self, self.plan_name, self.plan) if self.plan is not None else None
+        a = self.arrays
+        self.n_steps = int(np.ceil(scenario.simulation.duration_s / a.dt_s))
+        self.steps_per_minute = max(1, int(round(60.0 / a.dt_s)))
+        self.steps_per_sample = max(1, int(round(scenario.simulation.queue_sample_s / a.dt_s)))
+        self.recorder = TrafficRecorder(self.engine, self.n_steps // self.steps_per_sample + 2)
+        self.check_invariants = check_invariants
+        self.violations: list[str] = []
+        reporters = {"minute": lambda m: m.engine.t_s / 60.0,
+                     "inside": lambda m: m.engine.inside,
+                     "arrived": lambda m: m.engine.arrived,
+                     "phase": lambda m: m.controller.phase if m.controller else "none"}
+        for g, tube in enumerate(a.tubes):
+            reporters[f"{g}.motor_queue_vehicles"] = lambda m, g=g: int(m.engine.queue_n[g, MOTOR])
+            reporters[f"{g}.motor_queue_m"] = lambda m, g=g: float(m.engine.queue_m[g, MOTOR])
+            reporters[f"{g}.bike_queue"] = lambda m, g=g: int(m.engine.queue_n[g, BIKE])
+            reporters[f"{g}.bike_queue_m"] = lambda m, g=g: float(m.engine.queue_m[g, BIKE])
+            reporters[f"{g}.motor_through"] = lambda m, g=g: int(m.engine.tube_exits[g, MOTOR])
+            reporters[f"{g}.bike_through"] = lambda m, g=g: int(m.engine.tube_exits[g, BIKE])
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        self.wall_seconds = 0.0
+
+    TIMESERIES_COLUMNS = TRAFFIC_COLUMNS
+
+    def step(self) -> None:
+        """The tunnel controller acts on the last state, then the engine advances one step."""
+        if self.controller is not None:
+            self.controller.step()
+        self.engine.step()
+        if self.engine.step_index % self.steps_per_sample == 0:
+            self.engine.measure_queues()
+            self.recorder.record(self.engine, self.controller)
+        if self.engine.step_index % self.steps_per_minute == 0:
+            self.datacollector.collect(self)
+        if self.check_invariants:
+            if self.controller is not None:
+                self.violations.extend(self.controller.violations())
+            overlaps = self.engine.overlaps()
+            if overlaps:
+                self.violations.append(f"t={self.engine.t_s:.1f}s: {overlaps} overlapping vehicle pairs")
+
+    def run(self, progress: bool = False, callback=None) -> dict:
+        """Run to the scenario's end; returns the plan's summary (see :meth:`run` of CityModel)."""
+        start = time.perf_counter()
+        bar = _progress_bar(self.n_steps, f"{self.scenario.name} [{self.plan_name}]", progress)
+        while self.engine.step_index < self.n_steps:
+            self.step()
+            if self.engine.step_index % self.steps_per_minute == 0:
+                if bar is not None:
+                    bar.update(self.steps_per_minute)
+                    bar.set_postfix(on_road=self.engine.inside, refresh=False)
+                if callback is not None:
+                    callback(self.engine.step_index / self.n_steps)
+        if bar is not None:
+            bar.close()
+        if self.controller is not None:
+            self.controller.finish(self.engine.t_s)
+        self.wall_seconds = time.perf_counter() - start
+        return self.summary()
+
+    def summary(self) -> dict:
+        return traffic_plan_summary(self)
+
+    def timeseries_rows(self) -> list[dict]:
+        """One row per minute and portal: phase, queues per mode, vehicles through so far."""
+        df = self.datacollector.get_model_vars_dataframe()
+        rows = []
+        for _, rec in df.iterrows():
+            for g, tube in enumerate(self.arrays.tubes):
+                rows.append({
+                    "plan": self.plan_name, "minute": round(float(rec["minute"]), 3), "portal": tube.portal_label,
+                    "phase": rec["phase"],
+                    "motor_queue_vehicles": int(rec[f"{g}.motor_queue_vehicles"]),
+                    "motor_queue_m": round(float(rec[f"{g}.motor_queue_m"]), 1),
+                    "bike_queue": int(rec[f"{g}.bike_queue"]),
+                    "bike_queue_m": round(float(rec[f"{g}.bike_queue_m"]), 1),
+                    "motor_through": int(rec[f"{g}.motor_through"]), "bike_through": int(rec[f"{g}.bike_through"]),
+                })
+        return rows
+
+
+class PlanComparison:
+    """Every phase plan of a traffic scenario (or the ``plans`` named), run on the same trips and
+    the same seed, one :class:`TrafficModel` each."""
+
+    TIMESERIES_COLUMNS = TRAFFIC_COLUMNS
+
+    def __init__(self, scenario: TrafficScenario, seed: int | None = None, plans: list[str] | None = None,
+                 arrays: TrafficArrays | None = None, check_invariants: bool = False):
+        self.scenario = scenario
+        self.seed_value = scenario.simulation.seed if seed is None else int(seed)
+        names = list(plans) if plans else (list(scenario.plans) or [None])
+        unknown = [p for p in names if p is not None and p not in scenario.plans]
+        if unknown:
+            raise SimError(f"--plan {unknown[0]!r} is not a plan of {scenario.name!r}; "
+                           f"plans: {', '.join(scenario.plans)}")
+        self.arrays = arrays if arrays is not None else compile_traffic(
+            scenario, np.random.default_rng(self.seed_value))
+        self.plan_names = names
+        self.check_invariants = check_invariants
+        self.models: dict[str, TrafficModel] = {}
+        self.wall_seconds = 0.0
+
+    def run(self, progress: bool = False, callback=None) -> dict:
+        start = time.perf_counter()
+        n = len(self.plan_names)
+        for k, name in enumerate(self.plan_names):
+            model = TrafficModel(self.scenario, name, seed=self.seed_value, arrays=self.arrays,
+                                 check_invariants=self.check_invariants)
+            sub = None if callback is None else (lambda f, k=k: callback((k + f) / n))
+            model.run(progress=progress, callback=sub)
+            self.models[model.plan_name] = model
+        self.wall_seconds = time.perf_counter() - start
+        return self.summary()
+
+    def summary(self) -> dict:
+        plans = {name: model.summary() for name, model in self.models.items()}
+        a = self.arrays
+        return {
+            "scenario": self.scenario.name, "kind": "traffic", "seed": self.seed_value,
+            "map": a.road.network.name,
+            "tunnel": None if self.scenario.tunnel is None else {
+                "name": self.scenario.tunnel.name,
+                "tubes": [{"portal": t.portal_label, "length_m": round(t.length_m, 1)} for t in a.tubes]},
+            "sim_seconds": float(self.scenario.simulation.duration_s),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "trips_total": int(a.trip_depart_s.size),
+            "vehicles_conserved": all(p["vehicles_conserved"] for p in plans.values()),
+            "plans": plans,
+        }
+
+    def timeseries_rows(self) -> list[dict]:
+        return [row for model in self.models.values() for row in model.timeseries_rows()]
+
+    def write_plots(self, folder) -> list:
+        from .plots import plot_portal_queues, plot_plan_comparison
+        return [plot_portal_queues(self, folder / "portal_queues.png"),
+                plot_plan_comparison(self, folder / "plan_comparison.png")]
+
+
+def build_run(scenario: AnyScenario, seed: int | None = None, plans: list[str] | None = None):
+    """The runnable object for a scenario of any kind (compiles it: every map check happens here)."""
+    if isinstance(scenario, TrafficScenario):
+        return PlanComparison(scenario, seed=seed, plans=plans)
+    if plans:
+        raise SimError("--plan applies to traffic scenarios only")
+    return CityModel(scenario, seed=seed)
+
+
+def run_scenario(scenario: AnyScenario, seed: int | None = None, progress: bool = False, callback=None):
+    """Build and run a scenario of any kind; returns the run object (``.summary()`` etc.)."""
+    run = build_run(scenario, seed=seed)
+    run.run(progress=progress, callback=callback)
+    return run

@@ -1,4 +1,5 @@
-"""Plots of a crowd run (matplotlib, no display needed): zone series and the peak-density map."""
+"""Plots (matplotlib, no display needed): crowd zone series and peak-density map; traffic portal
+queues with the phase plan as bands, and plan comparisons."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 
 from .fundamental import LOS_NAMES  # noqa: E402
 
-__all__ = ["plot_zone_series", "plot_density_map", "LOS_COLOURS"]
+__all__ = ["plot_zone_series", "plot_density_map", "LOS_COLOURS", "plot_portal_queues", "plot_plan_comparison"]
 
 LOS_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
 
@@ -80,3 +81,77 @@ def plot_density_map(model, path: str | Path, density_ppm2: np.ndarray | None = 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+PHASE_COLOURS = {"convoy": "#a6d96a", "clear_to_convoy": "#d9d9d9", "clear_to_motor": "#d9d9d9"}
+
+
+def _clock_label(start_clock: str, minutes: float) -> str:
+    h, m = (int(x) for x in start_clock.split(":"))
+    total = h * 60 + m + int(round(minutes))
+    return f"{(total // 60) % 24:02d}:{total % 60:02d}"
+
+
+def plot_portal_queues(study, path: str | Path) -> Path:
+    """Per plan (one row each): motor-vehicle and bicycle queues at every portal over time, with
+    the convoy phases (green) and clearances (grey) drawn as bands."""
+    names = list(study.models)
+    fig, axes = plt.subplots(len(names), 1, figsize=(11, 2.8 * len(names) + 0.6), sharex=True, squeeze=False)
+    start_clock = study.scenario.simulation.start_clock
+    for ax, name in zip(axes[:, 0], names):
+        model = study.models[name]
+        rec = model.recorder
+        minutes = rec.t_s[: rec.n] / 60.0
+        if model.controller is not None:
+            for phase in model.controller.history:
+                colour = PHASE_COLOURS.get(phase.phase)
+                if colour:
+                    end = phase.end_s if phase.end_s is not None else model.engine.t_s
+                    ax.axvspan(phase.start_s / 60.0, end / 60.0, color=colour, alpha=0.6, lw=0)
+        for g, tube in enumerate(model.arrays.tubes):
+            ax.plot(minutes, rec.queue_n[: rec.n, g, 0], lw=1.2, label=f"motor queue, {tube.portal_label}")
+            ax.plot(minutes, rec.queue_n[: rec.n, g, 1], lw=1.2, ls="--", label=f"bicycles waiting, {tube.portal_label}")
+        ax.set_ylabel("vehicles")
+        ax.set_title(f"plan {name}", loc="left", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=2, loc="upper right")
+    ax = axes[-1, 0]
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_clock_label(start_clock, t) for t in ticks])
+    ax.set_xlim(0, study.scenario.simulation.duration_s / 60.0)
+    ax.set_xlabel(f"time (bands: green convoy phase, grey clearance)")
+    fig.suptitle(f"{study.scenario.name}: portal queues per plan", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_plan_comparison(study, path: str | Path) -> Path:
+    """Bars per plan: mean and p95 wait per mode, and throughput through the tunnel per mode."""
+    summary = {name: m.summary() for name, m in study.models.items()}
+    names = list(summary)
+    x = np.arange(len(names))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.2
+    for k, (mode, colour) in enumerate((("motor", "#2c7bb6"), ("bike", "#1a9641"))):
+        means = [summary[n]["modes"][mode]["wait_s_mean"] / 60 for n in names]
+        p95 = [summary[n]["modes"][mode]["wait_s_p95"] / 60 for n in names]
+        ax1.bar(x + (2 * k - 1.5) * width, means, width, color=colour, label=f"{mode} mean")
+        ax1.bar(x + (2 * k - 0.5) * width, p95, width, color=colour, alpha=0.45, label=f"{mode} p95")
+        through = [summary[n]["modes"][mode]["throughput_per_h"] or 0 for n in names]
+        ax2.bar(x + (k - 0.5) * 0.35, through, 0.35, color=colour, label=mode)
+    for ax, title, unit in ((ax1, "wait per trip", "minutes"), (ax2, "through the tunnel", "vehicles per hour")):
+        ax.set_xticks(x)
+        ax.set_xticklabels(names, rotation=15, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["EXIT_HERE", "UNREACHABLE", "dijkstra_to_goals", "fill_next_hops"]
+__all__ = ["EXIT_HERE", "UNREACHABLE", "dijkstra_to_goals", "fill_next_hops", "road_dijkstra", "road_next_hops"]
 
 EXIT_HERE = -2
 UNREACHABLE = -1
@@ -102,3 +102,43 @@ def fill_next_hops(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cos
         hi = goal_seed_start[g + 1]
         dijkstra_to_goals(seed_nodes[lo:hi], seed_cost_s[lo:hi], seed_next[lo:hi], edge_cost_s, edge_to,
                           out_start, out_edges, dist_table[g], next_table[g])
+
+
+@njit(cache=True)
+def road_dijkstra(goal_node, edge_cost_s, edge_from, in_start, in_edges, dist_out, next_out):
+    """Travel time from every node to ``goal_node`` over directed road edges, and the first edge of
+    that path (``next_out[goal_node]`` is :data:`EXIT_HERE`; -1 where the goal cannot be reached).
+
+    ``edge_cost_s`` is ``inf`` for edges the mode may not use.
+    """
+    n = dist_out.shape[0]
+    for k in range(n):
+        dist_out[k] = np.inf
+        next_out[k] = UNREACHABLE
+    heap_key = np.empty(edge_from.shape[0] + 2, dtype=np.float64)
+    heap_node = np.empty(edge_from.shape[0] + 2, dtype=np.int32)
+    dist_out[goal_node] = 0.0
+    next_out[goal_node] = EXIT_HERE
+    size = _heap_push(heap_key, heap_node, 0, 0.0, goal_node)
+    while size > 0:
+        key, m, size = _heap_pop(heap_key, heap_node, size)
+        if key > dist_out[m]:
+            continue
+        for j in range(in_start[m], in_start[m + 1]):
+            e = in_edges[j]
+            cost = edge_cost_s[e]
+            if not np.isfinite(cost):
+                continue
+            u = edge_from[e]
+            candidate = key + cost
+            if candidate < dist_out[u]:
+                dist_out[u] = candidate
+                next_out[u] = e
+                size = _heap_push(heap_key, heap_node, size, candidate, u)
+
+
+@njit(cache=True)
+def road_next_hops(goal_nodes, edge_cost_s, edge_from, in_start, in_edges, dist_table, next_table):
+    """:func:`road_dijkstra` for every goal (row ``g`` of the tables answers for ``goal_nodes[g]``)."""
+    for g in range(goal_nodes.shape[0]):
+        road_dijkstra(goal_nodes[g], edge_cost_s, edge_from, in_start, in_edges, dist_table[g], next_table[g])

@@ -1,0 +1,734 @@
+"""The vehicle engine: compile a traffic scenario against its map, then step IDM vehicles in Numba.
+
+Data flow: :class:`~sim.network.RoadGraph` + :class:`~sim.scenario.TrafficScenario` ->
+:func:`compile_traffic` (lanes, signals, the tunnel's tubes and portals, routes, the trip list) ->
+:class:`TrafficEngine` (vehicle state as arrays; one :meth:`TrafficEngine.step` per time step).
+The tunnel's phase plan is not here: :class:`sim.control.TunnelController` opens and closes the
+portals and launches convoys through the engine's small control API.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ScenarioError, SimError
+from .network import MapError, RoadGraph, build_road_graph, load_network
+from .routing import road_next_hops
+from .scenario import TrafficScenario
+from .traffic_kernels import (ARRIVED, DRIVING, PENDING, QUEUED, count_states, equilibrium_gap_m, hand_on,
+                              insert_from_queues, move_vehicles, portal_queues, queue_push, queue_push_front,
+                              sort_lanes, tube_occupancy, update_signals)
+
+__all__ = ["VehicleClass", "DEFAULT_CLASSES", "MOTOR", "BIKE", "TrafficArrays", "Tube", "compile_traffic",
+           "TrafficEngine", "idm_capacity_veh_per_h", "generate_trips"]
+
+MOTOR, BIKE = 0, 1
+QUEUE_BREAK_M = 25.0   # a gap longer than this between stopped vehicles ends a queue
+
+
+@dataclass(frozen=True)
+class VehicleClass:
+    """IDM parameters of a vehicle class (SI units)."""
+    name: str
+    length_m: float
+    desired_speed_mps: float
+    accel_mps2: float
+    decel_mps2: float
+    min_gap_m: float
+    headway_s: float
+    delta: float = 4.0
+    speed_spread: float = 0.1
+    is_bike: bool = False
+    is_escort: bool = False
+
+
+#: Defaults.  Cars: IDM with T = 1.0 s, s0 = 2 m, length 5 m (FACTS.md: ~1,900-2,040 veh/h per lane,
+#: close to observed urban lane capacities of 1,800-2,000 veh/h).  Buses: longer, gentler.  Bicycles:
+#: 13.5 km/h pedal and 17.1 km/h e-bike (Hangzhou: e-bikes 27% faster than pedal bikes; GB 17761-2018
+#: caps e-bikes at 25 km/h).  Police escorts drive as cars; in a convoy they set the escort speed.
+DEFAULT_CLASSES: dict[str, VehicleClass] = {
+    "car": VehicleClass("car", 5.0, 60 / 3.6, 1.0, 1.5, 2.0, 1.0),
+    "bus": VehicleClass("bus", 12.0, 50 / 3.6, 0.8, 1.2, 2.5, 1.5),
+    "bicycle": VehicleClass("bicycle", 1.9, 13.5 / 3.6, 0.8, 1.5, 1.0, 1.0, is_bike=True),
+    "ebike": VehicleClass("ebike", 1.9, 17.1 / 3.6, 1.2, 1.5, 1.0, 1.0, is_bike=True),
+    "police": VehicleClass("police", 5.0, 60 / 3.6, 1.5, 2.0, 2.0, 1.0, speed_spread=0.0, is_escort=True),
+}
+CLASS_NAMES = list(DEFAULT_CLASSES)
+
+
+def idm_capacity_veh_per_h(cls: VehicleClass, v0_mps: float | None = None) -> tuple[float, float]:
+    """Analytic single-lane capacity of IDM: max over v of v / (s_e(v) + length).  Returns
+    (veh/h, speed at capacity in m/s).  Treiber, Hennecke & Helbing (2000); FACTS.md."""
+    v0 = cls.desired_speed_mps if v0_mps is None else v0_mps
+    speeds = np.linspace(0.01, v0 * 0.999, 20000)
+    gaps = (cls.min_gap_m + speeds * cls.headway_s) / np.sqrt(1 - (speeds / v0) ** cls.delta)
+    flow = speeds / (gaps + cls.length_m)
+    k = int(np.argmax(flow))
+    return float(flow[k] * 3600.0), float(speeds[k])
+
+
+@dataclass
+class Tube:
+    """One direction of the controlled tunnel: its edges in order, entry portal and exit."""
+    index: int
+    name: str
+    edges: np.ndarray          # road edges from the portal to the exit, in order
+    length_m: float
+    entry_node: int
+    exit_node: int
+    portal_label: str
+
+
+@dataclass
+class TrafficArrays:
+    """Everything the engine needs, compiled once per scenario (and shared by its plans)."""
+    scenario: TrafficScenario
+    road: RoadGraph
+    classes: list[VehicleClass]
+    dt_s: float
+    # lanes
+    lane_start: np.ndarray
+    lane_edge: np.ndarray
+    # edges
+    edge_len: np.ndarray
+    edge_to: np.ndarray
+    edge_speed_limit: np.ndarray
+    edge_motor_lanes: np.ndarray
+    edge_bike_lane: np.ndarray
+    edge_priority: np.ndarray
+    edge_signal_group: np.ndarray
+    edge_signal_offset_s: np.ndarray
+    signal_edges: np.ndarray
+    edge_gate: np.ndarray          # portal index for a tube's first edge, else -1
+    edge_tube: np.ndarray          # tube index for every edge of a tube, else -1
+    edge_tube_exit: np.ndarray     # tube index for a tube's last edge, else -1
+    edge_tube_offset_m: np.ndarray # distance from the tube's portal to the start of the edge
+    edge_approach: np.ndarray      # portal index for edges within APPROACH_M upstream of it, else -1
+    edge_class_vcap: np.ndarray    # (n_edges, n_classes) speed at IDM capacity
+    tubes: list[Tube]
+    # routing
+    dest_nodes: np.ndarray
+    motor_edge_ok: np.ndarray
+    bike_edge_ok: np.ndarray
+    # class parameters
+    cls_length: np.ndarray
+    cls_s0: np.ndarray
+    cls_t: np.ndarray
+    cls_a: np.ndarray
+    cls_b: np.ndarray
+    cls_delta: np.ndarray
+    cls_is_bike: np.ndarray
+    cls_is_escort: np.ndarray
+    # trips (sorted by departure)
+    trip_depart_s: np.ndarray
+    trip_cls: np.ndarray
+    trip_origin: np.ndarray
+    trip_dest_row: np.ndarray
+    trip_demand: np.ndarray
+    demand_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_len.shape[0])
+
+
+def _class_table(scenario: TrafficScenario) -> list[VehicleClass]:
+    out = []
+    for name, base in DEFAULT_CLASSES.items():
+        spec = scenario.vehicles.get(name)
+        if spec is None:
+            out.append(base)
+            continue
+        out.append(VehicleClass(
+            name, spec.length_m or base.length_m,
+            spec.desired_speed_kph / 3.6 if spec.desired_speed_kph else base.desired_speed_mps,
+            spec.accel_mps2 or base.accel_mps2, spec.decel_mps2 or base.decel_mps2,
+            spec.min_gap_m or base.min_gap_m, spec.headway_s or base.headway_s, base.delta,
+            base.speed_spread if spec.speed_spread is None else spec.speed_spread, base.is_bike, base.is_escort))
+    return out
+
+
+def _find_tubes(road: RoadGraph, tunnel_name: str, source: str) -> list[Tube]:
+    """The directed chains of ``tunnel=yes`` edges named ``tunnel_name``: one per tube and direction."""
+    named = road.edges_named(tunnel_name)
+    edges = [int(e) for e in named if road.tunnel[e]]
+    if not edges:
+        names = sorted({road.network.link_tags[link].get(key, "") for link in np.flatnonzero(road.network.tunnel)
+                        for key in ("name", "name:en")} - {""})
+        close = difflib.get_close_matches(tunnel_name, names, n=3, cutoff=0.4)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ScenarioError(source, [f"tunnel.name: no tunnel=yes road named {tunnel_name!r} on map "
+                                     f"{road.network.name!r}{hint} (tunnels on the map: {names!r})"])
+    edge_set = set(edges)
+    into = {}
+    for e in edges:
+        into.setdefault(int(road.edge_to[e]), []).append(e)
+    starts = [e for e in edges if int(road.edge_from[e]) not in into]
+    tubes = []
+    for k, start in enumerate(sorted(starts)):
+        chain = [start]
+        seen = {start}
+        while True:
+            node = int(road.edge_to[chain[-1]])
+            succ = [int(e) for e in road.out_edges[road.out_start[node]:road.out_start[node + 1]]
+                    if int(e) in edge_set and int(e) not in seen]
+            if not succ:
+                break
+            chain.append(succ[0])
+            seen.add(succ[0])
+        entry, exit_ = int(road.edge_from[chain[0]]), int(road.edge_to[chain[-1]])
+        label = road.network.node_tags[entry].get("name") or f"{tunnel_name} portal {k + 1}"
+        tubes.append(Tube(k, tunnel_name, np.asarray(chain, dtype=np.int32),
+                          float(road.length_m[chain].sum()), entry, exit_, label))
+    if not tubes:
+        raise ScenarioError(source, [f"tunnel.name: the tunnel {tunnel_name!r} forms a closed loop on the map; "
+                                     f"cannot find its portals"])
+    return tubes
+
+
+APPROACH_M = 1000.0
+
+
+def _approach_edges(road: RoadGraph, tubes: list[Tube], edge_tube: np.ndarray) -> np.ndarray:
+    """Portal index for every motor edge within ``APPROACH_M`` upstream of a tube's first edge."""
+    out = np.full(road.n_edges, -1, dtype=np.int32)
+    for t in tubes:
+        frontier = [(int(t.entry_node), 0.0)]
+        seen = set()
+        while frontier:
+            node, dist = frontier.pop()
+            for e in road.in_edges[road.in_start[node]:road.in_start[node + 1]]:
+                e = int(e)
+                if e in seen or edge_tube[e] >= 0 or road.motor_lanes[e] == 0:
+                    continue
+                seen.add(e)
+                out[e] = t.index
+                if dist + road.length_m[e] < APPROACH_M:
+                    frontier.append((int(road.edge_from[e]), dist + float(road.length_m[e])))
+    return out
+
+
+def _signal_groups(road: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
+    """Two-phase fixed-time groups for edges ending at signalised nodes: approaches within 45
+    degrees of the node's main axis (its first approach) share phase 0, the others phase 1."""
+    group = np.full(road.n_edges, -1, dtype=np.int8)
+    offset = np.zeros(road.n_edges, dtype=np.float64)
+    for node in np.flatnonzero(road.node_signal):
+        incoming = road.in_edges[road.in_start[node]:road.in_start[node + 1]]
+        if incoming.size < 2:
+            continue
+        axis = road.heading_rad[incoming[0]]
+        node_offset = float((int(road.network.node_osmid[node]) * 37) % 90)
+        for e in incoming:
+            diff = abs(math.remainder(road.heading_rad[e] - axis, math.pi))
+            group[e] = 0 if diff <= math.pi / 4 else 1
+            offset[e] = node_offset
+    return group, offset
+
+
+def generate_trips(scenario: TrafficScenario, rng: np.random.Generator, origin_nodes: list[np.ndarray],
+                   dest_rows: list[np.ndarray], class_index: dict[str, int]):
+    """Poisson departures following each demand's (minute, veh/h) profile; origins, destinations
+    (different from the origin) and classes drawn uniformly / by share."""
+    depart, cls, origin, dest, demand_id = [], [], [], [], []
+    duration = scenario.simulation.duration_s
+    for d, spec in enumerate(scenario.demand):
+        minutes = np.array([p[0] for p in spec.profile], dtype=float)
+        rates = np.array([p[1] for p in spec.profile], dtype=float) / 3600.0
+        grid = np.arange(0.0, duration + 1.0, 1.0)
+        rate_s = np.interp(grid / 60.0, minutes, rates, left=rates[0], right=rates[-1])
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (rate_s[1:] + rate_s[:-1]))])
+        n = rng.poisson(cum[-1])
+        if n == 0:
+            continue
+        times = np.sort(np.interp(rng.uniform(0.0, cum[-1], n), cum, grid))
+        names = [k for k, v in spec.classes.items() if v > 0]
+        shares = np.array([spec.classes[k] for k in names], dtype=float)
+        picks = rng.choice(len(names), size=n, p=shares / shares.sum())
+        o_nodes = origin_nodes[d]
+        d_rows = dest_rows[d]
+        o = rng.integers(0, o_nodes.size, n)
+        t = rng.integers(0, d_rows.size, n)
+        depart.append(times)
+        cls.append(np.array([class_index[names[k]] for k in picks], dtype=np.int8))
+        origin.append(o_nodes[o])
+        dest.append(d_rows[t])
+        demand_id.append(np.full(n, d, dtype=np.int16))
+    if not depart:
+        return (np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int16))
+    depart_s = np.concatenate(depart)
+    order = np.argsort(depart_s, kind="stable")
+    return (depart_s[order], np.concatenate(cls)[order], np.concatenate(origin)[order].astype(np.int32),
+            np.concatenate(dest)[order].astype(np.int32), np.concatenate(demand_id)[order])
+
+
+def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None = None) -> TrafficArrays:
+    """Check a traffic scenario against its map and build the engine's arrays (all errors here,
+    before any run or output).  ``rng`` draws the trips (default: the scenario's seed)."""
+    source = scenario.source_path or scenario.name
+    try:
+        net = load_network(scenario.map_path)
+    except MapError as exc:
+        raise ScenarioError(source, [f"map: {exc}"]) from None
+    road = build_road_graph(net)
+    classes = _class_table(scenario)
+    class_index = {c.name: k for k, c in enumerate(classes)}
+    problems: list[str] = []
+    tubes = _find_tubes(road, scenario.tunnel.name, source) if scenario.tunnel is not None else []
+    convoy_lanes = scenario.tunnel.convoy_lanes if scenario.tunnel is not None else 1
+    escort_kph = scenario.tunnel.escort_speed_kph if scenario.tunnel is not None else 20.0
+
+    # lanes: motor lanes first, then the bicycle lane
+    n_lanes_edge = road.motor_lanes.astype(np.int32) + road.bike_lane.astype(np.int32)
+    tube_edges = np.concatenate([t.edges for t in tubes]) if tubes else np.zeros(0, dtype=np.int32)
+    n_lanes_edge[tube_edges] = np.maximum(n_lanes_edge[tube_edges], convoy_lanes)
+    lane_start = np.zeros(road.n_edges + 1, dtype=np.int32)
+    lane_start[1:] = np.cumsum(n_lanes_edge)
+    lane_edge = np.repeat(np.arange(road.n_edges, dtype=np.int32), n_lanes_edge)
+
+    edge_gate = np.full(road.n_edges, -1, dtype=np.int32)
+    edge_tube = np.full(road.n_edges, -1, dtype=np.int32)
+    edge_tube_exit = np.full(road.n_edges, -1, dtype=np.int32)
+    edge_tube_offset = np.zeros(road.n_edges)
+    for t in tubes:
+        edge_gate[t.edges[0]] = t.index
+        edge_tube[t.edges] = t.index
+        edge_tube_exit[t.edges[-1]] = t.index
+        edge_tube_offset[t.edges] = np.concatenate([[0.0], np.cumsum(road.length_m[t.edges])[:-1]])
+
+    # nodes named in the demand
+    def node_list(specs, field_name):
+        out = []
+        for spec in specs:
+            try:
+                out.append(net.find_node(spec, field_name))
+            except MapError as exc:
+                problems.append(str(exc))
+        return np.asarray(out, dtype=np.int32)
+
+    origin_nodes, dest_node_lists = [], []
+    for d, spec in enumerate(scenario.demand):
+        origin_nodes.append(node_list(spec.origins, f"demand.{d}.origins"))
+        dest_node_lists.append(node_list(spec.destinations, f"demand.{d}.destinations"))
+    if problems:
+        raise ScenarioError(source, problems)
+    dest_all = sorted({int(n) for arr in dest_node_lists for n in arr} | {t.exit_node for t in tubes})
+    dest_row_of = {n: k for k, n in enumerate(dest_all)}
+    dest_rows = [np.array([dest_row_of[int(n)] for n in arr], dtype=np.int32) for arr in dest_node_lists]
+
+    # who may use which edge
+    motor_ok = road.motor_lanes > 0
+    bike_ok = road.bike_lane.copy()
+    bike_ok[tube_edges] = True                      # the convoy takes bicycles through the tunnel
+    for d, spec in enumerate(scenario.demand):
+        is_bike = any(classes[class_index[k]].is_bike for k, v in spec.classes.items() if v > 0)
+        ok = bike_ok if is_bike else motor_ok
+        for o in origin_nodes[d]:
+            outs = road.out_edges[road.out_start[o]:road.out_start[o + 1]]
+            if not ok[outs].any():
+                problems.append(f"demand.{d}.origins: node {net.node_tags[o].get('name', net.node_osmid[o])!r} "
+                                f"has no road the {'bicycles' if is_bike else 'motor vehicles'} of "
+                                f"{spec.name!r} may leave by")
+    if problems:
+        raise ScenarioError(source, problems)
+
+    group, offset = _signal_groups(road)
+    edge_speed_limit = road.speed_limit_mps.copy()
+    vcap = np.zeros((road.n_edges, len(classes)), dtype=np.float64)
+    unique_limits = np.unique(edge_speed_limit)
+    for c, vc in enumerate(classes):
+        for limit in unique_limits:
+            vcap[edge_speed_limit == limit, c] = idm_capacity_veh_per_h(vc, min(vc.desired_speed_mps, limit))[1]
+    for c, vc in enumerate(classes):   # in a convoy bicycles ride at 0.97 x the escort speed
+        if vc.is_bike:
+            vcap[tube_edges, c] = idm_capacity_veh_per_h(vc, 0.97 * escort_kph / 3.6)[1]
+
+    rng = rng if rng is not None else np.random.default_rng(scenario.simulation.seed)
+    depart_s, trip_cls, trip_origin, trip_dest, trip_demand = generate_trips(
+        scenario, rng, origin_nodes, dest_rows, class_index)
+    # trips from a node to itself go nowhere: drop them
+    keep = trip_origin != np.asarray(dest_all, dtype=np.int32)[trip_dest] if trip_dest.size else np.zeros(0, bool)
+    arrays = TrafficArrays(
+        scenario=scenario, road=road, classes=classes, dt_s=scenario.simulation.dt_s,
+        lane_start=lane_start, lane_edge=lane_edge,
+        edge_len=road.length_m.copy(), edge_to=road.edge_to.copy(), edge_speed_limit=edge_speed_limit,
+        edge_motor_lanes=road.motor_lanes.astype(np.int32), edge_bike_lane=road.bike_lane.copy(),
+        edge_priority=road.priority.astype(np.int32), edge_signal_group=group, edge_signal_offset_s=offset,
+        signal_edges=np.flatnonzero(group >= 0).astype(np.int32),
+        edge_gate=edge_gate, edge_tube=edge_tube, edge_tube_exit=edge_tube_exit, edge_tube_offset_m=edge_tube_offset,
+        edge_approach=_approach_edges(road, tubes, edge_tube),
+        edge_class_vcap=vcap,
+        tubes=tubes, dest_nodes=np.asarray(dest_all, dtype=np.int32), motor_edge_ok=motor_ok, bike_edge_ok=bike_ok,
+        cls_length=np.array([c.length_m for c in classes]), cls_s0=np.array([c.min_gap_m for c in classes]),
+        cls_t=np.array([c.headway_s for c in classes]), cls_a=np.array([c.accel_mps2 for c in classes]),
+        cls_b=np.array([c.decel_mps2 for c in classes]), cls_delta=np.array([c.delta for c in classes]),
+        cls_is_bike=np.array([c.is_bike for c in classes]), cls_is_escort=np.array([c.is_escort for c in classes]),
+        trip_depart_s=depart_s[keep], trip_cls=trip_cls[keep], trip_origin=trip_origin[keep],
+        trip_dest_row=trip_dest[keep], trip_demand=trip_demand[keep],
+        demand_names=[d.name for d in scenario.demand],
+    )
+    _check_reachable(arrays, source)
+    _check_plans(arrays, source)
+    return arrays
+
+
+def convoy_traverse_s(arrays: "TrafficArrays") -> float:
+    """Time the last bicycle of a convoy needs to ride the longest tube (at 0.97 x the escort
+    speed) plus a minute for the closing car: the least a convoy phase can last."""
+    tunnel = arrays.scenario.tunnel
+    if tunnel is None or not arrays.tubes:
+        return 0.0
+    return max(t.length_m for t in arrays.tubes) / (0.97 * tunnel.escort_speed_kph / 3.6) + 60.0
+
+
+def _check_plans(a: "TrafficArrays", source: str) -> None:
+    """A convoy phase must leave time to release bicycles before the escort's ride through."""
+    need = convoy_traverse_s(a)
+    problems = []
+    for name, plan in a.scenario.plans.items():
+        key, value = ("convoy_s", plan.convoy_s) if plan.control == "fixed" else ("max_convoy_s", plan.max_convoy_s)
+        if value is not None and value < need + 30.0:
+            problems.append(f"plans.{name}.{key}: {value:g} s is too short: the convoy needs {need:.0f} s to ride "
+                            f"through the {max(t.length_m for t in a.tubes):.0f} m tube at the escort speed, "
+                            f"plus time to let bicycles in; use at least {need + 30.0:.0f} s")
+    if problems:
+        raise ScenarioError(source, problems)
+
+
+def _route_tables(a: TrafficArrays, motor_cost_s: np.ndarray, bike_cost_s: np.ndarray) -> np.ndarray:
+    n_dest, n_nodes = a.dest_nodes.size, a.road.n_nodes
+    next_hop = np.empty((2, n_dest, n_nodes), dtype=np.int32)
+    dist = np.empty((n_dest, n_nodes), dtype=np.float64)
+    road = a.road
+    road_next_hops(a.dest_nodes, motor_cost_s, road.edge_from, road.in_start, road.in_edges, dist, next_hop[MOTOR])
+    road_next_hops(a.dest_nodes, bike_cost_s, road.edge_from, road.in_start, road.in_edges, dist, next_hop[BIKE])
+    return next_hop
+
+
+def _free_costs(a: TrafficArrays) -> tuple[np.ndarray, np.ndarray]:
+    motor = np.where(a.motor_edge_ok, a.edge_len / a.edge_speed_limit, np.inf)
+    bike_speed = min(c.desired_speed_mps for c in a.classes if c.is_bike)
+    bike = np.where(a.bike_edge_ok, a.edge_len / bike_speed, np.inf)
+    convoy = a.edge_tube >= 0
+    if convoy.any():
+        bike[convoy] = a.edge_len[convoy] / (a.scenario.tunnel.escort_speed_kph / 3.6)
+    return motor, bike
+
+
+def _check_reachable(a: TrafficArrays, source: str) -> None:
+    """Every demand's origins must reach its destinations for its mode."""
+    next_hop = _route_tables(a, *_free_costs(a))
+    problems = []
+    for d, spec in enumerate(a.scenario.demand):
+        mask = a.trip_demand == d
+        if not mask.any():
+            continue
+        mode = BIKE if a.cls_is_bike[a.trip_cls[mask][0]] else MOTOR
+        pairs = set(zip(a.trip_origin[mask].tolist(), a.trip_dest_row[mask].tolist()))
+        bad = [(o, r) for o, r in pairs if next_hop[mode, r, o] < 0]
+        if bad:
+            o, r = bad[0]
+            net = a.road.network
+            problems.append(f"demand.{d} ({spec.name!r}): no {'bicycle' if mode else 'motor'} route from "
+                            f"{net.node_tags[o].get('name', net.node_osmid[o])!r} to "
+                            f"{net.node_tags[a.dest_nodes[r]].get('name', net.node_osmid[a.dest_nodes[r]])!r} "
+                            f"({len(bad)} such pairs)")
+    if problems:
+        raise ScenarioError(source, problems)
+
+
+class TrafficEngine:
+    """Vehicle state and one-step advance.  Trips depart into FIFO queues at their first edge;
+    escorts (police) are extra vehicles placed by the tunnel controller."""
+
+    def __init__(self, arrays: TrafficArrays, rng: np.random.Generator, n_escorts: int = 0):
+        a = self.arrays = arrays
+        self.rng = rng
+        n_trips = a.trip_depart_s.size
+        n = n_trips + n_escorts
+        self.n_trips = n_trips
+        self.n_vehicles = n
+        escort_cls = next(k for k, c in enumerate(a.classes) if c.is_escort)
+        self.veh_cls = np.concatenate([a.trip_cls.astype(np.int8), np.full(n_escorts, escort_cls, np.int8)])
+        self.veh_mode = np.where(a.cls_is_bike[self.veh_cls], BIKE, MOTOR).astype(np.int8)
+        self.veh_dest = np.concatenate([a.trip_dest_row, np.zeros(n_escorts, np.int32)]).astype(np.int32)
+        spread = np.array([c.speed_spread for c in a.classes])[self.veh_cls]
+        desired = np.array([c.desired_speed_mps for c in a.classes])[self.veh_cls]
+        self.veh_v0 = desired * (1.0 + spread * rng.uniform(-1.0, 1.0, n))
+        self.veh_edge = np.full(n, -1, dtype=np.int32)
+        self.veh_lane = np.zeros(n, dtype=np.int32)
+        self.veh_pos = np.zeros(n)
+        self.veh_speed = np.zeros(n)
+        self.veh_state = np.full(n, PENDING, dtype=np.int8)
+        self.veh_wait_s = np.zeros(n)           # time driving below STOPPED_MPS
+        self.veh_queue_wait_s = np.zeros(n)     # time in a portal's waiting area
+        self.veh_queue_enter_s = np.zeros(n)
+        self.veh_insert_s = np.full(n, -1.0)
+        self.veh_arrive_s = np.full(n, -1.0)
+        self.veh_next = np.full(n, -1, dtype=np.int32)
+        self.veh_tube_done = np.zeros(n, dtype=np.int8)
+        self.veh_stamp = np.zeros(n, dtype=np.int64)   # has passed through a tube of the tunnel
+        self.veh_depart_s = np.concatenate([a.trip_depart_s, np.full(n_escorts, np.inf)])
+        self.escort_ids = np.arange(n_trips, n, dtype=np.int64)
+        self._escorts_used = 0
+        n_lanes = a.lane_edge.size
+        self.lane_count = np.zeros(n_lanes, dtype=np.int32)
+        self.lane_first = np.zeros(n_lanes + 1, dtype=np.int32)
+        self.lane_cursor = np.zeros(n_lanes, dtype=np.int32)
+        self.lane_rear_m = np.zeros(n_lanes)
+        self.lane_rear_speed = np.zeros(n_lanes)
+        self.order = np.zeros(n, dtype=np.int64)
+        self.active = np.zeros(n, dtype=np.int64)
+        self.n_active = 0
+        self.new_pos = np.zeros(n)
+        self.new_speed = np.zeros(n)
+        # queues: one per edge (departures), then one waiting area per portal
+        n_tubes = len(a.tubes)
+        n_queues = a.n_edges + n_tubes
+        self.gate_queue = np.arange(a.n_edges, n_queues, dtype=np.int32)
+        self.queue_edge = np.concatenate([np.arange(a.n_edges, dtype=np.int32),
+                                          np.array([t.edges[0] for t in a.tubes], dtype=np.int32)])
+        self.queue_allow = np.full(n_queues, -1, dtype=np.int64)
+        self.queue_allow[self.gate_queue] = 0
+        self.queue_head = np.full(n_queues, -1, dtype=np.int32)
+        self.queue_tail = np.full(n_queues, -1, dtype=np.int32)
+        self.inserted_per_queue = np.zeros(n_queues, dtype=np.int64)
+        self._queues_in_use: set[int] = set(self.gate_queue.tolist())
+        self.gate_motor_open = np.ones(n_tubes, dtype=bool)
+        self.gate_closed_penalty_s = np.zeros(n_tubes)
+        self.edge_convoy_speed = np.zeros(a.n_edges)
+        self.edge_convoy_lanes = np.zeros(a.n_edges, dtype=np.int32)
+        self.edge_red = np.zeros(a.n_edges, dtype=bool)
+        self.edge_speed_sum = np.zeros(a.n_edges)
+        self.edge_speed_n = np.zeros(a.n_edges, dtype=np.int64)
+        self.tube_exits = np.zeros((n_tubes, 2), dtype=np.int64)
+        self.tube_inside = np.zeros((n_tubes, 3), dtype=np.int64)
+        self.counters = np.zeros(4, dtype=np.int64)
+        self.state_counts = np.zeros(4, dtype=np.int64)
+        self.queue_n = np.zeros((n_tubes, 2), dtype=np.int64)
+        self._q_gate = np.zeros(n, dtype=np.int32)
+        self._q_dist = np.zeros(n)
+        self._q_len = np.zeros(n)
+        self.queue_m = np.zeros((n_tubes, 2))
+        self.t_s = 0.0
+        self.step_index = 0
+        self.vehicle_updates = 0
+        self._next_departure = 0
+        self.conserved = True
+        self.conservation_error = ""
+        self._motor_free, self._bike_cost = _free_costs(a)
+        self.next_hop = _route_tables(a, self._motor_free, self._bike_cost)
+        self._last_route_s = 0.0
+
+    # ---------------------------------------------------------------- control API (tunnel controller)
+    def set_motor_gate(self, tube: int, open_: bool, closed_for_s: float = 0.0) -> None:
+        """Open or close a tube's portal to motor vehicles (escorts always pass).  ``closed_for_s``
+        is how long drivers are told it stays closed: routes are refreshed with it at once."""
+        changed = bool(self.gate_motor_open[tube]) != open_
+        self.gate_motor_open[tube] = open_
+        self.gate_closed_penalty_s[tube] = 0.0 if open_ else closed_for_s
+        if changed and closed_for_s > 0:
+            self.refresh_routes()
+
+    def set_convoy(self, tube: int, active: bool) -> None:
+        """Turn a tube into convoy mode (bicycles ride its first lanes at the escort speed) or back."""
+        edges = self.arrays.tubes[tube].edges
+        tunnel = self.arrays.scenario.tunnel
+        assert tunnel is not None
+        self.edge_convoy_speed[edges] = tunnel.escort_speed_kph / 3.6 if active else 0.0
+        self.edge_convoy_lanes[edges] = tunnel.convoy_lanes if active else 0
+
+    def allow_bikes(self, tube: int, n: int) -> None:
+        """Let at most ``n`` more vehicles out of a portal's waiting area (0 stops the release)."""
+        self.queue_allow[self.gate_queue[tube]] = n
+
+    def waiting_bikes(self, tube: int) -> int:
+        """Bicycles (not escorts) in a portal's waiting area."""
+        q = self.gate_queue[tube]
+        count, i = 0, int(self.queue_head[q])
+        while i >= 0:
+            if not self.arrays.cls_is_escort[self.veh_cls[i]]:
+                count += 1
+            i = int(self.veh_next[i])
+        return count
+
+    def launch_escort(self, tube: int) -> int:
+        """Put a police car at the head of a portal's waiting area, bound for the tube's exit; it
+        enters next (before any bicycle still waiting).  Returns its vehicle id."""
+        if self._escorts_used >= self.escort_ids.size:
+            raise SimError("the run needs more escort cars than were set aside; raise n_escorts")
+        i = int(self.escort_ids[self._escorts_used])
+        self._escorts_used += 1
+        tube_obj = self.arrays.tubes[tube]
+        self.veh_dest[i] = int(np.searchsorted(self.arrays.dest_nodes, tube_obj.exit_node))
+        self.veh_depart_s[i] = self.t_s
+        self.veh_state[i] = QUEUED
+        self.veh_queue_enter_s[i] = self.t_s
+        q = int(self.gate_queue[tube])
+        queue_push_front(q, i, self.queue_head, self.queue_tail, self.veh_next)
+        if self.queue_allow[q] >= 0:
+            self.queue_allow[q] += 1
+        return i
+
+    def tube_position_m(self, i: int, tube: int) -> float:
+        """Distance of vehicle ``i``'s front from the tube's portal; -inf before, +inf after it."""
+        t = self.arrays.tubes[tube]
+        if self.veh_tube_done[i]:
+            return math.inf
+        if self.veh_state[i] != DRIVING:
+            return -math.inf
+        hits = np.flatnonzero(t.edges == self.veh_edge[i])
+        if hits.size == 0:
+            return -math.inf
+        return float(self.arrays.edge_len[t.edges[:hits[0]]].sum() + self.veh_pos[i])
+
+    # ---------------------------------------------------------------- stepping
+    def _depart(self) -> None:
+        a = self.arrays
+        t_end = self.t_s + a.dt_s
+        k = self._next_departure
+        while k < self.n_trips and self.veh_depart_s[k] < t_end:
+            node = int(a.trip_origin[k])
+            first = int(self.next_hop[self.veh_mode[k], self.veh_dest[k], node])
+            if first < 0:
+                raise SimError(f"trip {k} has no route from node {node}")
+            queue_push(first, k, self.queue_head, self.queue_tail, self.veh_next)
+            self._queues_in_use.add(first)
+            self.veh_state[k] = QUEUED
+            self.veh_queue_enter_s[k] = self.veh_depart_s[k]
+            k += 1
+        self._next_departure = k
+
+    def refresh_routes(self) -> None:
+        """Motor routes follow the mean speeds measured since the last refresh."""
+        a = self.arrays
+        measured = np.where(self.edge_speed_n > 0, self.edge_speed_sum / np.maximum(self.edge_speed_n, 1), np.nan)
+        speed = np.where(np.isnan(measured), a.edge_speed_limit, np.clip(measured, 0.5, a.edge_speed_limit))
+        motor = np.where(a.motor_edge_ok, a.edge_len / speed, np.inf)
+        for g, tube in enumerate(a.tubes):   # drivers are told how long a closed tunnel stays closed
+            if not self.gate_motor_open[g]:
+                motor[tube.edges[0]] += self.gate_closed_penalty_s[g]
+        self.next_hop = _route_tables(a, motor, self._bike_cost)
+        self._last_route_s = self.t_s
+        self.edge_speed_sum[:] = 0.0
+        self.edge_speed_n[:] = 0
+
+    def step(self) -> None:
+        """Advance one time step: departures, signals, IDM moves, hand-overs, insertions."""
+        a = self.arrays
+        dt = a.dt_s
+        if self.t_s - self._last_route_s >= a.scenario.simulation.route_interval_s:
+            self.refresh_routes()
+        self._depart()
+        if a.signal_edges.size:
+            update_signals(self.t_s, a.signal_edges, a.edge_signal_group, a.edge_signal_offset_s,
+                           a.scenario.signals.cycle_s, a.scenario.signals.intergreen_s, self.edge_red)
+        n_driving = sort_lanes(self.active, self.n_active, self.veh_state, self.veh_lane, self.veh_pos,
+                               self.veh_stamp, self.step_index + 1, self.lane_count, self.lane_first, self.lane_cursor, self.order)
+        if n_driving != int(self.state_counts[DRIVING]) and self.step_index > 0 and self.conserved:
+            self.conserved = False
+            self.conservation_error = (f"t={self.t_s:.1f}s: {int(self.state_counts[DRIVING])} vehicles driving "
+                                       f"but {n_driving} in the active list")
+        self.n_active = n_driving
+        move_vehicles(self.t_s, dt, self.order, self.lane_first, a.lane_edge, a.lane_start, self.lane_rear_m,
+                      self.lane_rear_speed, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_v0, self.veh_edge,
+                      self.veh_lane, self.veh_pos, self.veh_speed, self.veh_wait_s,
+                      a.cls_length, a.cls_s0, a.cls_t, a.cls_a, a.cls_b, a.cls_delta, a.cls_is_bike, a.cls_is_escort,
+                      a.edge_len, a.edge_to, a.edge_speed_limit, a.edge_motor_lanes, a.edge_bike_lane,
+                      self.edge_convoy_lanes, self.edge_convoy_speed, self.edge_red, a.edge_gate,
+                      a.edge_approach, self.gate_motor_open, a.dest_nodes, self.next_hop, self.new_pos, self.new_speed,
+                      self.edge_speed_sum, self.edge_speed_n)
+        hand_on(self.t_s, dt, self.order, self.lane_first, a.lane_edge, a.lane_start, self.lane_rear_m,
+                self.lane_rear_speed, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_edge, self.veh_lane,
+                self.veh_pos, self.veh_speed, self.veh_state, self.veh_arrive_s, self.veh_queue_enter_s,
+                self.veh_next, self.veh_tube_done, a.cls_length, a.cls_is_bike, a.cls_is_escort, a.edge_len, a.edge_to,
+                a.edge_priority, a.edge_motor_lanes, a.edge_bike_lane, self.edge_convoy_lanes, a.edge_gate,
+                a.edge_tube_exit, a.edge_approach, self.gate_motor_open, self.gate_queue, a.dest_nodes, self.next_hop, self.new_pos, self.new_speed,
+                self.queue_head, self.queue_tail, self.tube_exits, self.counters)
+        self.vehicle_updates += n_driving
+        queue_ids = np.fromiter((q for q in self._queues_in_use if self.queue_head[q] >= 0), dtype=np.int64)
+        queue_ids.sort()
+        self.n_active = insert_from_queues(
+            self.t_s + dt, dt, queue_ids, self.queue_edge, self.queue_allow, self.queue_head, self.queue_tail,
+            self.veh_next, self.veh_cls, self.veh_v0, self.veh_edge, self.veh_lane, self.veh_pos, self.veh_speed,
+            self.veh_state, self.veh_insert_s, self.veh_queue_wait_s, self.veh_queue_enter_s,
+            a.cls_length, a.cls_s0, a.cls_t, a.cls_delta, a.cls_is_bike, a.cls_is_escort,
+            a.lane_start, self.lane_rear_m, self.lane_rear_speed, a.edge_speed_limit, a.edge_motor_lanes,
+            a.edge_bike_lane, self.edge_convoy_lanes, self.edge_convoy_speed, a.edge_class_vcap,
+            self.active, self.n_active, self.inserted_per_queue)
+        self._queues_in_use = {q for q in self._queues_in_use if self.queue_head[q] >= 0} | set(
+            self.gate_queue.tolist())
+        self.t_s += dt
+        self.step_index += 1
+        tube_occupancy(self.active, self.n_active, self.veh_edge, self.veh_cls, a.cls_is_bike, a.cls_is_escort,
+                       a.edge_tube, self.tube_inside)
+        self._check_conservation()
+
+    def _check_conservation(self) -> None:
+        count_states(self.veh_state, self.state_counts)
+        departed = self._next_departure + self._escorts_used
+        inside = int(self.state_counts[QUEUED] + self.state_counts[DRIVING])
+        if departed != inside + int(self.state_counts[ARRIVED]):
+            if self.conserved:
+                self.conservation_error = (f"t={self.t_s:.1f}s: departed {departed} != inside {inside} + "
+                                           f"arrived {int(self.state_counts[ARRIVED])} (driving "
+                                           f"{int(self.state_counts[DRIVING])}, active list {self.n_active})")
+            self.conserved = False
+
+    def measure_queues(self) -> None:
+        """Portal queues now (``queue_n``, ``queue_m`` per portal and mode).
+
+        Motor vehicles: the stopped vehicles bound for the portal, counted from the stop line back
+        for as long as the next one is within ``QUEUE_BREAK_M`` of the last (a longer gap ends the
+        queue); its length is the farthest one's distance plus its length.  Bicycles: those in the
+        portal's waiting area, in rows of ``tunnel.bikes_abreast``, ``tunnel.bike_row_m`` apart."""
+        a = self.arrays
+        n = portal_queues(self.active, self.n_active, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_edge,
+                          self.veh_pos, self.veh_speed, a.cls_length, a.cls_is_escort, a.edge_len, a.edge_to,
+                          a.edge_gate, a.edge_tube, a.dest_nodes, self.next_hop,
+                          a.scenario.tunnel.queue_sample_m if a.scenario.tunnel else 1500.0,
+                          self._q_gate, self._q_dist, self._q_len)
+        self.queue_n[:, :] = 0
+        self.queue_m[:, :] = 0.0
+        tunnel = a.scenario.tunnel
+        for g in range(len(a.tubes)):
+            sel = self._q_gate[:n] == g
+            if sel.any():
+                dist = self._q_dist[:n][sel]
+                order = np.argsort(dist)
+                dist = dist[order]
+                gaps = np.diff(np.concatenate([[0.0], dist]))
+                breaks = np.flatnonzero(gaps > QUEUE_BREAK_M)
+                count = int(breaks[0]) if breaks.size else dist.size
+                if count:
+                    self.queue_n[g, MOTOR] = count
+                    self.queue_m[g, MOTOR] = dist[count - 1] + self._q_len[:n][sel][order][count - 1]
+            assert tunnel is not None
+            waiting = self.waiting_bikes(g)
+            self.queue_n[g, BIKE] = waiting
+            self.queue_m[g, BIKE] = math.ceil(waiting / tunnel.bikes_abreast) * tunnel.bike_row_m
+
+    # ---------------------------------------------------------------- checks
+    @property
+    def inside(self) -> int:
+        return int(self.state_counts[QUEUED] + self.state_counts[DRIVING])
+
+    @property
+    def arrived(self) -> int:
+        return int(self.state_counts[ARRIVED])
+
+    def overlaps(self) -> int:
+        """Pairs of consecutive vehicles in a lane that overlap (must always be 0)."""
+        a = self.arrays
+        ids = np.flatnonzero(self.veh_state == DRIVING)
+        if ids.size < 2:
+            return 0
+        key = np.lexsort((self.veh_pos[ids], self.veh_lane[ids]))
+        ids = ids[key]
+        same = self.veh_lane[ids[1:]] == self.veh_lane[ids[:-1]]
+        rear_of_front = self.veh_pos[ids[1:]] - a.cls_length[self.veh_cls[ids[1:]]]
+        return int(np.sum(same & (rear_of_front < self.veh_pos[ids[:-1]] - 1e-6)))
