@@ -539,6 +539,8 @@ def build_walk_graph(net: Network, max_cell_m: float = 100.0) -> WalkGraph:
     )
 
 
+#: Single-file bicycle lanes in a road's non-motorised lane (about 2.5 m; HCM 2000: ~1 m each).
+ROAD_BIKE_LANES = 2
 #: Rank of a road class at unsignalised junctions: vehicles from higher-ranked roads go first.
 ROAD_PRIORITY = {"motorway": 7, "trunk": 6, "primary": 5, "secondary": 4, "tertiary": 3,
                  "unclassified": 2, "residential": 2, "living_street": 1, "service": 1}
@@ -550,8 +552,10 @@ class RoadGraph:
 
     Edge ``e`` runs ``edge_from[e] -> edge_to[e]`` along Network link ``edge_link[e]``.  It has
     ``motor_lanes[e]`` lanes for motor vehicles (0: closed to them in this direction) and, where
-    bicycles may ride, one bicycle lane (``bike_lane[e]``; Shanghai's streets separate
-    non-motorised lanes).  Node indices are :class:`Network` node indices.
+    bicycles may ride, ``bike_lanes[e]`` single-file bicycle lanes of about 1 m (HCM 2000, FACTS.md):
+    Shanghai's roads have a separate non-motorised lane of about 2.5 m, taken as two; cycleways
+    and paths get one per metre of ``width`` (default one, at most three).  Node indices are
+    :class:`Network` node indices.
     """
 
     network: Network
@@ -560,7 +564,7 @@ class RoadGraph:
     edge_to: np.ndarray           # int32
     length_m: np.ndarray          # float64
     motor_lanes: np.ndarray       # int16
-    bike_lane: np.ndarray         # bool
+    bike_lanes: np.ndarray        # int16: single-file bicycle lanes (0: no bicycles)
     speed_limit_mps: np.ndarray   # float64
     tunnel: np.ndarray            # bool
     priority: np.ndarray          # int8 (ROAD_PRIORITY of the road class)
@@ -578,6 +582,11 @@ class RoadGraph:
     @property
     def n_nodes(self) -> int:
         return self.network.n_nodes
+
+    @property
+    def bike_lane(self) -> np.ndarray:
+        """Whether bicycles may ride the edge."""
+        return self.bike_lanes > 0
 
     def edges_named(self, name: str) -> np.ndarray:
         """Edges whose link's ``name`` or ``name:en`` tag equals ``name`` (case-insensitive)."""
@@ -623,7 +632,14 @@ def build_road_graph(net: Network) -> RoadGraph:
             if drive:
                 lanes = max(lanes, 1)
             u, v = (net.link_u[link], net.link_v[link]) if forward else (net.link_v[link], net.link_u[link])
-            rows.append((link, int(u), int(v), lanes, bike_dir, ROAD_PRIORITY.get(highway, 1),
+            if not bike_dir:
+                bike_lanes = 0
+            elif drive or highway in ROAD_HIGHWAYS:
+                bike_lanes = ROAD_BIKE_LANES
+            else:
+                width = parse_width_m(net.link_tags[link].get("width"))
+                bike_lanes = min(3, max(1, int(width))) if width else 1
+            rows.append((link, int(u), int(v), lanes, bike_lanes, ROAD_PRIORITY.get(highway, 1),
                          _end_heading(net.link_geometry_xy[link], forward)))
     if not rows:
         raise MapError(f"map {net.name!r} has no roads or cycleways: nothing for vehicles to drive on")
@@ -637,7 +653,7 @@ def build_road_graph(net: Network) -> RoadGraph:
         network=net, edge_link=link, edge_from=edge_from, edge_to=edge_to,
         length_m=net.length_m[link].astype(np.float64),
         motor_lanes=np.array([r[3] for r in rows], dtype=np.int16),
-        bike_lane=np.array([r[4] for r in rows], dtype=bool),
+        bike_lanes=np.array([r[4] for r in rows], dtype=np.int16),
         speed_limit_mps=net.speed_limit_mps[link].astype(np.float64),
         tunnel=net.tunnel[link].copy(),
         priority=np.array([r[5] for r in rows], dtype=np.int8),

@@ -8,7 +8,7 @@ map there; -2 marks "exit here").  Rows are rebuilt from congested travel times 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = ["EXIT_HERE", "UNREACHABLE", "dijkstra_to_goals", "fill_next_hops", "road_dijkstra", "road_next_hops"]
 
@@ -137,8 +137,8 @@ def road_dijkstra(goal_node, edge_cost_s, edge_from, in_start, in_edges, dist_ou
                 size = _heap_push(heap_key, heap_node, size, candidate, u)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def road_next_hops(goal_nodes, edge_cost_s, edge_from, in_start, in_edges, dist_table, next_table):
     """:func:`road_dijkstra` for every goal (row ``g`` of the tables answers for ``goal_nodes[g]``)."""
-    for g in range(goal_nodes.shape[0]):
+    for g in prange(goal_nodes.shape[0]):
         road_dijkstra(goal_nodes[g], edge_cost_s, edge_from, in_start, in_edges, dist_table[g], next_table[g])

@@ -98,7 +98,7 @@ class TrafficArrays:
     edge_to: np.ndarray
     edge_speed_limit: np.ndarray
     edge_motor_lanes: np.ndarray
-    edge_bike_lane: np.ndarray
+    edge_bike_lane: np.ndarray     # int32: number of bicycle lanes (after the motor lanes)
     edge_priority: np.ndarray
     edge_signal_group: np.ndarray
     edge_signal_offset_s: np.ndarray
@@ -283,7 +283,7 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
     escort_kph = scenario.tunnel.escort_speed_kph if scenario.tunnel is not None else 20.0
 
     # lanes: motor lanes first, then the bicycle lane
-    n_lanes_edge = road.motor_lanes.astype(np.int32) + road.bike_lane.astype(np.int32)
+    n_lanes_edge = road.motor_lanes.astype(np.int32) + road.bike_lanes.astype(np.int32)
     tube_edges = np.concatenate([t.edges for t in tubes]) if tubes else np.zeros(0, dtype=np.int32)
     n_lanes_edge[tube_edges] = np.maximum(n_lanes_edge[tube_edges], convoy_lanes)
     lane_start = np.zeros(road.n_edges + 1, dtype=np.int32)
@@ -356,7 +356,7 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
         scenario=scenario, road=road, classes=classes, dt_s=scenario.simulation.dt_s,
         lane_start=lane_start, lane_edge=lane_edge,
         edge_len=road.length_m.copy(), edge_to=road.edge_to.copy(), edge_speed_limit=edge_speed_limit,
-        edge_motor_lanes=road.motor_lanes.astype(np.int32), edge_bike_lane=road.bike_lane.copy(),
+        edge_motor_lanes=road.motor_lanes.astype(np.int32), edge_bike_lane=road.bike_lanes.astype(np.int32),
         edge_priority=road.priority.astype(np.int32), edge_signal_group=group, edge_signal_offset_s=offset,
         signal_edges=np.flatnonzero(group >= 0).astype(np.int32),
         edge_gate=edge_gate, edge_tube=edge_tube, edge_tube_exit=edge_tube_exit, edge_tube_offset_m=edge_tube_offset,
@@ -405,7 +405,10 @@ def _route_tables(a: TrafficArrays, motor_cost_s: np.ndarray, bike_cost_s: np.nd
     dist = np.empty((n_dest, n_nodes), dtype=np.float64)
     road = a.road
     road_next_hops(a.dest_nodes, motor_cost_s, road.edge_from, road.in_start, road.in_edges, dist, next_hop[MOTOR])
-    road_next_hops(a.dest_nodes, bike_cost_s, road.edge_from, road.in_start, road.in_edges, dist, next_hop[BIKE])
+    if a.cls_is_bike[a.trip_cls].any() or a.tubes:
+        road_next_hops(a.dest_nodes, bike_cost_s, road.edge_from, road.in_start, road.in_edges, dist, next_hop[BIKE])
+    else:
+        next_hop[BIKE] = -1                      # no bicycles in this scenario
     return next_hop
 
 
@@ -479,8 +482,12 @@ class TrafficEngine:
         self.lane_count = np.zeros(n_lanes, dtype=np.int32)
         self.lane_first = np.zeros(n_lanes + 1, dtype=np.int32)
         self.lane_cursor = np.zeros(n_lanes, dtype=np.int32)
-        self.lane_rear_m = np.zeros(n_lanes)
+        self.lane_rear_m = np.full(n_lanes, 1.0e9)      # "empty" (traffic_kernels._FAR)
         self.lane_rear_speed = np.zeros(n_lanes)
+        self.occ_lanes = np.zeros(n_lanes, dtype=np.int32)
+        self.prev_occ = np.zeros(n_lanes, dtype=np.int32)
+        self.n_occ = 0
+        self.n_prev = 0
         self.order = np.zeros(n, dtype=np.int64)
         self.active = np.zeros(n, dtype=np.int64)
         self.n_active = 0
@@ -627,14 +634,19 @@ class TrafficEngine:
         if a.signal_edges.size:
             update_signals(self.t_s, a.signal_edges, a.edge_signal_group, a.edge_signal_offset_s,
                            a.scenario.signals.cycle_s, a.scenario.signals.intergreen_s, self.edge_red)
-        n_driving = sort_lanes(self.active, self.n_active, self.veh_state, self.veh_lane, self.veh_pos,
-                               self.veh_stamp, self.step_index + 1, self.lane_count, self.lane_first, self.lane_cursor, self.order)
+        self.prev_occ, self.occ_lanes = self.occ_lanes, self.prev_occ
+        self.n_prev = self.n_occ
+        n_driving, self.n_occ = sort_lanes(self.active, self.n_active, self.veh_state, self.veh_lane, self.veh_pos,
+                                           self.veh_stamp, self.step_index + 1, self.lane_count, self.lane_first,
+                                           self.lane_cursor, self.order, self.prev_occ, self.n_prev,
+                                           self.occ_lanes)
         if n_driving != int(self.state_counts[DRIVING]) and self.step_index > 0 and self.conserved:
             self.conserved = False
             self.conservation_error = (f"t={self.t_s:.1f}s: {int(self.state_counts[DRIVING])} vehicles driving "
                                        f"but {n_driving} in the active list")
         self.n_active = n_driving
-        move_vehicles(self.t_s, dt, self.order, self.lane_first, a.lane_edge, a.lane_start, self.lane_rear_m,
+        move_vehicles(self.t_s, dt, self.order, self.lane_first, self.lane_count, self.occ_lanes, self.n_occ, self.prev_occ,
+                      self.n_prev, a.lane_edge, a.lane_start, self.lane_rear_m,
                       self.lane_rear_speed, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_v0, self.veh_edge,
                       self.veh_lane, self.veh_pos, self.veh_speed, self.veh_wait_s,
                       a.cls_length, a.cls_s0, a.cls_t, a.cls_a, a.cls_b, a.cls_delta, a.cls_is_bike, a.cls_is_escort,
@@ -642,7 +654,7 @@ class TrafficEngine:
                       self.edge_convoy_lanes, self.edge_convoy_speed, self.edge_red, a.edge_gate,
                       a.edge_approach, self.gate_motor_open, a.dest_nodes, self.next_hop, self.new_pos, self.new_speed,
                       self.edge_speed_sum, self.edge_speed_n)
-        hand_on(self.t_s, dt, self.order, self.lane_first, a.lane_edge, a.lane_start, self.lane_rear_m,
+        hand_on(self.t_s, dt, self.order, self.lane_first, self.lane_count, self.occ_lanes, self.n_occ, a.lane_edge, a.lane_start, self.lane_rear_m,
                 self.lane_rear_speed, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_edge, self.veh_lane,
                 self.veh_pos, self.veh_speed, self.veh_state, self.veh_arrive_s, self.veh_queue_enter_s,
                 self.veh_next, self.veh_tube_done, a.cls_length, a.cls_is_bike, a.cls_is_escort, a.edge_len, a.edge_to,

@@ -2,7 +2,7 @@
 
 The rules (Intelligent Driver Model, Treiber, Hennecke & Helbing 2000):
 
-* Each directed road edge has lanes: its motor lanes, then one bicycle lane where bicycles may ride.
+* Each directed road edge has lanes: its motor lanes, then its single-file bicycle lanes.
   Vehicles keep the lane they chose on entering an edge (the allowed lane with the most free space);
   there is no lane changing within an edge.
 * Every step, driving vehicles are sorted by lane and position.  A vehicle's leader is the next
@@ -43,7 +43,8 @@ __all__ = [
 # Vehicle states.
 PENDING, QUEUED, DRIVING, ARRIVED = 0, 1, 2, 3
 MIN_GAP_M = 0.1            # closest approach allowed by the position clamp (bumper to bumper)
-LOOKAHEAD_M = 250.0        # how far the front vehicle of a lane looks along its route
+LOOKAHEAD_M = 50.0         # the front vehicle of a lane looks this far along its route ...
+LOOKAHEAD_S = 8.0          # ... plus this many seconds of travel (IDM's interaction term is < 2% beyond)
 STOPPED_MPS = 0.5          # below this a vehicle counts as waiting (queue, wait time)
 DILEMMA_DECEL_MPS2 = 4.0   # at a signal turning red, a vehicle that would need more than this goes on
 _FAR = 1.0e9
@@ -55,8 +56,16 @@ def idm_acceleration(v, v0, gap_m, dv, a, b, s0, t_headway, delta):
     approach rate ``dv = v - v_leader``."""
     s_star = s0 + max(0.0, v * t_headway + v * dv / (2.0 * math.sqrt(a * b)))
     gap = max(gap_m, 0.01)
-    free = 1.0 - (v / v0) ** delta if v0 > 0 else -1.0
-    return a * (free - (s_star / gap) ** 2)
+    if v0 <= 0.0:
+        free = -1.0
+    elif delta == 4.0:
+        x = v / v0
+        x *= x
+        free = 1.0 - x * x
+    else:
+        free = 1.0 - (v / v0) ** delta
+    r = s_star / gap
+    return a * (free - r * r)
 
 
 @njit(cache=True)
@@ -85,33 +94,45 @@ def equilibrium_speed_mps(gap_m, v0, s0, t_headway, delta):
 
 @njit(cache=True)
 def sort_lanes(active, n_active, veh_state, veh_lane, veh_pos, veh_stamp, stamp, lane_count, lane_first,
-               lane_cursor, order):
+               lane_cursor, order, prev_occ, n_prev, occ_lanes):
     """Drop vehicles that stopped driving from ``active`` (in place) and bucket the rest by lane,
-    each bucket sorted by position (rear first).  Returns the number still driving.
+    each bucket sorted by position (rear first): lane ``l``'s vehicles are
+    ``order[lane_first[l] : lane_first[l] + lane_count[l]]``.  Only the lanes listed in ``prev_occ``
+    (occupied last step) and ``occ_lanes`` (occupied now, filled here) are touched, so the cost
+    does not grow with the size of the network.
 
     A vehicle may appear twice in ``active`` (it left for a waiting area and re-entered in the same
-    step); ``veh_stamp`` keeps only its first entry."""
-    lane_count[:] = 0
+    step); ``veh_stamp`` keeps only its first entry.  Returns (vehicles driving, occupied lanes)."""
+    for q in range(n_prev):
+        lane_count[prev_occ[q]] = 0
     m = 0
+    n_occ = 0
     for k in range(n_active):
         i = active[k]
         if veh_state[i] == DRIVING and veh_stamp[i] != stamp:
             veh_stamp[i] = stamp
             active[m] = i
             m += 1
-            lane_count[veh_lane[i]] += 1
-    lane_first[0] = 0
-    for lane in range(lane_count.shape[0]):
-        lane_first[lane + 1] = lane_first[lane] + lane_count[lane]
-        lane_cursor[lane] = lane_first[lane]
+            lane = veh_lane[i]
+            if lane_count[lane] == 0:
+                occ_lanes[n_occ] = lane
+                n_occ += 1
+            lane_count[lane] += 1
+    start = 0
+    for q in range(n_occ):
+        lane = occ_lanes[q]
+        lane_first[lane] = start
+        lane_cursor[lane] = start
+        start += lane_count[lane]
     for k in range(m):
         i = active[k]
         lane = veh_lane[i]
         order[lane_cursor[lane]] = i
         lane_cursor[lane] += 1
-    for lane in range(lane_count.shape[0]):          # insertion sort: buckets are nearly sorted
+    for q in range(n_occ):                           # insertion sort: buckets are nearly sorted
+        lane = occ_lanes[q]
         lo = lane_first[lane]
-        hi = lane_first[lane + 1]
+        hi = lo + lane_count[lane]
         for k in range(lo + 1, hi):
             i = order[k]
             p = veh_pos[i]
@@ -120,7 +141,7 @@ def sort_lanes(active, n_active, veh_state, veh_lane, veh_pos, veh_stamp, stamp,
                 order[j + 1] = order[j]
                 j -= 1
             order[j + 1] = i
-    return m
+    return m, n_occ
 
 
 @njit(cache=True)
@@ -135,17 +156,17 @@ def update_signals(t_s, signal_edges, edge_signal_group, edge_signal_offset_s, c
         edge_red[e] = not (start <= phase_t < start + half - intergreen_s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lane_ok(lane, e, is_bike, lane_start, edge_motor_lanes, edge_bike_lane, edge_convoy_lanes):
     k = lane - lane_start[e]
     if is_bike:
-        if edge_bike_lane[e] and k == edge_motor_lanes[e]:
+        if edge_bike_lane[e] > 0 and k >= edge_motor_lanes[e]:
             return True
         return k < edge_convoy_lanes[e]
     return k < edge_motor_lanes[e]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _portal_rule(i, e, is_bike, is_escort, veh_mode, veh_dest, next_hop, dest_node, edge_to, edge_gate,
                  edge_approach, gate_motor_open):
     """Lane discipline near a portal closed to motor vehicles (as police channel traffic there):
@@ -159,7 +180,7 @@ def _portal_rule(i, e, is_bike, is_escort, veh_mode, veh_dest, next_hop, dest_no
     return 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def edge_len_hops_bound(i, e, g, veh_mode, veh_dest, next_hop, dest_node, edge_to, edge_gate):
     """Does vehicle ``i``'s route from the end of edge ``e`` enter portal ``g`` within 8 edges?"""
     cur = e
@@ -176,7 +197,7 @@ def edge_len_hops_bound(i, e, g, veh_mode, veh_dest, next_hop, dest_node, edge_t
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _best_lane(e, is_bike, lane_start, edge_motor_lanes, edge_bike_lane, edge_convoy_lanes, lane_rear_m,
                rule=0):
     """Allowed lane of edge ``e`` with the most room at its start (-1 if none is allowed); ``rule``
@@ -196,12 +217,22 @@ def _best_lane(e, is_bike, lane_start, edge_motor_lanes, edge_bike_lane, edge_co
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _min_rear(e, lane_start, lane_rear_m):
+    """Rear of the rearmost vehicle over all lanes of edge ``e`` (a closing escort stays behind the
+    whole convoy, not just its own lane)."""
+    rear = _FAR
+    for lane in range(lane_start[e], lane_start[e + 1]):
+        rear = min(rear, lane_rear_m[lane])
+    return rear
+
+
+@njit(cache=True, inline="always")
 def _next_edge(i, node, veh_mode, veh_dest, next_hop):
     return next_hop[veh_mode[i], veh_dest[i], node]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _blocked_at_end(e, is_bike, is_escort, next_e, edge_red, edge_gate, gate_motor_open):
     """Is the end of edge ``e`` a stop line for this vehicle (red signal, or portal closed to it)?"""
     if edge_red[e]:
@@ -213,7 +244,8 @@ def _blocked_at_end(e, is_bike, is_escort, next_e, edge_red, edge_gate, gate_mot
 
 
 @njit(cache=True)
-def move_vehicles(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear_m, lane_rear_speed,
+def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, prev_occ, n_prev, lane_edge, lane_start,
+                  lane_rear_m, lane_rear_speed,
                   veh_cls, veh_mode, veh_dest, veh_v0, veh_edge, veh_lane, veh_pos, veh_speed, veh_wait_s,
                   cls_length, cls_s0, cls_t, cls_a, cls_b, cls_delta, cls_is_bike, cls_is_escort,
                   edge_len, edge_to, edge_speed_limit, edge_motor_lanes, edge_bike_lane, edge_convoy_lanes,
@@ -223,19 +255,18 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear
 
     Writes ``new_pos`` / ``new_speed`` (positions may pass the edge end: :func:`hand_on` moves those
     vehicles on) and accumulates per-edge speed sums for routing."""
-    n_lanes = lane_edge.shape[0]
-    for lane in range(n_lanes):        # rear of each lane and its speed (old state), for look-ahead
+    for q in range(n_prev):            # lanes emptied since the last step
+        lane_rear_m[prev_occ[q]] = _FAR
+        lane_rear_speed[prev_occ[q]] = 0.0
+    for q in range(n_occ):             # rear of each occupied lane and its speed (old state), for look-ahead
+        lane = occ_lanes[q]
+        j = order[lane_first[lane]]
+        lane_rear_m[lane] = veh_pos[j] - cls_length[veh_cls[j]]
+        lane_rear_speed[lane] = veh_speed[j]
+    for q in range(n_occ):
+        lane = occ_lanes[q]
         lo = lane_first[lane]
-        if lane_first[lane + 1] > lo:
-            j = order[lo]
-            lane_rear_m[lane] = veh_pos[j] - cls_length[veh_cls[j]]
-            lane_rear_speed[lane] = veh_speed[j]
-        else:
-            lane_rear_m[lane] = _FAR
-            lane_rear_speed[lane] = 0.0
-    for lane in range(n_lanes):
-        lo = lane_first[lane]
-        hi = lane_first[lane + 1]
+        hi = lo + lane_count[lane]
         e = lane_edge[lane]
         for k in range(lo, hi):
             i = order[k]
@@ -249,6 +280,21 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear
                 v0 = edge_convoy_speed[e] if is_escort else 0.97 * edge_convoy_speed[e]
             gap = _FAR
             v_lead = 0.0
+            side_gap = _FAR
+            side_v = 0.0
+            if is_escort and edge_convoy_speed[e] > 0.0:
+                # an escort in a convoy keeps behind the nearest vehicle ahead in every lane
+                for other in range(lane_start[e], lane_start[e + 1]):
+                    if other == lane:
+                        continue
+                    for kk in range(lane_first[other], lane_first[other] + lane_count[other]):
+                        j = order[kk]
+                        if veh_pos[j] > pos:
+                            g2 = veh_pos[j] - cls_length[veh_cls[j]] - pos
+                            if g2 < side_gap:
+                                side_gap = g2
+                                side_v = veh_speed[j]
+                            break
             if k + 1 < hi:
                 j = order[k + 1]
                 gap = veh_pos[j] - cls_length[veh_cls[j]] - pos
@@ -287,9 +333,12 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear
                         v_lead = lane_rear_speed[best]
                         break
                     dist += edge_len[ne]
-                    if dist > LOOKAHEAD_M:
+                    if dist > LOOKAHEAD_M + LOOKAHEAD_S * v:
                         break
                     cur = ne
+            if side_gap < gap:
+                gap = side_gap
+                v_lead = side_v
             acc = idm_acceleration(v, v0, gap, v - v_lead, cls_a[c], cls_b[c], cls_s0[c], cls_t[c], cls_delta[c])
             acc = max(acc, -9.0)
             v_next = v + acc * dt_s
@@ -334,7 +383,7 @@ def queue_push_front(q, i, queue_head, queue_tail, veh_next):
 
 
 @njit(cache=True)
-def hand_on(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear_m, lane_rear_speed,
+def hand_on(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, lane_edge, lane_start, lane_rear_m, lane_rear_speed,
             veh_cls, veh_mode, veh_dest, veh_edge, veh_lane, veh_pos, veh_speed, veh_state, veh_arrive_s,
             veh_queue_enter_s, veh_next, veh_tube_done,
             cls_length, cls_is_bike, cls_is_escort, edge_len, edge_to, edge_priority, edge_motor_lanes,
@@ -346,32 +395,29 @@ def hand_on(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear_m, la
     ``tube_exits[g, mode]`` counts vehicles leaving the tube behind portal ``g``; ``counters[0]``
     counts arrivals.  Returns nothing; vehicles with no room stay at the end of their edge.
     """
-    n_lanes = lane_edge.shape[0]
     n_cross = 0
-    for lane in range(n_lanes):
+    for q in range(n_occ):
+        lane = occ_lanes[q]
         lo = lane_first[lane]
-        hi = lane_first[lane + 1]
+        hi = lo + lane_count[lane]
         for k in range(lo, hi):
             i = order[k]
             veh_pos[i] = new_pos[i]
             veh_speed[i] = new_speed[i]
-        if hi > lo:
-            j = order[lo]
-            lane_rear_m[lane] = veh_pos[j] - cls_length[veh_cls[j]]
-            lane_rear_speed[lane] = veh_speed[j]
-            if veh_pos[order[hi - 1]] >= edge_len[lane_edge[lane]]:
-                n_cross += 1
-        else:
-            lane_rear_m[lane] = _FAR
-            lane_rear_speed[lane] = 0.0
+        j = order[lo]
+        lane_rear_m[lane] = veh_pos[j] - cls_length[veh_cls[j]]
+        lane_rear_speed[lane] = veh_speed[j]
+        if veh_pos[order[hi - 1]] >= edge_len[lane_edge[lane]]:
+            n_cross += 1
     if n_cross == 0:
         return
     crossing = np.empty(n_cross, dtype=np.int64)
     key = np.empty(n_cross, dtype=np.float64)
     m = 0
-    for lane in range(n_lanes):
+    for q in range(n_occ):
+        lane = occ_lanes[q]
         lo = lane_first[lane]
-        hi = lane_first[lane + 1]
+        hi = lo + lane_count[lane]
         if hi > lo:
             i = order[hi - 1]
             e = lane_edge[lane]
@@ -415,7 +461,10 @@ def hand_on(t_s, dt_s, order, lane_first, lane_edge, lane_start, lane_rear_m, la
             veh_pos[i] = edge_len[e]
             veh_speed[i] = 0.0
             continue
-        p = min(over, lane_rear_m[lane] - MIN_GAP_M)
+        room = lane_rear_m[lane]
+        if cls_is_escort[c] and edge_convoy_lanes[ne] > 0:
+            room = _min_rear(ne, lane_start, lane_rear_m)
+        p = min(over, room - MIN_GAP_M)
         if p < 0.0:
             veh_pos[i] = edge_len[e]
             veh_speed[i] = 0.0
@@ -460,6 +509,8 @@ def insert_from_queues(t_s, dt_s, queue_ids, queue_edge, queue_allow, queue_head
             if edge_convoy_speed[e] > 0.0:
                 v0 = edge_convoy_speed[e] if cls_is_escort[c] else 0.97 * edge_convoy_speed[e]
             rear = lane_rear_m[lane]
+            if cls_is_escort[c] and edge_convoy_lanes[e] > 0:
+                rear = _min_rear(e, lane_start, lane_rear_m)
             if rear >= _FAR:
                 v_ins = v0
                 p = 0.0

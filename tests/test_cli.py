@@ -91,3 +91,47 @@ def test_list_shows_scenarios_and_maps(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "bund_lightshow_rain.toml" in out and "bund.osm" in out
+
+
+TYPHOON = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
+
+
+def test_typhoon_run_writes_kpis_for_every_plan(tmp_path, capsys):
+    """One `citytwin run` for every scenario kind: the typhoon scenario (first 40 minutes, two
+    plans, one changed with --set) writes per-plan, per-mode KPIs, the queue series and plots."""
+    out = tmp_path / "typhoon"
+    code = main(["run", str(TYPHOON), "--out", str(out), "--quiet", "--plan", "fixed_10_10", "--plan", "on_demand_60",
+                 "--set", "simulation.duration_s=2400", "--set", "plans.fixed_10_10.convoy_s=660"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["vehicles_conserved"] is True
+    assert set(summary["plans"]) == {"fixed_10_10", "on_demand_60"}
+    assert summary["plans"]["fixed_10_10"]["plan"]["convoy_s"] == 660
+    for plan in summary["plans"].values():
+        assert plan["vehicles_conserved"] is True
+        for mode in ("motor", "bike"):
+            for key in ("throughput_per_h", "wait_s_mean", "wait_s_p95", "max_queue_vehicles", "max_queue_m",
+                        "tunnel_utilisation"):
+                assert plan["modes"][mode][key] is not None
+        assert plan["convoys"] >= 1
+    header = (out / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["plan", "minute", "portal", "phase"]
+    assert (out / "portal_queues.png").stat().st_size > 10_000
+    assert (out / "plan_comparison.png").exists()
+    printed = capsys.readouterr().out
+    assert "fixed_10_10" in printed and "through/h" in printed
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--plan", "fixed_99"], "--plan 'fixed_99' is not a plan"),
+    (["--set", "plans.fixed_20_10.motor_s=0"], "plans.fixed_20_10.motor_s"),
+    (["--set", "tunnel.name=Dalian Road Tunnel"], "tunnel.name: no tunnel=yes road named 'Dalian Road Tunnel'"),
+    (["--set", "plans.on_demand_60.trigger_bikes=-3"], "plans.on_demand_60.trigger_bikes"),
+])
+def test_bad_typhoon_input_is_one_clean_error(tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    assert main(["run", str(TYPHOON), "--out", str(out), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("error:") == 1
+    assert not out.exists()

@@ -1,0 +1,196 @@
+"""The Numba crowd engine against its plain-Python Mesa reference (:mod:`sim.reference`), step by step.
+
+Agreement is *exact*, not within a tolerance: after every step the integer counts (arrived, exited,
+inside, agents per state, event counters, people and standing viewers per cell, zone occupancy,
+gate queues, people who left each directed edge) are equal, and every simulated minute and at the
+end every agent's state, edge, position (m, compared as floats with ``==``), viewing target and
+gate wait are equal.  That
+is possible because both sides do the same IEEE double operations in the same order (Numba
+compiles without fast-math, so no reassociation or fused multiply-add; ``math.exp`` is libm's on
+both sides), draw the same random start index from the same seeded generator, and visit agents in
+the same order.  Should a rounding difference ever appear, the failure message names the first
+step and the counts that differ; it is a change of rule or of operation order until shown otherwise.
+
+Each scenario is a small corridor (``tests/conftest.py::corridor_scenario``; one redrawn with two
+branches), about 2,000-2,600 arrivals over 7 simulated minutes, and each test also asserts that
+the rules it protects were exercised, so the agreement is not vacuous.
+``test_comparison_catches_a_changed_rule`` shows the comparison fails when one rule of the
+reference is changed.  Not exercised: the body limit that bounds counterflow swaps (cells here
+never reach jam capacity, so swaps happen only when the receiving budget is spent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from sim import crowd_kernels as K
+from sim.model import CityModel
+from sim.osmxml import write_osm
+from sim.reference import Pedestrian, ReferenceCrowdModel, engine_step_counts
+from sim.scenario import scenario_from_dict
+from tests.conftest import corridor_scenario
+
+
+@dataclasses.dataclass
+class Comparison:
+    engine: CityModel
+    reference: ReferenceCrowdModel
+    first_difference: tuple[int, list[str]] | None     # (step, fields that differ), None if none
+
+
+def _agent_tables(engine: CityModel, reference: ReferenceCrowdModel) -> list[str]:
+    """Names of the per-agent columns that differ (every arrived agent, in arrival order)."""
+    e = engine.engine
+    n = e.n_active
+    ours = {"state": e.state[:n].tolist(), "edge": e.edge[:n].tolist(), "pos_m": e.pos_m[:n].tolist(),
+            "target": e.target[:n].tolist(), "gate_wait_s": e.gate_wait_s[:n].tolist()}
+    theirs = reference.agent_table()
+    return [k for k in ours if ours[k] != theirs[k]]
+
+
+def _compare(data: dict) -> Comparison:
+    """Run engine and reference in lockstep from the same scenario and seed; stop at the first
+    step whose counts differ (every step) or whose agents differ (every simulated minute and at
+    the end)."""
+    scenario = scenario_from_dict(data, "reference.toml")
+    engine = CityModel(scenario)
+    reference = ReferenceCrowdModel(scenario)
+    for step in range(engine.n_steps):
+        engine.step()
+        reference.step()
+        ours, theirs = engine_step_counts(engine.engine), reference.step_counts()
+        fields = [f.name for f in dataclasses.fields(ours) if getattr(ours, f.name) != getattr(theirs, f.name)]
+        if not fields and ((step + 1) % engine.steps_per_minute == 0 or step + 1 == engine.n_steps):
+            fields = _agent_tables(engine, reference)
+        if fields:
+            return Comparison(engine, reference, (step, fields))
+    return Comparison(engine, reference, None)
+
+
+def _assert_agree(result: Comparison) -> None:
+    assert result.first_difference is None, (
+        f"engine and reference differ from step {result.first_difference[0]} in "
+        f"{result.first_difference[1]}")
+    assert result.engine.summary()["agents_conserved"]
+    assert result.reference.conserved and result.reference.recount_ok()
+
+
+def _corridor_beyond_capacity(tmp_path: Path) -> dict:
+    # 400 p/min into a 4 m corridor (capacity 1.22 p/(m s) x 4 m = 293 p/min); metered release;
+    # each exit node lets out 0.5 p/s, so the sink budget's carry-over decides who leaves when.
+    return corridor_scenario(tmp_path, width_m=4.0, rate_per_min=400, duration_s=420,
+                             extra={"show": {"release_rate_pps": 5.0},
+                                    "exits": {"street": {"nodes": ["Exit East", "Entry West"], "flow_pps": 0.5}}})
+
+
+def _stairs_in_rain_full_plaza(tmp_path: Path) -> dict:
+    # A 2 m flight of stairs (IMO 0.88 p/(m s) up) inside a 6 m corridor, in rain; viewers claim
+    # 100 m2 each, so the plaza's 120 spots fill and late walkers find their spot taken.
+    stairs = {"highway": "steps", "width": "2", "incline": "up"}
+    return corridor_scenario(tmp_path, width_m=6.0, rate_per_min=400, bottleneck=stairs, duration_s=420,
+                             extra={"weather": {"rain_mm_per_h": 12.0}, "crowd": {"view_space_m2": 100.0}})
+
+
+def _two_routes_in_rain(tmp_path: Path) -> dict:
+    # The corridor splits into a short uncovered 2 m branch and a longer covered 4 m one. Fed
+    # beyond the short branch's capacity, the route refresh (every 30 s, from congested speeds,
+    # queues and the rain's shelter weight) sends newcomers the long way; viewers claim 100 m2
+    # each, so spots fill and walkers heading for a full one retarget at the refresh.
+    data = corridor_scenario(tmp_path, rate_per_min=400, duration_s=420,
+                             extra={"crowd": {"view_space_m2": 100.0}, "simulation": {"route_interval_s": 30.0},
+                                    "weather": {"rain_mm_per_h": 2.0}})
+    points = {"Entry West": (0, 0), "a": (40, 0), "s1": (100, 0), "n1": (100, 40), "b": (160, 0),
+              "Corridor End": (200, 0), "p1": (300, 0), "Exit East": (400, 0)}
+    ways = [(["Entry West", "a"], {"highway": "footway", "width": "6"}),
+            (["a", "s1", "b"], {"highway": "footway", "width": "2"}),
+            (["a", "n1", "b"], {"highway": "footway", "width": "4", "covered": "yes"}),
+            (["b", "Corridor End"], {"highway": "footway", "width": "6"}),
+            (["Corridor End", "p1", "Exit East"], {"highway": "pedestrian", "width": "60", "zone": "plaza"})]
+    data["map"] = str(write_osm(tmp_path / "two_routes.osm", points, ways,
+                                node_tags={"Entry West": {"entrance": "yes"}, "Exit East": {"entrance": "yes"}}))
+    return data
+
+
+def _capped_zones_with_counterflow(tmp_path: Path) -> dict:
+    # A 10 m bridge in the corridor capped at 25 (gates reopen at 15, so they open and close) and
+    # the plaza capped at 300 with a second source inside it: people wait at gates in the corridor
+    # and at the east source; after 10 s they give up and walk back against the queue.
+    bridge = {"highway": "footway", "width": "3", "zone": "bridge"}
+    data = corridor_scenario(tmp_path, width_m=3.0, rate_per_min=400, duration_s=420, bottleneck=bridge,
+                             extra={"zones": {"plaza": {"match": "zone=plaza", "view": True, "cap": 300,
+                                                        "reopen_fraction": 0.9},
+                                              "bridge": {"match": "zone=bridge", "cap": 25, "reopen_fraction": 0.6}},
+                                    "crowd": {"patience_s": 10.0}})
+    data["sources"].append({"name": "east", "nodes": ["Exit East"], "profile": [[0, 100], [60, 100]],
+                            "exit": "street"})
+    return data
+
+
+def test_corridor_beyond_capacity_agrees_exactly(tmp_path):
+    """Protects: Weidmann speeds, queue discharge at capacity, sending, receiving and exit budgets
+    with their carry-over, sources in arrival order, the end of arrivals and the metered release
+    (``release_group`` with a maximum)."""
+    result = _compare(_corridor_beyond_capacity(tmp_path))
+    _assert_agree(result)
+    counters = result.reference.counters
+    assert result.reference.n_agents > 1500
+    assert counters[K.C_EXITED] > 0 and counters[K.C_LEFT_FROM_SOURCE] > 0
+    # A queue formed: some cell went past the critical density (queue discharge was exercised).
+    assert result.engine.recorder.cell_peak_density.max() > result.engine.engine.arrays.rho_crit_ppm2
+
+
+def test_stairs_in_rain_with_full_viewing_spots_agrees_exactly(tmp_path):
+    """Protects: stairs' sending capacity (by direction), rain-adjusted capacities and speeds,
+    choosing another viewing spot on arrival, standing where no spot has room."""
+    result = _compare(_stairs_in_rain_full_plaza(tmp_path))
+    _assert_agree(result)
+    assert result.reference.counters[K.C_RETARGETED] > 0
+    walk = result.engine.engine.arrays.walk
+    stairs = walk.cells_of_links(walk.network.links_where("highway", "steps"))
+    assert result.engine.engine.edge_passed.reshape(-1, 2)[stairs].sum() > 0
+
+
+def test_capped_zone_gates_balking_and_counterflow_agree_exactly(tmp_path):
+    """Protects: zone gates that close at the cap and reopen (hysteresis), admissions per step,
+    gate waits, patience and balking (walkers and people at sources), counterflow swaps, releasing
+    everyone at the show's end.  (The swaps' body limit never binds here: no cell reaches its jam
+    capacity in these runs.)"""
+    result = _compare(_capped_zones_with_counterflow(tmp_path))
+    _assert_agree(result)
+    counters = result.reference.counters
+    assert counters[K.C_BALKED] > 0 and counters[K.C_ADMITTED] > 0
+    assert result.reference.swaps > 0
+    assert result.engine.recorder.gate_queue.max() > 0
+
+
+def test_route_refresh_over_two_routes_in_rain_agrees_exactly(tmp_path):
+    """Protects: edge costs from congested speeds, queue delays and shelter in rain, the route
+    refresh interval, and retargeting at the refresh."""
+    result = _compare(_two_routes_in_rain(tmp_path))
+    _assert_agree(result)
+    walk = result.engine.engine.arrays.walk
+    long_way = walk.cells_of_links(walk.network.links_where("covered", "yes"))
+    passed = result.engine.engine.edge_passed.reshape(-1, 2)[long_way].sum()
+    assert passed > 0, "nobody took the longer covered branch, so the route refresh was not exercised"
+    assert result.reference.counters[K.C_RETARGETED] > 0
+
+
+def _admit_one_over_the_cap(self, zone: int) -> bool:
+    return self.zone_open[zone] and self.zone_admit[zone] >= 0
+
+
+def _never_choose_another_spot(self, node: int) -> int:
+    return self.target
+
+
+@pytest.mark.parametrize("scenario, owner, name, changed", [
+    (_capped_zones_with_counterflow, ReferenceCrowdModel, "gate_admits", _admit_one_over_the_cap),
+    (_two_routes_in_rain, Pedestrian, "choose_view_target", _never_choose_another_spot),
+], ids=["gate-off-by-one", "no-retargeting"])
+def test_comparison_catches_a_changed_rule(tmp_path, monkeypatch, scenario, owner, name, changed):
+    """Protects the comparison itself: one changed rule in the reference must show as a difference."""
+    monkeypatch.setattr(owner, name, changed)
+    assert _compare(scenario(tmp_path)).first_difference is not None
