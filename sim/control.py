@@ -51,16 +51,26 @@ class ZoneGate(mesa.Agent):
 
 class ShowController(mesa.Agent):
     """Ends arrivals when the show ends and sends the crowd home in release groups (staged release:
-    one section of the promenade after another, ``release_interval_s`` apart)."""
+    one section of the promenade after another, ``release_interval_s`` apart).
 
-    def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None):
+    Three ways: each group at once at its time; metered (``release_rate_pps`` in all, group after
+    group); or marshalled (``hold_density_ppm2``): every group whose time has come leaves at up to
+    ``release_rate_pps`` in parallel, held while the densest cell of its section is at or above the
+    hold density, as stewards hold a section until the way to the stairs has cleared."""
+
+    def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None,
+                 hold_density_ppm2: float | None = None):
         super().__init__(model)
         self.end_s = end_s
         self.release_times_s = list(release_times_s)
         self.release_rate_pps = release_rate_pps
+        self.hold_density_ppm2 = hold_density_ppm2
         self.ended = False
         self.released = [0] * len(self.release_times_s)     # people released per group
+        self.held_seconds = [0.0] * len(self.release_times_s)
         self._budget = 0.0
+        self._group_budget = [0.0] * len(self.release_times_s)
+        self._group_cells = None
 
     def step(self) -> None:
         engine = self.model.engine
@@ -75,6 +85,9 @@ class ShowController(mesa.Agent):
                 if t >= when and self.released[group] == 0:
                     self.released[group] = max(1, engine.release_group(group))
             return
+        if self.hold_density_ppm2 is not None:
+            self._marshalled_step(engine, t)
+            return
         # Metered release: a steady number per second, group after group (a group may start only
         # at its release time), so the exits are not swamped.
         self._budget = min(self._budget, 1.0) + self.release_rate_pps * engine.arrays.dt_s
@@ -85,6 +98,27 @@ class ShowController(mesa.Agent):
             n = engine.release_group(group, whole)
             self.released[group] += n
             self._budget -= n
+
+    def _marshalled_step(self, engine, t: float) -> None:
+        if self._group_cells is None:
+            groups = engine.arrays.cell_release_group
+            zoned = engine.arrays.cell_zone >= 0
+            self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
+        dt = engine.arrays.dt_s
+        for group, when in enumerate(self.release_times_s):
+            if t < when:
+                continue
+            cells = self._group_cells[group]
+            if cells.size and engine.cell_density[cells].max() >= self.hold_density_ppm2:
+                self.held_seconds[group] += dt
+                self._group_budget[group] = 0.0
+                continue
+            self._group_budget[group] = min(self._group_budget[group], 1.0) + self.release_rate_pps * dt
+            whole = int(self._group_budget[group])
+            if whole:
+                n = engine.release_group(group, whole)
+                self.released[group] += n
+                self._group_budget[group] -= whole
 
 
 @dataclass

@@ -130,7 +130,11 @@ def compile_crowd(scenario: Scenario) -> CrowdArrays:
     area = walk.cell_area_m2
     cell_capacity = np.maximum(1, np.floor(area * rho_jam)).astype(np.int32)
     cell_hard_capacity = np.maximum(1, np.floor(area * crowd.rho_max_ppm2)).astype(np.int32)
-    cell_view_capacity = np.floor(area / view_space).astype(np.int32)
+    # Stewards keep a walking aisle clear of standing viewers on ways wide enough for one.
+    width = walk.cell_width_m
+    aisle = crowd.aisle_width_m
+    standing_area = np.where(width > 2 * aisle, area * (1.0 - aisle / np.maximum(width, 1e-9)), area)
+    cell_view_capacity = np.floor(standing_area / view_space).astype(np.int32)
     edge_cell = (np.arange(2 * n_cells) // 2).astype(np.int32)
     edge_length = walk.cell_length_m[edge_cell].astype(np.float64)
     # Sending capacity per edge: stairs by direction (IMO), signalised crossings by green share.

@@ -57,6 +57,9 @@ class CrowdSpec(_Strict):
     patience_s: float = Field(1800.0, gt=0, description="wait at a closed gate before going home")
     view_distance_scale_s: float = Field(
         600.0, gt=0, description="walking time that divides a viewing spot's appeal by e")
+    aisle_width_m: float = Field(
+        0.0, ge=0, description="walking aisle stewards keep clear of standing viewers on every viewing way "
+                               "wider than twice this (one-way loops); 0: people stand everywhere")
 
 
 class ShowSpec(_Strict):
@@ -66,12 +69,19 @@ class ShowSpec(_Strict):
     release_order: list[str] = Field(default_factory=list, description="section tags, first released first")
     release_interval_s: float = Field(300.0, ge=0, description="earliest gap between release groups")
     release_rate_pps: float | None = Field(
-        None, gt=0, description="metered release: people per second let go (omit: each group at once)")
+        None, gt=0, description="metered release: people per second let go (omit: each group at once); "
+                                "per group when release_hold_density_ppm2 is set")
+    release_hold_density_ppm2: float | None = Field(
+        None, gt=0, description="marshalled release: every group whose time has come leaves at up to "
+                                "release_rate_pps, but is held while the densest cell of its section is at "
+                                "or above this density (omit: no hold)")
 
     @model_validator(mode="after")
     def _order(self) -> "ShowSpec":
         if self.end_s <= self.start_s:
             raise ValueError(f"end_s ({self.end_s!r}) must be after start_s ({self.start_s!r})")
+        if self.release_hold_density_ppm2 is not None and self.release_rate_pps is None:
+            raise ValueError("release_hold_density_ppm2 needs release_rate_pps (people per second per group)")
         return self
 
 
