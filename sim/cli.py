@@ -1,6 +1,8 @@
 """The ``citytwin`` command line: a thin layer over the ``sim`` API (the same calls the tests make).
 
     citytwin run SCENARIO [--out DIR] [--seed N] [--set KEY=VALUE ...] [--plan NAME ...] [--no-plots] [--quiet]
+    citytwin sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] --seeds N --out DIR [--workers K]
+                   [--engine pool|dask] [--scheduler ADDRESS] [--set KEY=VALUE ...] [--quiet]
     citytwin list
     citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST
 
@@ -49,6 +51,24 @@ def get_parser() -> argparse.ArgumentParser:
                      help="traffic scenarios: run only this phase plan (repeatable; default: every plan)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep = sub.add_parser("sweep", help="run a grid of scenario values x seeds; write sweep.csv and risk.csv")
+    sweep.add_argument("scenario", help="scenario TOML file (see `citytwin list`)")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                       help="dotted scenario key and its values, e.g. zones.promenade.cap=40000,60000,none "
+                            "(repeatable: the cross product is run)")
+    sweep.add_argument("--seeds", type=_positive, default=1, metavar="N",
+                       help="runs per grid cell, seeds simulation.seed + 0 .. N-1 (default 1)")
+    sweep.add_argument("--out", default=None, help="results folder (default: out/<scenario file stem>-sweep); "
+                                                   "re-running into it resumes")
+    sweep.add_argument("--workers", type=_positive, default=None, metavar="K",
+                       help="worker processes of the local pool or LocalCluster (default: one per core)")
+    sweep.add_argument("--engine", choices=["pool", "dask"], default="pool",
+                       help="pool: local process pool (default); dask: dask.distributed")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a dotted scenario key in every run (repeatable)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list the shipped scenarios and maps")
     maps = sub.add_parser("maps", help="manage map files")
     maps_sub = maps.add_subparsers(dest="maps_command", required=True, parser_class=_Parser)
@@ -101,6 +121,24 @@ def format_traffic_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_bike_table(summary: dict) -> str:
+    """The per-plan KPI table printed after a bikes run, then exit shares dry vs rain."""
+    head = (f"{'plan':<12}{'pickups':>9}{'unmet':>7}{'unmet %':>9}{'empty pool min':>16}{'moved':>7}"
+            f"{'van km':>8}{'extra walk m':>13}{'conserved':>11}")
+    lines = [head, "-" * len(head)]
+    for name, p in summary["plans"].items():
+        lines.append(f"{name:<12}{p['pickups']:>9,}{p['unmet_pickups']:>7,}{100 * p['unmet_share']:>9.1f}"
+                     f"{sum(p['empty_pool_minutes'].values()):>16.0f}{p['bikes_moved']:>7,}{p['van_km']:>8.1f}"
+                     f"{p['extra_walk_m_mean']:>13.1f}{str(p['bikes_conserved']):>11}")
+    lines.append("")
+    shares = summary["exit_shares"]
+    lines.append("exit shares " + ("dry -> rain" if shares["rain"] else "(dry)") + ":")
+    for name, dry in shares["dry"].items():
+        wet = f" -> {100 * shares['rain'][name]:.1f}%" if shares["rain"] else ""
+        lines.append(f"  {name:<36}{100 * dry:5.1f}%{wet}")
+    return "\n".join(lines)
+
+
 def _cmd_run(args) -> int:
     from .io import write_results
     from .model import build_run
@@ -115,14 +153,47 @@ def _cmd_run(args) -> int:
         if scenario.kind == "crowd":
             print(f"{scenario.name}: {run.engine.n_agents:,} people, {run.n_steps:,} steps of "
                   f"{scenario.simulation.dt_s:g} s", file=sys.stderr)
+        elif scenario.kind == "bikes":
+            print(f"{scenario.name}: {run.arrays.pickup_t_s.size:,} bike requests, plans "
+                  f"{', '.join(run.plan_names)}, steps of {scenario.simulation.dt_s:g} s", file=sys.stderr)
         else:
             print(f"{scenario.name}: {run.arrays.trip_depart_s.size:,} trips, plans "
                   f"{', '.join(str(p) for p in run.plan_names)}, steps of {scenario.simulation.dt_s:g} s",
                   file=sys.stderr)
     summary = run.run(progress=not args.quiet)
     write_results(run, out, plots=not args.no_plots)
-    print(format_kpi_table(summary) if scenario.kind == "crowd" else format_traffic_table(summary))
+    table = {"crowd": format_kpi_table, "traffic": format_traffic_table, "bikes": format_bike_table}[scenario.kind]
+    print(table(summary))
     print(f"results in {out}/")
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import SweepInterrupted, format_risk_table, run_sweep
+
+    out = Path(args.out) if args.out else Path("out") / f"{Path(args.scenario).stem}-sweep"
+    try:
+        result = run_sweep(args.scenario, args.grid, args.seeds, out, overrides=args.overrides,
+                           workers=args.workers, engine=args.engine, scheduler=args.scheduler,
+                           progress=not args.quiet, log=None if not args.quiet else (lambda msg: None))
+    except SweepInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    print(format_risk_table(result))
+    failed = f", {result.failed} failed (see the error column)" if result.failed else ""
+    print(f"{len(result.ran)} run(s) in {result.wall_seconds:.1f} s on {result.engine} "
+          f"({result.tasks} task(s)), {result.skipped} already on disk{failed}")
+    print(f"results in {out}/: {result.table_path.name} (one row per run), {result.risk_path.name} (per grid cell)")
     return 0
 
 
@@ -166,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         args = get_parser().parse_args(argv)
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         if args.command == "list":
             return _cmd_list()
         return _cmd_maps_fetch(args)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .traffic import convoy_traverse_s
 
-__all__ = ["ZoneGate", "ShowController", "TunnelController", "PHASES"]
+__all__ = ["ZoneGate", "ShowController", "TunnelController", "PHASES", "Van"]
 
 #: Tunnel phases: motor traffic; closed, emptying of motor vehicles; convoys; closed after convoys.
 PHASES = ("motor", "clear_to_convoy", "convoy", "clear_to_motor")
@@ -294,3 +294,76 @@ class TunnelController(mesa.Agent):
         for rec in self.history:
             out[rec.phase] += (rec.end_s if rec.end_s is not None else end_s) - rec.start_s
         return out
+
+
+class Van(mesa.Agent):
+    """A rebalancing van: works through its planned loads (:func:`sim.bikes.plan_van_trips`) one
+    after another: drive to the source pool, load what is there (up to the planned number), drive
+    to the target pool, unload what fits.  Travel times and distances come from the road graph."""
+
+    def __init__(self, model: "mesa.Model", index: int, trips: list, depot_place: int):
+        super().__init__(model)
+        self.index = index
+        self.trips = list(trips)
+        self.place = depot_place
+        self.load = 0
+        self.km = 0.0
+        self.moved = 0
+        self.phase = "idle"
+        self.busy_until_s = 0.0
+        self._trip = None
+        self.max_load = 0
+
+    @property
+    def free_at_s(self) -> float:
+        """When the van will be free of its current load (for re-planning)."""
+        if self.phase == "idle":
+            return self.busy_until_s
+        a = self.model.engine.arrays
+        trip = self._trip
+        rest = self.busy_until_s
+        if self.phase in ("to_source", "loading"):
+            rest += a.van_s[trip.source, trip.target] + trip.bikes * a.scenario.vans.load_s_per_bike
+        elif self.phase == "to_target":
+            rest += trip.bikes * a.scenario.vans.load_s_per_bike
+        return rest
+
+    @property
+    def next_place(self) -> int:
+        return self._trip.target if self.phase != "idle" and self._trip is not None else self.place
+
+    def step(self) -> None:
+        engine = self.model.engine
+        a = engine.arrays
+        t = engine.t_s
+        if t < self.busy_until_s:
+            return
+        load_s = a.scenario.vans.load_s_per_bike
+        if self.phase == "idle":
+            if not self.trips:
+                return
+            self._trip = self.trips.pop(0)
+            self.km += a.van_km[self.place, self._trip.source]
+            self.busy_until_s = t + a.van_s[self.place, self._trip.source]
+            self.phase = "to_source"
+        elif self.phase == "to_source":
+            self.place = self._trip.source
+            room = a.scenario.vans.capacity - self.load
+            got = engine.take(self._trip.source, min(self._trip.bikes, room))
+            self.load += got
+            self.max_load = max(self.max_load, self.load)
+            self.busy_until_s = t + got * load_s
+            self.phase = "loading"
+        elif self.phase == "loading":
+            self.km += a.van_km[self.place, self._trip.target]
+            self.busy_until_s = t + a.van_s[self.place, self._trip.target]
+            self.phase = "to_target"
+        elif self.phase == "to_target":
+            self.place = self._trip.target
+            put = engine.put(self._trip.target, self.load)
+            self.load -= put
+            self.moved += put
+            self.busy_until_s = t + put * load_s
+            self.phase = "unloading"
+        elif self.phase == "unloading":
+            self.phase = "idle"

@@ -1,9 +1,17 @@
 """Plots (matplotlib, no display needed): crowd zone series and peak-density map; traffic portal
-queues with the phase plan as bands, and plan comparisons."""
+queues with the phase plan as bands, and plan comparisons.
+
+``plot_*`` functions take a finished run and write a PNG (the CLI's plots).  ``*_figure`` functions
+take plain data (results of :mod:`sim.compare`, summaries) and return a figure, for the app, which
+keeps results in a cache rather than live models; both kinds share the drawing code.
+"""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -15,9 +23,35 @@ from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 
 from .fundamental import LOS_NAMES  # noqa: E402
 
-__all__ = ["plot_zone_series", "plot_density_map", "LOS_COLOURS", "plot_portal_queues", "plot_plan_comparison"]
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from .compare import CrowdResult
+    from .network import WalkGraph
+
+__all__ = ["plot_exit_shares", "plot_pool_stock", "plot_zone_series", "plot_density_map", "LOS_COLOURS",
+           "plot_portal_queues", "plot_plan_comparison",
+           "cap_series_figure", "los_map_figure", "portal_series", "portal_queues_figure",
+           "plan_comparison_figure", "figure_png"]
 
 LOS_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
+
+
+def figure_png(fig: "Figure", dpi: int = 110) -> bytes:
+    """The figure as PNG bytes; closes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _los_bands(ax, thresholds_ppm2: np.ndarray, top_ppm2: float, label_x: float) -> list[float]:
+    """Shade the six Fruin levels of service up to ``top_ppm2``, labelled at ``label_x``."""
+    bounds = [0.0, *np.asarray(thresholds_ppm2).tolist(), top_ppm2]
+    for k in range(6):
+        ax.axhspan(bounds[k], bounds[k + 1], color=LOS_COLOURS[k], alpha=0.25, lw=0)
+        ax.text(label_x, (bounds[k] + bounds[k + 1]) / 2, f" LOS {LOS_NAMES[k]}", va="center", fontsize=8)
+    return bounds
 
 
 def plot_zone_series(model, path: str | Path, zone: str | None = None) -> Path:
@@ -39,11 +73,8 @@ def plot_zone_series(model, path: str | Path, zone: str | None = None) -> Path:
     ax1.set_ylabel("people")
     ax1.legend(loc="upper left")
     ax1.set_title(f"{model.scenario.name}: {zone} (grey band: the show)")
-    bounds = [0.0, *arrays.los_thresholds_ppm2.tolist(), max(6.0, float(rec.max_density[: rec.n, z].max()) * 1.1)]
-    for k in range(6):
-        ax2.axhspan(bounds[k], bounds[k + 1], color=LOS_COLOURS[k], alpha=0.25, lw=0)
-        ax2.text(minutes[-1] if minutes.size else 0, (bounds[k] + bounds[k + 1]) / 2, f" LOS {LOS_NAMES[k]}",
-                 va="center", fontsize=8)
+    bounds = _los_bands(ax2, arrays.los_thresholds_ppm2,
+                        max(6.0, float(rec.max_density[: rec.n, z].max()) * 1.1), minutes[-1] if minutes.size else 0)
     mean = rec.occupancy[: rec.n, z] / arrays.zone_area_m2[z]
     ax2.plot(minutes, rec.max_density[: rec.n, z], color="#d7191c", label="densest cell")
     ax2.plot(minutes, mean, color="#2c7bb6", label="zone mean")
@@ -57,30 +88,84 @@ def plot_zone_series(model, path: str | Path, zone: str | None = None) -> Path:
     return Path(path)
 
 
-def plot_density_map(model, path: str | Path, density_ppm2: np.ndarray | None = None,
-                     title: str | None = None) -> Path:
-    """The walk network coloured by Fruin level of service at each cell's peak density."""
-    arrays = model.engine.arrays
-    walk = arrays.walk
-    density = model.recorder.cell_peak_density if density_ppm2 is None else density_ppm2
-    levels = np.searchsorted(arrays.los_thresholds_ppm2, density, side="left")
+def _draw_los_network(fig, ax, walk: "WalkGraph", density_ppm2: np.ndarray, thresholds_ppm2: np.ndarray,
+                      width_scale: float = 4.0, colorbar_shrink: float = 0.6) -> None:
+    """The walk network (drawn from its own cells: no basemap) coloured by level of service."""
+    levels = np.searchsorted(thresholds_ppm2, density_ppm2, side="left")
     cmap = ListedColormap(LOS_COLOURS)
     norm = BoundaryNorm(np.arange(-0.5, 6.5), cmap.N)
-    widths = np.clip(walk.cell_width_m / 4.0, 0.6, 8.0)
-    fig, ax = plt.subplots(figsize=(8, 9))
+    widths = np.clip(walk.cell_width_m / width_scale, 0.6, 8.0)
     lines = LineCollection(walk.cell_xy, array=levels, cmap=cmap, norm=norm, linewidths=widths)
     ax.add_collection(lines)
     ax.autoscale()
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    bar = fig.colorbar(lines, ax=ax, ticks=range(6), shrink=0.6)
+    bar = fig.colorbar(lines, ax=ax, ticks=range(6), shrink=colorbar_shrink)
     bar.ax.set_yticklabels([f"LOS {n}" for n in LOS_NAMES])
+
+
+def plot_density_map(model, path: str | Path, density_ppm2: np.ndarray | None = None,
+                     title: str | None = None) -> Path:
+    """The walk network coloured by Fruin level of service at each cell's peak density."""
+    arrays = model.engine.arrays
+    density = model.recorder.cell_peak_density if density_ppm2 is None else density_ppm2
+    fig, ax = plt.subplots(figsize=(8, 9))
+    _draw_los_network(fig, ax, arrays.walk, density, arrays.los_thresholds_ppm2)
     ax.set_title(title or f"{model.scenario.name}: peak level of service (Fruin)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def los_map_figure(walk: "WalkGraph", density_ppm2: np.ndarray, thresholds_ppm2: np.ndarray, title: str,
+                   figsize: tuple[float, float] = (4.2, 5.4)) -> "Figure":
+    """A small map of the walk network coloured by level of service at the given cell densities
+    (peak or one moment), for side-by-side comparisons."""
+    fig, ax = plt.subplots(figsize=figsize)
+    _draw_los_network(fig, ax, walk, np.asarray(density_ppm2), thresholds_ppm2, width_scale=6.0,
+                      colorbar_shrink=0.7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+CAP_COLOURS = ["#2c7bb6", "#d7191c", "#1a9641", "#7b3294", "#ff7f00", "#525252", "#a6611a", "#01665e"]
+
+
+def cap_series_figure(results: Sequence["CrowdResult"], zone: str, title: str | None = None) -> "Figure":
+    """Several runs of one scenario (e.g. one per cap) overlaid: the zone's occupancy against each
+    run's cap (top) and its densest cell against the LOS bands (bottom; bands of the first run)."""
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    first = results[0]
+    ax1.axvspan(first.show_start_s / 60, first.show_end_s / 60, color="#dddddd", alpha=0.6, lw=0)
+    ax2.axvspan(first.show_start_s / 60, first.show_end_s / 60, color="#dddddd", alpha=0.6, lw=0)
+    top = 3.0
+    end_minute = 0.0
+    for k, res in enumerate(results):
+        colour = CAP_COLOURS[k % len(CAP_COLOURS)]
+        z = res.zone_names.index(zone)
+        minutes = np.arange(1, res.occupancy.shape[0] + 1) * res.dt_s / 60.0
+        end_minute = max(end_minute, float(minutes[-1]) if minutes.size else 0.0)
+        ax1.plot(minutes, res.occupancy[:, z], color=colour, lw=1.4, label=res.label)
+        cap = res.summary["zones"][zone]["cap"]
+        if cap is not None:
+            ax1.axhline(cap, color=colour, ls="--", lw=1)
+        ax2.plot(minutes, res.max_density[:, z], color=colour, lw=1.2, label=res.label)
+        if res.max_density.size:
+            top = max(top, float(res.max_density[:, z].max()) * 1.1)
+    ax1.set_ylabel(f"people on {zone}")
+    ax1.legend(loc="upper left", fontsize=8, title="dashed: cap", title_fontsize=8)
+    ax1.set_title(title or f"{first.summary['scenario']}: {zone} (grey band: the show)", fontsize=10)
+    ax1.grid(alpha=0.3)
+    bounds = _los_bands(ax2, first.los_thresholds_ppm2, top, end_minute)
+    ax2.set_ylim(0, bounds[-1])
+    ax2.set_ylabel("densest cell (p/m2)")
+    ax2.set_xlabel("minutes from start")
+    ax2.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 PHASE_COLOURS = {"convoy": "#a6d96a", "clear_to_convoy": "#d9d9d9", "clear_to_motor": "#d9d9d9"}
@@ -92,25 +177,36 @@ def _clock_label(start_clock: str, minutes: float) -> str:
     return f"{(total // 60) % 24:02d}:{total % 60:02d}"
 
 
-def plot_portal_queues(study, path: str | Path) -> Path:
-    """Per plan (one row each): motor-vehicle and bicycle queues at every portal over time, with
-    the convoy phases (green) and clearances (grey) drawn as bands."""
-    names = list(study.models)
+def portal_series(model) -> dict:
+    """What :func:`portal_queues_figure` draws for one finished plan (a
+    :class:`~sim.model.TrafficModel`), as plain picklable data: sample times, queues per portal and
+    mode, phases as ``(phase, start_s, end_s)`` and the portal labels."""
+    rec = model.recorder
+    phases = []
+    if model.controller is not None:
+        for phase in model.controller.history:
+            end = phase.end_s if phase.end_s is not None else model.engine.t_s
+            phases.append((phase.phase, float(phase.start_s), float(end)))
+    return {"t_s": rec.t_s[: rec.n].copy(), "queue_n": rec.queue_n[: rec.n].copy(), "phases": phases,
+            "portals": [tube.portal_label for tube in model.arrays.tubes]}
+
+
+def portal_queues_figure(series: Mapping[str, dict], start_clock: str, duration_s: float,
+                         title: str) -> "Figure":
+    """Per plan (one row each, ``series`` from :func:`portal_series`): motor-vehicle and bicycle
+    queues at every portal over time, with the convoy phases (green) and clearances (grey) as bands."""
+    names = list(series)
     fig, axes = plt.subplots(len(names), 1, figsize=(11, 2.8 * len(names) + 0.6), sharex=True, squeeze=False)
-    start_clock = study.scenario.simulation.start_clock
     for ax, name in zip(axes[:, 0], names):
-        model = study.models[name]
-        rec = model.recorder
-        minutes = rec.t_s[: rec.n] / 60.0
-        if model.controller is not None:
-            for phase in model.controller.history:
-                colour = PHASE_COLOURS.get(phase.phase)
-                if colour:
-                    end = phase.end_s if phase.end_s is not None else model.engine.t_s
-                    ax.axvspan(phase.start_s / 60.0, end / 60.0, color=colour, alpha=0.6, lw=0)
-        for g, tube in enumerate(model.arrays.tubes):
-            ax.plot(minutes, rec.queue_n[: rec.n, g, 0], lw=1.2, label=f"motor queue, {tube.portal_label}")
-            ax.plot(minutes, rec.queue_n[: rec.n, g, 1], lw=1.2, ls="--", label=f"bicycles waiting, {tube.portal_label}")
+        data = series[name]
+        minutes = np.asarray(data["t_s"]) / 60.0
+        for phase, start_s, end_s in data["phases"]:
+            colour = PHASE_COLOURS.get(phase)
+            if colour:
+                ax.axvspan(start_s / 60.0, end_s / 60.0, color=colour, alpha=0.6, lw=0)
+        for g, portal in enumerate(data["portals"]):
+            ax.plot(minutes, data["queue_n"][:, g, 0], lw=1.2, label=f"motor queue, {portal}")
+            ax.plot(minutes, data["queue_n"][:, g, 1], lw=1.2, ls="--", label=f"bicycles waiting, {portal}")
         ax.set_ylabel("vehicles")
         ax.set_title(f"plan {name}", loc="left", fontsize=10)
         ax.grid(alpha=0.3)
@@ -119,10 +215,19 @@ def plot_portal_queues(study, path: str | Path) -> Path:
     ticks = ax.get_xticks()
     ax.set_xticks(ticks)
     ax.set_xticklabels([_clock_label(start_clock, t) for t in ticks])
-    ax.set_xlim(0, study.scenario.simulation.duration_s / 60.0)
-    ax.set_xlabel(f"time (bands: green convoy phase, grey clearance)")
-    fig.suptitle(f"{study.scenario.name}: portal queues per plan", fontsize=11)
+    ax.set_xlim(0, duration_s / 60.0)
+    ax.set_xlabel("time (bands: green convoy phase, grey clearance)")
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def plot_portal_queues(study, path: str | Path) -> Path:
+    """Per plan (one row each): motor-vehicle and bicycle queues at every portal over time, with
+    the convoy phases (green) and clearances (grey) drawn as bands."""
+    series = {name: portal_series(model) for name, model in study.models.items()}
+    fig = portal_queues_figure(series, study.scenario.simulation.start_clock, study.scenario.simulation.duration_s,
+                               f"{study.scenario.name}: portal queues per plan")
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -131,7 +236,16 @@ def plot_portal_queues(study, path: str | Path) -> Path:
 
 def plot_plan_comparison(study, path: str | Path) -> Path:
     """Bars per plan: mean and p95 wait per mode, and throughput through the tunnel per mode."""
-    summary = {name: m.summary() for name, m in study.models.items()}
+    fig = plan_comparison_figure({name: m.summary() for name, m in study.models.items()})
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plan_comparison_figure(summary: Mapping[str, dict]) -> "Figure":
+    """Bars per plan (``summary``: plan name -> the plan's summary): mean and p95 wait per mode, and
+    throughput through the tunnel per mode."""
     names = list(summary)
     x = np.arange(len(names))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -150,6 +264,54 @@ def plot_plan_comparison(study, path: str | Path) -> Path:
         ax.set_ylabel(unit)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_exit_shares(study, path: str | Path) -> Path:
+    """Expected share of alighting passengers by exit, dry against the scenario's rain."""
+    from .bikes import exit_shares
+    a = study.arrays
+    dry = exit_shares(a, 0.0)
+    names = list(dry)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.bar(x - 0.2, [dry[n] for n in names], 0.4, color="#fdae61", label="dry")
+    if a.rain_mm_per_h > 0:
+        wet = exit_shares(a, a.rain_mm_per_h)
+        ax.bar(x + 0.2, [wet[n] for n in names], 0.4, color="#2c7bb6", label=f"rain {a.rain_mm_per_h:g} mm/h")
+    ax.set_xticks(x)
+    ax.set_xticklabels([n.replace("East Nanjing Road Station ", "") for n in names], fontsize=8)
+    ax.set_ylabel("share of alighting passengers")
+    ax.set_title(f"{study.scenario.name}: exit shares", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_pool_stock(study, path: str | Path) -> Path:
+    """Stock of every pool over the evening, one panel per plan."""
+    names = list(study.models)
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 2.6 * len(names) + 0.6), sharex=True, squeeze=False)
+    start_clock = study.scenario.simulation.start_clock
+    for ax, name in zip(axes[:, 0], names):
+        df = study.models[name].datacollector.get_model_vars_dataframe()
+        for k, pool in enumerate(study.arrays.pool_names):
+            ax.step(df["minute"], df[f"{k}.stock"], where="post", lw=1.1, label=pool)
+        ax.set_ylabel("bikes")
+        ax.set_title(f"plan {name}", loc="left", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    ax = axes[-1, 0]
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_clock_label(start_clock, t) for t in ticks])
+    ax.set_xlim(0, study.scenario.simulation.duration_s / 60.0)
+    fig.suptitle(f"{study.scenario.name}: bikes in each pool", fontsize=11)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -135,3 +135,21 @@ def test_bad_typhoon_input_is_one_clean_error(tmp_path, capsys, args, message):
     assert message in err
     assert err.count("error:") == 1
     assert not out.exists()
+
+
+def test_bikes_run_writes_kpis_for_every_plan(tmp_path, capsys):
+    """The issue's acceptance command, on the rain evening."""
+    out = tmp_path / "bikes"
+    assert main(["run", str(ROOT / "scenarios" / "bund_bikes_rain.toml"), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["bikes_conserved"] is True
+    assert set(summary["plans"]) == {"none", "static", "forecast", "optimised"}
+    for plan in summary["plans"].values():
+        for key in ("pickups", "unmet_pickups", "unmet_share", "empty_pool_minutes", "bikes_moved", "van_km",
+                    "extra_walk_m_mean", "bikes_conserved"):
+            assert key in plan
+        assert plan["bikes_conserved"] is True
+    assert summary["exit_shares"]["dry"] and summary["exit_shares"]["rain"]
+    assert (out / "timeseries.csv").read_text().splitlines()[0].startswith("plan,minute,pool,stock")
+    assert (out / "exit_shares.png").exists() and (out / "pool_stock.png").exists()
+    assert "optimised" in capsys.readouterr().out

@@ -1,0 +1,408 @@
+"""citytwin in the browser: compare crowd caps, tunnel phase plans (and, once the bike model lands,
+bike redistribution plans) side by side.
+
+    streamlit run app.py
+
+The app only lays results out: every number comes from the ``sim`` API the CLI uses
+(:mod:`sim.compare` over :mod:`sim.model`), every plot from :mod:`sim.plots`.  Results are cached by
+scenario content (after overrides) and seed with ``st.cache_data``; the map and compiled arrays once
+per map or scenario with ``st.cache_resource``, so a repeated comparison returns at once.  It works
+offline: maps are drawn from the network's own geometry, without basemap tiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from sim import compare as C
+from sim.errors import SimError
+from sim.plots import (cap_series_figure, figure_png, los_map_figure, plan_comparison_figure,
+                       portal_queues_figure)
+from sim.scenario import scenario_from_dict
+
+PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans"}
+UPLOAD = "Upload a scenario file..."
+DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
+
+
+# ---------------------------------------------------------------------------------------------
+# Caches: compiled inputs once per map/scenario (resources), results per scenario and seed (data).
+# ---------------------------------------------------------------------------------------------
+
+def _scenario_key(scenario) -> str:
+    """The scenario's content after overrides (what the results depend on, with the seed)."""
+    return json.dumps(scenario.to_dict(), sort_keys=True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def walk_graph(map_path: str, max_cell_m: float, _scenario):
+    """The walk network of a map (the crowd engine's own cache underneath), for drawing maps."""
+    from sim.crowd import walk_graph_for
+    return walk_graph_for(_scenario)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def crowd_arrays(scenario_json: str, source: str):
+    """A crowd scenario compiled onto its map (read-only; shared by every run of it)."""
+    from sim.crowd import compile_crowd
+    return compile_crowd(scenario_from_dict(json.loads(scenario_json), source))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def traffic_arrays(scenario_json: str, source: str, seed: int):
+    """A traffic scenario compiled onto its map with its trips drawn from ``seed`` (read-only;
+    shared by every plan)."""
+    from sim.traffic import compile_traffic
+    return compile_traffic(scenario_from_dict(json.loads(scenario_json), source), np.random.default_rng(seed))
+
+
+def _progress(label: str):
+    """A progress bar and a ``callback(fraction)`` that moves it (at most every 2%)."""
+    bar = st.progress(0.0, text=f"{label}: starting")
+    last = [-1.0]
+
+    def callback(fraction: float) -> None:
+        if fraction - last[0] >= 0.02 or fraction >= 1.0:
+            last[0] = fraction
+            bar.progress(min(1.0, fraction), text=f"{label}: {100 * fraction:.0f}% simulated")
+    return callback
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def crowd_result(scenario_json: str, source: str, seed: int, label: str) -> C.CrowdResult:
+    """One crowd run (its progress bar is drawn here, so a cached run shows a full bar at once)."""
+    scenario = scenario_from_dict(json.loads(scenario_json), source)
+    return C.run_crowd(scenario, seed=seed, label=label, callback=_progress(label),
+                       arrays=crowd_arrays(scenario_json, source))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def traffic_result(scenario_json: str, source: str, seed: int, plans: tuple[str, ...]) -> C.TrafficResult:
+    """One plan comparison (every plan on the same trips)."""
+    scenario = scenario_from_dict(json.loads(scenario_json), source)
+    n = len(plans)
+
+    bar = st.progress(0.0, text="starting")
+    last = [-1.0]
+
+    def callback(fraction: float) -> None:
+        if fraction - last[0] >= 0.01 or fraction >= 1.0:
+            last[0] = fraction
+            k = min(n - 1, int(fraction * n))
+            bar.progress(min(1.0, fraction), text=f"plan {plans[k]} ({k + 1} of {n}): {100 * fraction:.0f}% of all")
+    return C.run_plans(scenario, seed=seed, plans=list(plans), callback=callback,
+                       arrays=traffic_arrays(scenario_json, source, seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def series_png(keys: tuple[str, ...], zone: str, _results) -> bytes:
+    return figure_png(cap_series_figure(_results, zone))
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def map_png(key: str, minute: int | None, title: str, _result: C.CrowdResult, _walk) -> bytes:
+    density = _result.cell_peak_density if minute is None else _result.density_at(minute)
+    return figure_png(los_map_figure(_walk, density, _result.los_thresholds_ppm2, title), dpi=90)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def tunnel_pngs(key: str, _result: C.TrafficResult) -> tuple[bytes, bytes]:
+    queues = portal_queues_figure(_result.series, _result.start_clock, _result.duration_s,
+                                  f"{_result.summary['scenario']}: portal queues per plan")
+    return figure_png(queues), figure_png(plan_comparison_figure(_result.summary["plans"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared widgets: scenario choice (shipped or uploaded), run options, downloads.
+# ---------------------------------------------------------------------------------------------
+
+def pick_scenario(kind: str, page: str):
+    """The chosen scenario file as ``(data, source, uploaded)``, or None (with the reason shown)."""
+    shipped = C.shipped_scenarios(kind)
+    choice = st.selectbox("Scenario", [*shipped, UPLOAD], key=f"{page}_scenario")
+    if choice != UPLOAD:
+        path = shipped[choice]
+        return C.scenario_data_from_toml(path.read_bytes(), str(path)), str(path), False
+    upload = st.file_uploader(
+        f"Scenario file (TOML, at most {C.MAX_SCENARIO_BYTES // 1000} kB; read as data, never run). "
+        f"Its map must be one of the shipped maps, e.g. map = \"../maps/bund.osm\".",
+        type=["toml"], key=f"{page}_upload")
+    if upload is None:
+        st.info("Choose a .toml scenario file (see scenarios/ for annotated examples).")
+        return None
+    source = str(C.SCENARIO_DIR / Path(upload.name).name)
+    data = C.scenario_data_from_toml(upload.getvalue(), source)
+    if data.get("kind", "crowd") != kind:
+        other = {"crowd": PAGES["crowd"], "traffic": PAGES["tunnel"], "bikes": PAGES["bikes"]}.get(
+            data.get("kind", "crowd"), "another")
+        raise SimError(f"{upload.name} is a {data.get('kind', 'crowd')!r} scenario; open it on the {other} page")
+    return data, source, True
+
+
+def run_options(page: str, scenario, choice_key: str) -> tuple[int, list[str]]:
+    """Seed, simulated minutes and free overrides (as ``citytwin run --seed/--set``)."""
+    with st.expander("Run options (seed, simulated time, other settings)"):
+        seed = st.number_input("Seed", min_value=0, value=int(scenario.simulation.seed), step=1,
+                               key=f"{page}_seed_{choice_key}")
+        full = scenario.simulation.duration_s / 60.0
+        minutes = st.number_input("Simulated minutes", min_value=1.0, value=float(full), step=10.0,
+                                  key=f"{page}_minutes_{choice_key}",
+                                  help="Shorter runs are quicker; the show (or the plans) must still fit in.")
+        extra = st.text_area("More settings, one KEY=VALUE per line (as `citytwin run --set`)", value="",
+                             key=f"{page}_overrides", placeholder="crowd.patience_s=900")
+    overrides = [] if abs(minutes - full) < 1e-9 else [C.duration_override(minutes)]
+    overrides += [line.strip() for line in extra.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return int(seed), overrides
+
+
+def downloads(files: dict[str, str], stem: str, key: str) -> None:
+    """Download buttons for a run's summary.json, timeseries.csv and scenario.json."""
+    mime = {"json": "application/json", "csv": "text/csv"}
+    columns = st.columns(len(files))
+    for column, (name, text) in zip(columns, files.items()):
+        column.download_button(name, text, file_name=f"{stem}_{name}", mime=mime[name.rsplit(".", 1)[1]],
+                               key=f"{key}_{name}")
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").lower()
+
+
+def _result_key(*parts) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# Crowd caps.
+# ---------------------------------------------------------------------------------------------
+
+def crowd_page() -> None:
+    st.header("Crowd caps: how many people may the promenade hold?")
+    st.caption("Runs the light-show scenario once per cap, on the same arrivals (same seed), and compares "
+               "levels of service (Fruin; a zone's level is that of its densest cell), gate queues and "
+               "clearance.  Each cap is applied as `--set zones.ZONE.cap=N`.")
+    inputs, _ = st.columns([2, 1])
+    with inputs:
+        try:
+            picked = pick_scenario("crowd", "crowd")
+            if picked is None:
+                return
+            data, source, uploaded = picked
+            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        if base.description:
+            st.caption(base.description)
+        choice_key = _slug(source)[-40:]
+        weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
+                           key=f"crowd_weather_{choice_key}")
+        rain = 0.0
+        if weather == "Rain":
+            rain = st.slider("Rain intensity (mm/h)", 0.5, 50.0, float(base.weather.rain_mm_per_h or 10.0), 0.5,
+                             key=f"crowd_rain_{choice_key}",
+                             help="Umbrellas open at any rain (more space per walker and viewer, lower "
+                                  "capacity, LOS thresholds shift); the intensity sets how strongly people "
+                                  "avoid uncovered ways, fully at weather.heavy_rain_mm_per_h.")
+        zones = list(base.zones)
+        zone = st.selectbox("Zone to cap", zones, index=zones.index(base.main_zone), key=f"crowd_zone_{choice_key}")
+        caps_text = st.text_input("Caps to compare (people; commas between caps; 'none' = uncapped)",
+                                  DEFAULT_CAPS, key="crowd_caps")
+        avoid = st.radio("Keep every zone out of", ["LOS F", "LOS E or worse"], horizontal=True, key="crowd_avoid")
+        seed, extra = run_options("crowd", base, choice_key)
+        run = st.button("Run comparison", type="primary", key="crowd_run")
+    if run:
+        try:
+            caps = C.parse_caps(caps_text)
+            overrides = [C.rain_override(rain), *extra]
+            scenarios = [C.validate_scenario(data, source, [*overrides, C.cap_override(zone, cap)],
+                                             map_dir=C.MAP_DIR if uploaded else None) for cap in caps]
+            results = []
+            for cap, scenario in zip(caps, scenarios):
+                label = C.cap_label(cap)
+                key = _scenario_key(scenario)
+                results.append((_result_key(key, source, seed, label), crowd_result(key, source, seed, label)))
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        weather_text = "dry" if rain == 0 else f"rain {rain:g} mm/h"
+        st.session_state["crowd"] = {
+            "results": results, "zone": zone, "scenario": scenarios[0], "source": source,
+            "caption": f"{base.name}; {weather_text}; seed {seed}"
+                       + (f"; settings {', '.join(extra)}" if extra else "")}
+    if "crowd" in st.session_state:
+        crowd_results(st.session_state["crowd"], "F" if avoid == "LOS F" else "E")
+
+
+def crowd_results(state: dict, avoid: str) -> None:
+    results = [r for _, r in state["results"]]
+    keys = tuple(k for k, _ in state["results"])
+    zone = state["zone"]
+    labels = [r.label for r in results]
+    summaries = [r.summary for r in results]
+    st.subheader("Result")
+    st.caption(f"Runs shown: {state['caption']}")
+    verdict = C.safe_cap(summaries, zone, avoid)
+    (st.success if verdict.found else st.warning)(verdict.text)
+    table = pd.DataFrame(C.crowd_kpi_rows(summaries, labels, zone)).set_index("KPI")
+    st.table(table)
+    with st.expander("Every zone of every run"):
+        st.dataframe(pd.DataFrame(C.crowd_zone_rows(summaries, labels)), hide_index=True)
+    st.markdown(f"**{zone}: people against the cap, densest cell against the levels of service**")
+    st.image(series_png(keys, zone, results))
+    walk = walk_graph(str(state["scenario"].map_path), state["scenario"].simulation.max_cell_m, state["scenario"])
+    st.markdown("**Peak level of service on every way, per cap**")
+    for column, key, res in zip(st.columns(len(results)), keys, results):
+        column.image(map_png(key, None, f"{res.label}: peak", res, walk))
+    density_over_time(state["results"], walk)
+    st.markdown("**Downloads** (as `citytwin run` writes them)")
+    for key, res in state["results"]:
+        st.caption(res.label)
+        downloads(res.files(), _slug(res.label), f"crowd_dl_{key}")
+
+
+@st.fragment
+def density_over_time(keyed_results: list, walk) -> None:
+    """Maps of every cap at one moment; the slider reruns only this part."""
+    first = keyed_results[0][1]
+    last_minute = int(first.cell_density_t_s[-1] // 60) if first.cell_density_t_s.size else 0
+    st.markdown("**Level of service over time** (move the slider; grey band in the plot above: the show)")
+    default = min(last_minute, int(round(first.show_end_s / 60)))
+    minute = st.slider("Minutes from start", 0, max(1, last_minute), default, key="crowd_minute")
+    for column, (key, res) in zip(st.columns(len(keyed_results)), keyed_results):
+        column.image(map_png(key, minute, f"{res.label}: minute {minute}", res, walk))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tunnel plans.
+# ---------------------------------------------------------------------------------------------
+
+def tunnel_page() -> None:
+    st.header("Tunnel plans: motor traffic and escorted bike convoys in one tunnel")
+    st.caption("Runs every chosen phase plan on the same trips (same seed) and compares portal queues, "
+               "waits and throughput per mode.")
+    inputs, _ = st.columns([2, 1])
+    with inputs:
+        try:
+            picked = pick_scenario("traffic", "tunnel")
+            if picked is None:
+                return
+            data, source, uploaded = picked
+            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        if base.description:
+            st.caption(base.description)
+        if not base.plans:
+            st.warning("This scenario has no [plans.NAME] tables: there is nothing to compare.")
+            return
+        choice_key = _slug(source)[-40:]
+        plans = st.multiselect("Phase plans", list(base.plans), default=list(base.plans),
+                               key=f"tunnel_plans_{choice_key}")
+        seed, extra = run_options("tunnel", base, choice_key)
+        run = st.button("Run comparison", type="primary", key="tunnel_run")
+    if run:
+        if not plans:
+            st.error("Choose at least one phase plan.")
+            return
+        try:
+            scenario = C.validate_scenario(data, source, extra, map_dir=C.MAP_DIR if uploaded else None)
+            key = _scenario_key(scenario)
+            result = traffic_result(key, source, seed, tuple(plans))
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["tunnel"] = {
+            "key": _result_key(key, source, seed, plans), "result": result,
+            "caption": f"{base.name}; seed {seed}" + (f"; settings {', '.join(extra)}" if extra else "")}
+    if "tunnel" in st.session_state:
+        tunnel_results(st.session_state["tunnel"])
+
+
+def tunnel_results(state: dict) -> None:
+    result: C.TrafficResult = state["result"]
+    summary = result.summary
+    st.subheader("Result")
+    st.caption(f"Runs shown: {state['caption']}")
+    st.success(C.best_plans(summary).text)
+    if not summary["vehicles_conserved"]:
+        st.error("Vehicle conservation failed in some plan: see summary.json (conservation_error).")
+    st.markdown("**Motor vehicles per plan**")
+    st.dataframe(pd.DataFrame(C.plan_mode_rows(summary, "motor")), hide_index=True)
+    st.markdown("**Bicycles per plan**")
+    st.dataframe(pd.DataFrame(C.plan_mode_rows(summary, "bike")), hide_index=True)
+    queues, bars = tunnel_pngs(state["key"], result)
+    st.markdown("**Queues at each portal over time, with the phases**")
+    st.image(queues)
+    st.markdown("**Waits and throughput per mode**")
+    st.image(bars)
+    st.markdown("**Downloads** (as `citytwin run` writes them)")
+    downloads(result.files(), _slug(summary["scenario"])[:40], f"tunnel_dl_{state['key']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bike plans (issue 4's model, sim.bikes, has not landed yet).
+# ---------------------------------------------------------------------------------------------
+
+def bikes_page() -> None:
+    st.header("Bike plans: redistributing shared bikes, dry and rain")
+    bikes = _bikes_module()
+    if bikes is None:
+        st.info("Not available yet: the bike-redistribution model (sim/bikes.py, issue 4) has not landed. "
+                "Once it does, this page compares redistribution plans in dry weather and in rain: unmet "
+                "pickups, empty-pool minutes, bikes moved and van-km; exit shares dry vs rain; stock per "
+                "pool over time; pools on the map.")
+        return
+    bike_plans_layout(bikes)
+
+
+def _bikes_module():
+    """``sim.bikes`` if it exists, else None (an error inside it is shown, not hidden)."""
+    try:
+        return importlib.import_module("sim.bikes")
+    except ModuleNotFoundError as exc:
+        if exc.name == "sim.bikes":
+            return None
+        raise
+
+
+def bike_plans_layout(bikes) -> None:
+    """Layout stub, to be wired to ``sim.bikes`` once issue 4 lands (shows no numbers until then):
+
+    1. weather: dry / rain (the shipped ``scenarios/bund_bikes_dry.toml`` / ``_rain.toml``);
+    2. redistribution plans to compare (multiselect) and Run with a progress bar per run;
+    3. KPI table per plan: unmet pickups, empty-pool minutes, bikes moved, van-km;
+    4. exit shares dry vs rain; stock per pool over time; pools on the map (drawn from the network).
+    """
+    st.warning("sim.bikes is present, but this page is not wired to it yet; use `citytwin run` on the bike "
+               "scenarios meanwhile.")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def main() -> None:
+    st.set_page_config(page_title="citytwin", layout="wide")
+    keys = list(PAGES)
+    requested = st.query_params.get("page", "crowd")
+    with st.sidebar:
+        st.title("citytwin")
+        st.caption("Crowd and traffic digital twin of the Bund, Shanghai")
+        label = st.radio("Page", [PAGES[k] for k in keys],
+                         index=keys.index(requested) if requested in keys else 0, key="page")
+        st.caption("Results are cached by scenario, settings and seed: a repeated comparison returns at once. "
+                   "Works offline (maps drawn from the network itself).")
+    page = keys[[PAGES[k] for k in keys].index(label)]
+    if st.query_params.get("page") != page:
+        st.query_params["page"] = page
+    {"crowd": crowd_page, "tunnel": tunnel_page, "bikes": bikes_page}[page]()
+
+
+main()

@@ -1,0 +1,139 @@
+"""sim.compare: cap and plan verdicts, scenario text from uploads, results as the CLI writes them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sim.compare import (MAP_DIR, best_plans, parse_caps, run_crowd, safe_cap, scenario_data_from_toml,
+                         validate_scenario)
+from sim.errors import ScenarioError
+from sim.io import write_results
+from sim.model import CityModel
+from sim.scenario import load_scenario, scenario_from_dict
+from tests.conftest import ROOT, corridor_scenario
+
+RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
+
+
+def _crowd(cap, f_s: dict, e_s: dict | None = None) -> dict:
+    """A crowd summary with the fields the verdict reads: seconds at LOS F (and E or worse) per zone."""
+    e_s = e_s or {}
+    return {"zones": {z: {"cap": cap if z == "promenade" else None, "seconds_at_los_f": f,
+                          "seconds_at_los_e_or_worse": max(f, e_s.get(z, 0.0))} for z, f in f_s.items()}}
+
+
+@pytest.mark.parametrize("text, caps", [
+    ("40000, 60000, 80000, none", [40000, 60000, 80000, None]),
+    ("40,000, 60,000; 80 000, uncapped", [40000, 60000, 80000, None]),
+    ("60k, 40k, 60000", [40000, 60000]),
+    ("none", [None]),
+])
+def test_parse_caps(text, caps):
+    assert parse_caps(text) == caps
+
+
+def test_parse_caps_lists_every_bad_entry():
+    with pytest.raises(ScenarioError) as info:
+        parse_caps("4o000, -5, 1.5, 60000")
+    assert len(info.value.problems) == 3
+    assert "'4o000'" in str(info.value) and "'-5'" in str(info.value)
+    with pytest.raises(ScenarioError, match="no caps given"):
+        parse_caps(" , ")
+
+
+def test_safe_cap_is_the_highest_cap_whose_run_keeps_every_zone_out_of_los_f():
+    runs = [_crowd(80000, {"promenade": 1200, "park": 30}), _crowd(40000, {"promenade": 0, "park": 0}),
+            _crowd(None, {"promenade": 3000, "park": 0}), _crowd(60000, {"promenade": 0, "park": 0})]
+    verdict = safe_cap(runs, "promenade")
+    assert verdict.found and verdict.safe_cap == 60000
+    assert [c.cap for c in verdict.checks] == [40000, 60000, 80000, None]
+    assert verdict.text.startswith("The highest cap that keeps every zone out of LOS F is 60,000 on promenade.")
+    assert "At 80,000, promenade (20 min), park (30 s) reach LOS F." in verdict.text
+
+
+def test_safe_cap_counts_every_zone_and_the_users_level():
+    # The promenade is fine at 60,000 but a square reaches LOS E: with "avoid E" only 40,000 is safe.
+    runs = [_crowd(40000, {"promenade": 0, "square": 0}),
+            _crowd(60000, {"promenade": 0, "square": 0}, {"square": 120})]
+    assert safe_cap(runs, "promenade", "F").safe_cap == 60000
+    verdict = safe_cap(runs, "promenade", "E")
+    assert verdict.safe_cap == 40000 and "square (2 min) reaches LOS E or worse" in verdict.text
+
+
+def test_safe_cap_when_none_or_all_are_safe_and_when_not_monotonic():
+    none_safe = safe_cap([_crowd(40000, {"promenade": 90}), _crowd(None, {"promenade": 900})], "promenade")
+    assert not none_safe.found and none_safe.safe_cap is None
+    assert none_safe.text.startswith("No cap tried keeps every zone out of LOS F: even with promenade capped at 40,000")
+    all_safe = safe_cap([_crowd(40000, {"promenade": 0}), _crowd(None, {"promenade": 0})], "promenade")
+    assert all_safe.found and all_safe.safe_cap is None
+    assert all_safe.text == "Every zone stays out of LOS F even with promenade uncapped."
+    odd = safe_cap([_crowd(40000, {"promenade": 0, "square": 60}), _crowd(60000, {"promenade": 0, "square": 0})],
+                   "promenade")
+    assert odd.safe_cap == 60000 and "not monotonic" in odd.text
+    with pytest.raises(ValueError, match="avoid must be"):
+        safe_cap([_crowd(1, {"promenade": 0})], "promenade", "D")
+
+
+def _plans(waits: dict) -> dict:
+    return {"plans": {name: {"modes": {mode: {"wait_s_mean": w, "departed": 0 if w is None else 10}
+                                       for mode, w in modes.items()}} for name, modes in waits.items()}}
+
+
+def test_best_plans_per_mode_with_ties():
+    verdict = best_plans(_plans({"a": {"bike": 600, "motor": 60}, "b": {"bike": 300, "motor": 90},
+                                 "c": {"bike": 300, "motor": 120}}))
+    assert verdict.best_bike == ("b", "c") and verdict.best_motor == ("a",)
+    assert verdict.text == "Lowest mean bicycle wait: b and c (5.0 min). Lowest mean motor-vehicle wait: a (1.0 min)."
+    both = best_plans(_plans({"a": {"bike": 60, "motor": 60}, "b": {"bike": 90, "motor": 90}}))
+    assert both.text.endswith("a is best for both modes.")
+    no_bikes = best_plans(_plans({"a": {"bike": None, "motor": 60}}))
+    assert no_bikes.best_bike == () and "No bicycle trips started" in no_bikes.text
+
+
+def test_uploaded_text_gets_the_clis_errors(tmp_path):
+    bad = RAIN.read_text(encoding="utf-8").replace("patience_s = 1800", "patience_s = -5\nunknown_knob = 3")
+    path = tmp_path / "bad.toml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ScenarioError) as cli:
+        load_scenario(path)
+    with pytest.raises(ScenarioError) as upload:
+        validate_scenario(scenario_data_from_toml(bad.encode(), str(path)), str(path))
+    assert str(upload.value) == str(cli.value)
+    assert len(cli.value.problems) == 2
+
+
+def test_uploaded_text_limits(tmp_path):
+    with pytest.raises(ScenarioError, match="at most 200,000 bytes"):
+        scenario_data_from_toml(b"#" * 200_001, "big.toml")
+    with pytest.raises(ScenarioError, match="not a UTF-8 text file"):
+        scenario_data_from_toml(b"name = '\xff'", "latin.toml")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        scenario_data_from_toml("import os\nos.system('echo hi')", "code.toml")
+    data = scenario_data_from_toml(RAIN.read_bytes(), str(RAIN))
+    data["map"] = "/etc/hosts"
+    with pytest.raises(ScenarioError, match="not one of the shipped maps"):
+        validate_scenario(data, str(RAIN), map_dir=MAP_DIR)
+    data["map"] = "../maps/bund.osm"
+    assert validate_scenario(data, str(RAIN), ["zones.promenade.cap=none"], map_dir=MAP_DIR).zones["promenade"].cap is None
+
+
+def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
+    """The cell-density snapshots change nothing else: same summary and files as a plain run."""
+    scenario = scenario_from_dict(corridor_scenario(tmp_path, rate_per_min=300, duration_s=900), "c.toml")
+    plain = CityModel(scenario, seed=5)
+    plain.run()
+    write_results(plain, tmp_path / "cli", plots=False)
+    result = run_crowd(scenario, seed=5, label="run")
+    files = result.files()
+    expected = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    got = json.loads(files["summary.json"])
+    expected.pop("wall_seconds"), got.pop("wall_seconds")
+    assert got == expected
+    assert files["timeseries.csv"] == (tmp_path / "cli" / "timeseries.csv").read_bytes().decode("utf-8")
+    assert files["scenario.json"] == (tmp_path / "cli" / "scenario.json").read_bytes().decode("utf-8")
+    assert result.cell_density.shape == (15, plain.engine.arrays.walk.n_cells)
+    np.testing.assert_allclose(result.cell_density_t_s, np.arange(1, 16) * 60.0)
+    assert np.all(result.cell_density.max(axis=0) <= result.cell_peak_density + 1e-6)
+    np.testing.assert_array_equal(result.density_at(7.2), result.cell_density[6])
+    assert plain.recorder.n_cell_snapshots == 0
