@@ -146,3 +146,15 @@ def test_bad_bike_scenarios_are_clean_errors(edit, message):
         compile_bikes(scenario_from_dict(data, "bikes.toml"))
     assert message in str(err.value)
     assert "bikes.toml" in str(err.value)
+
+
+def test_same_seed_same_result():
+    def run(seed=None):
+        summary = BikePlanComparison(load_scenario(RAIN), seed=seed, plans=["none", "optimised"]).run()
+        summary.pop("wall_seconds")
+        for plan in summary["plans"].values():
+            plan.pop("wall_seconds")
+        return summary
+    first = run()
+    assert first == run()
+    assert run(seed=5)["pickup_requests"] != first["pickup_requests"]
