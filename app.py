@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -96,27 +97,37 @@ def traffic_result(scenario_json: str, source: str, seed: int, plans: tuple[str,
         if fraction - last[0] >= 0.01 or fraction >= 1.0:
             last[0] = fraction
             k = min(n - 1, int(fraction * n))
-            bar.progress(min(1.0, fraction), text=f"plan {plans[k]} ({k + 1} of {n}): {100 * fraction:.0f}% of all")
+            bar.progress(min(1.0, fraction),
+                         text=f"{100 * fraction:.0f}% simulated: plan {k + 1} of {n} ({plans[k]})")
     return C.run_plans(scenario, seed=seed, plans=list(plans), callback=callback,
                        arrays=traffic_arrays(scenario_json, source, seed))
 
 
+@st.cache_resource
+def plot_lock() -> threading.Lock:
+    """One lock for every session: matplotlib's pyplot is not thread-safe, sessions are threads."""
+    return threading.Lock()
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def series_png(keys: tuple[str, ...], zone: str, _results) -> bytes:
-    return figure_png(cap_series_figure(_results, zone))
+    with plot_lock():
+        return figure_png(cap_series_figure(_results, zone))
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def map_png(key: str, minute: int | None, title: str, _result: C.CrowdResult, _walk) -> bytes:
     density = _result.cell_peak_density if minute is None else _result.density_at(minute)
-    return figure_png(los_map_figure(_walk, density, _result.los_thresholds_ppm2, title), dpi=90)
+    with plot_lock():
+        return figure_png(los_map_figure(_walk, density, _result.los_thresholds_ppm2, title), dpi=90)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def tunnel_pngs(key: str, _result: C.TrafficResult) -> tuple[bytes, bytes]:
-    queues = portal_queues_figure(_result.series, _result.start_clock, _result.duration_s,
-                                  f"{_result.summary['scenario']}: portal queues per plan")
-    return figure_png(queues), figure_png(plan_comparison_figure(_result.summary["plans"]))
+    with plot_lock():
+        queues = portal_queues_figure(_result.series, _result.start_clock, _result.duration_s,
+                                      f"{_result.summary['scenario']}: portal queues per plan")
+        return figure_png(queues), figure_png(plan_comparison_figure(_result.summary["plans"]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,16 +55,19 @@ class ShowController(mesa.Agent):
 
     Three ways: each group at once at its time; metered (``release_rate_pps`` in all, group after
     group); or marshalled (``hold_density_ppm2``): every group whose time has come leaves at up to
-    ``release_rate_pps`` in parallel, held while the densest cell of its section is at or above the
-    hold density, as stewards hold a section until the way to the stairs has cleared."""
+    ``release_rate_pps`` in parallel, held while the people *walking* in its section (not those
+    still standing) reach the hold density somewhere, as stewards hold a section until the way to
+    the stairs has cleared; no hold lasts longer than ``max_hold_s`` (people will not wait for
+    ever), after which the group leaves at the metered rate until its section clears."""
 
     def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None,
-                 hold_density_ppm2: float | None = None):
+                 hold_density_ppm2: float | None = None, max_hold_s: float = 600.0):
         super().__init__(model)
         self.end_s = end_s
         self.release_times_s = list(release_times_s)
         self.release_rate_pps = release_rate_pps
         self.hold_density_ppm2 = hold_density_ppm2
+        self.max_hold_s = max_hold_s
         self.ended = False
         self.released = [0] * len(self.release_times_s)     # people released per group
         self.held_seconds = [0.0] * len(self.release_times_s)
@@ -104,15 +107,24 @@ class ShowController(mesa.Agent):
             groups = engine.arrays.cell_release_group
             zoned = engine.arrays.cell_zone >= 0
             self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
+            self._held_since = [None] * len(self.release_times_s)
         dt = engine.arrays.dt_s
+        area = engine.arrays.walk.cell_area_m2
         for group, when in enumerate(self.release_times_s):
             if t < when:
                 continue
             cells = self._group_cells[group]
-            if cells.size and engine.cell_density[cells].max() >= self.hold_density_ppm2:
+            walking = (engine.cell_count[cells] - engine.cell_standing[cells]) / area[cells] if cells.size else None
+            crowded = walking is not None and walking.max() >= self.hold_density_ppm2
+            since = self._held_since[group]
+            if crowded and (since is None or t - since < self.max_hold_s):
+                if since is None:
+                    self._held_since[group] = t
                 self.held_seconds[group] += dt
                 self._group_budget[group] = 0.0
                 continue
+            if not crowded:
+                self._held_since[group] = None
             self._group_budget[group] = min(self._group_budget[group], 1.0) + self.release_rate_pps * dt
             whole = int(self._group_budget[group])
             if whole:
@@ -148,7 +160,9 @@ class TunnelController(mesa.Agent):
       A ``fixed`` plan ends it after ``motor_s``; an ``on_demand`` plan once ``trigger_bikes`` wait
       at some portal and ``min_motor_s`` has passed.
     * ``clear_to_convoy``: portals closed to motor vehicles; waits until no motor vehicle is left
-      in any tube, and at least ``clearance_s``.
+      in any tube, and at least ``clearance_s``.  If the tubes have not emptied after three rides
+      through at 20 km/h (gridlock behind an exit), the convoy is called off, counted in
+      ``aborted_convoys``, and motor traffic resumes.
     * ``convoy``: in each tube a police car leads, then up to ``bikes_per_convoy`` waiting bicycles
       ride in at the escort speed, then a second police car closes.  Release stops in time for the
       closing car to leave the tube by the end of ``convoy_s`` (fixed), or when the waiting area is
@@ -166,6 +180,9 @@ class TunnelController(mesa.Agent):
         self.traverse_s = convoy_traverse_s(engine.arrays)
         self.n_tubes = len(engine.arrays.tubes)
         self.convoys: list[Convoy] = []
+        self.aborted_convoys = 0
+        # longest wait for the tubes to empty of motor vehicles: three rides through at 20 km/h
+        self.max_clear_wait_s = 3.0 * max(t.length_m for t in engine.arrays.tubes) / (20 / 3.6)
         self.current: dict[int, Convoy] = {}
         self.history: list[PhaseRecord] = []
         self.phase = ""
@@ -222,6 +239,11 @@ class TunnelController(mesa.Agent):
         elif self.phase == "clear_to_convoy":
             if elapsed >= plan.clearance_s and int(engine.tube_inside[:, 0].sum()) == 0:
                 self._enter("convoy", t)
+            elif elapsed >= plan.clearance_s + self.max_clear_wait_s:
+                # gridlock behind the exits keeps motor vehicles in the tube: give up this convoy
+                # and let traffic flow again (recorded), rather than wait for ever
+                self.aborted_convoys += 1
+                self._enter("motor", t)
         elif self.phase == "convoy":
             for g, convoy in self.current.items():
                 self._step_convoy(engine, convoy, t)

@@ -245,6 +245,7 @@ def traffic_plan_summary(model) -> dict:
         "vehicle_updates": int(e.vehicle_updates),
         "vehicle_updates_per_s": round(e.vehicle_updates / model.wall_seconds) if model.wall_seconds > 0 else None,
         "convoys": len(convoys),
+        "aborted_convoys": controller.aborted_convoys if controller is not None else 0,
         "bikes_per_convoy_mean": round(float(np.mean([c.released for c in convoys])), 1) if convoys else 0.0,
         "phase_seconds": {k: round(v, 1) for k, v in phase_s.items()},
         "modes": modes,

@@ -67,7 +67,7 @@ class CityModel(mesa.Model):
             if a.zone_cap[z] < NO_CAP:
                 self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
         self.show = ShowController(self, scenario.show.end_s, a.release_times_s, scenario.show.release_rate_pps,
-                                   scenario.show.release_hold_density_ppm2)
+                                   scenario.show.release_hold_density_ppm2, scenario.show.release_max_hold_s)
         self.recorder = CrowdRecorder(self.engine, self.n_steps)
         reporters = {"minute": lambda m: m.engine.t_s / 60.0,
                      "inside": lambda m: m.engine.inside,

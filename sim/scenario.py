@@ -73,8 +73,9 @@ class ShowSpec(_Strict):
                                 "per group when release_hold_density_ppm2 is set")
     release_hold_density_ppm2: float | None = Field(
         None, gt=0, description="marshalled release: every group whose time has come leaves at up to "
-                                "release_rate_pps, but is held while the densest cell of its section is at "
-                                "or above this density (omit: no hold)")
+                                "release_rate_pps, but is held while people walking in its section reach "
+                                "this density somewhere (omit: no hold)")
+    release_max_hold_s: float = Field(600.0, gt=0, description="longest a marshalled group is held at a time")
 
     @model_validator(mode="after")
     def _order(self) -> "ShowSpec":

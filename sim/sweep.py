@@ -48,6 +48,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import csv
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -439,8 +440,17 @@ class _DaskEngine:
             self.slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
             self.threads = 1
         else:
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+            # Worker processes started while SIGINT is ignored keep ignoring it (CPython leaves an
+            # ignored SIGINT alone), so Ctrl-C reaches only this process, which closes the cluster.
+            import threading
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
             self.client = Client(self.cluster)
             self.slots = workers
             self.threads = max(1, default_workers() // workers)
@@ -533,10 +543,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and complete rows of a CSV; a line cut short by a hard kill is dropped."""
     if not path.exists():
         return [], []
-    text = path.read_text(encoding="utf-8")
+    with open(path, newline="", encoding="utf-8") as fh:
+        text = fh.read()
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = list(reader.fieldnames or [])
     rows = [row for row in reader if None not in row and None not in row.values()]
     return header, rows
@@ -728,7 +739,8 @@ class SweepResult:
     ran: list[tuple] = field(default_factory=list)      # (grid labels..., seed) of the runs run now
     skipped: int = 0                                     # runs already on disk
     failed: int = 0                                      # runs of this sweep that failed (now)
-    wall_seconds: float = 0.0
+    engine_start_seconds: float = 0.0                    # starting the pool or connecting to Dask
+    wall_seconds: float = 0.0                            # from the first task sent to the last result
     tasks: int = 0
     mean_runs_per_task: float = 0.0
     risk: list[dict] = field(default_factory=list)
@@ -773,7 +785,9 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
     backend = None
     if todo:
         n_workers = min(workers or default_workers(), len(todo))
+        t0 = time.perf_counter()
         backend = _PoolEngine(n_workers) if engine == "pool" else _DaskEngine(n_workers, scheduler)
+        result.engine_start_seconds = time.perf_counter() - t0
         result.workers = backend.workers
     # everything checked and the engine is up: from here on, files are written
     out.mkdir(parents=True, exist_ok=True)

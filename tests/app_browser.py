@@ -97,6 +97,13 @@ def _commit(locator, text: str) -> None:
     locator.press("Tab")          # Streamlit takes the value when the field loses focus
 
 
+def choose(page, label: str, option_part: str) -> None:
+    """Pick the option containing ``option_part`` in the selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=re.compile(f"^{re.escape(label)}")).click()
+    page.get_by_role("option", name=re.compile(re.escape(option_part))).click()
+    page.wait_for_timeout(1500)
+
+
 def set_caps(page, caps: str) -> None:
     _commit(page.get_by_role("textbox", name=re.compile("^Caps to compare")), caps)
 
@@ -163,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     with streamlit_server() as url, sync_playwright() as p:
         browser = launch(p, executable)
         page = open_app(browser, url, "crowd")
+        choose(page, "Scenario", "bund_lightshow_rain.toml")
         run_comparison(page, timeout_s=600)
         print(screenshot(page, out / "crowd_caps.png"))
         page = open_app(browser, url, "tunnel")

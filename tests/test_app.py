@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -170,7 +169,7 @@ def test_upload_is_validated_with_the_clis_errors(tmp_path):
     ("elsewhere.toml", RAIN.read_bytes().replace(b'"../maps/bund.osm"', b'"/etc/hosts"'),
      "not one of the shipped maps"),
     ("typhoon.toml", TYPHOON.read_bytes(), "open it on the Tunnel plans page"),
-])
+], ids=["too-big", "not-toml", "foreign-map", "traffic-on-crowd-page"])
 def test_upload_refuses_big_non_toml_foreign_map_and_wrong_kind(name, content, expected):
     at = _upload(_app("crowd"), "crowd", name, content)
     assert not at.exception

@@ -47,3 +47,44 @@ def test_bench_vs_sumo_smoke(tmp_path, capsys, shared_osm):
     assert abs(int(sumo["trips"]) - int(ours["trips"])) <= 2      # the same trips on both sides
     text = capsys.readouterr().out
     assert "ratio ours / SUMO (idm)" in text and "teleport" in text
+
+
+def test_bench_crowd_scaling_smoke(tmp_path):
+    """The scaling benchmark runs at a tiny size and writes its CSV (it must not rot)."""
+    import bench_crowd_scaling as bench
+
+    out = tmp_path / "scaling.csv"
+    assert bench.main(["--sizes", "300", "--minutes", "3", "--csv", str(out)]) == 0
+    assert out.read_text().startswith("people,")
+
+
+def test_bench_sweep_smoke(tmp_path, capsys):
+    import bench_sweep
+    out = tmp_path / "sweep.csv"
+    assert bench_sweep.main(["--runs", "4", "--minutes", "2", "--workers", "1", "--sizing", "chunked",
+                             "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["engine"] for r in rows] == ["serial", "pool", "dask"]
+    assert all(r["runs"] == "4" for r in rows)
+    assert "overhead_ms_per_run" in capsys.readouterr().out
+
+
+def test_bench_vs_jupedsim_smoke(tmp_path, capsys):
+    """Both crowd engines on a 20 m corridor and bottleneck for 30 s; skipped without the optional JuPedSim extra."""
+    import bench_vs_jupedsim
+    reason = bench_vs_jupedsim.jupedsim_missing()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "jupedsim.csv"
+    assert bench_vs_jupedsim.main(["--minutes", "0.5", "--size", "0.1", "--bottleneck-width", "1.2",
+                                   "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["case"] for r in rows] == ["corridor 4 m"] * 2 + ["bottleneck 1.2 m"] * 2
+    assert [r["engine"].split()[0] for r in rows] == ["citytwin", "JuPedSim"] * 2
+    assert [r["dt_s"] for r in rows] == ["1.0", "0.01"] * 2
+    assert all(int(r["agents"]) > 0 and int(r["agent_steps"]) > 0 and float(r["specific_flow_ppms"]) > 0
+               for r in rows)
+    assert rows[0]["conserved"] == rows[2]["conserved"] == "True"          # our engine's own check
+    assert float(rows[0]["ratio_rtf"]) > 0 and float(rows[2]["ratio_agent_steps_per_s"]) > 0
+    text = capsys.readouterr().out
+    assert "Not like for like" in text and "ours / JuPedSim" in text

@@ -115,7 +115,8 @@ def test_uploaded_text_limits(tmp_path):
     with pytest.raises(ScenarioError, match="not one of the shipped maps"):
         validate_scenario(data, str(RAIN), map_dir=MAP_DIR)
     data["map"] = "../maps/bund.osm"
-    assert validate_scenario(data, str(RAIN), ["zones.promenade.cap=none"], map_dir=MAP_DIR).zones["promenade"].cap is None
+    uncapped = validate_scenario(data, str(RAIN), ["zones.promenade.cap=none"], map_dir=MAP_DIR)
+    assert uncapped.zones["promenade"].cap is None
 
 
 def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
