@@ -1,19 +1,34 @@
-"""citytwin in the browser: compare crowd caps, tunnel phase plans (and, once the bike model lands,
-bike redistribution plans) side by side.
+"""citytwin in the browser: compare crowd caps, bike redistribution plans and tunnel phase plans
+side by side.
 
     streamlit run app.py
 
+Three pages (``?page=crowd|bikes|tunnel``):
+
+* **Crowd caps**: the light show once per cap; KPI table, the highest cap that keeps every zone out
+  of LOS F (or E), occupancy and density against the cap and the LOS bands, maps of the levels of
+  service at their peak and at any minute.
+* **Bike plans**: a bikes scenario (dry or rain, or any rain intensity) with every chosen
+  redistribution plan on the same evening; KPI table per plan, the plan with the fewest unmet
+  pickups, exit shares dry vs rain, stock per pool over time, the pools on the map.
+* **Tunnel plans**: phase plans of a traffic scenario on the same trips; queues per portal with the
+  phases, waits and throughput per mode, the plan with the lowest mean wait per mode.
+
+Every page takes a shipped scenario or an uploaded file (validated with the CLI's errors, never
+executed), takes ``citytwin run``'s ``--seed``/``--set`` as run options, and offers the run's
+``summary.json``, ``timeseries.csv`` and ``scenario.json`` for download.
+
 The app only lays results out: every number comes from the ``sim`` API the CLI uses
 (:mod:`sim.compare` over :mod:`sim.model`), every plot from :mod:`sim.plots`.  Results are cached by
-scenario content (after overrides) and seed with ``st.cache_data``; the map and compiled arrays once
-per map or scenario with ``st.cache_resource``, so a repeated comparison returns at once.  It works
-offline: maps are drawn from the network's own geometry, without basemap tiles.
+scenario content (after overrides) and seed with ``st.cache_data``, each with its progress bars drawn
+inside the cached function; the map and compiled arrays once per map or scenario with
+``st.cache_resource``, so a repeated comparison returns at once.  It works offline: maps are drawn
+from the network's own geometry, without basemap tiles.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import threading
 from pathlib import Path
@@ -24,11 +39,12 @@ import streamlit as st
 
 from sim import compare as C
 from sim.errors import SimError
-from sim.plots import (cap_series_figure, figure_png, los_map_figure, plan_comparison_figure,
-                       portal_queues_figure)
+from sim.plots import (bike_pools_map_figure, cap_series_figure, exit_shares_figure, figure_png, los_map_figure,
+                       plan_comparison_figure, pool_stock_figure, portal_queues_figure)
 from sim.scenario import scenario_from_dict
 
 PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans"}
+HEAVY_RAIN_MM_PER_H = 15.0          # the rain slider's start on a dry bikes scenario (as bund_bikes_rain.toml)
 UPLOAD = "Upload a scenario file..."
 DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
 
@@ -38,8 +54,11 @@ DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
 # ---------------------------------------------------------------------------------------------
 
 def _scenario_key(scenario) -> str:
-    """The scenario's content after overrides (what the results depend on, with the seed)."""
-    return json.dumps(scenario.to_dict(), sort_keys=True)
+    """The scenario's content after overrides (what the results depend on, with the seed).  Keys
+    keep the file's order: the order of tables such as ``demand.destinations`` or ``zones`` is part
+    of the content (it orders the seeded draws), so a sorted key would run another scenario than
+    ``citytwin run`` does."""
+    return json.dumps(scenario.to_dict())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -103,6 +122,34 @@ def traffic_result(scenario_json: str, source: str, seed: int, plans: tuple[str,
                        arrays=traffic_arrays(scenario_json, source, seed))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def bike_arrays(scenario_json: str, source: str, seed: int):
+    """A bikes scenario compiled onto its map, with its evening drawn from ``seed`` (read-only;
+    shared by every plan, and its walk network draws the pools' map)."""
+    from sim.bikes import compile_bikes
+    return compile_bikes(scenario_from_dict(json.loads(scenario_json), source), seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def bike_result(scenario_json: str, source: str, seed: int, plans: tuple[str, ...]) -> C.BikeResult:
+    """One plan comparison (every plan on the same evening), with a progress bar per plan."""
+    scenario = scenario_from_dict(json.loads(scenario_json), source)
+    arrays = bike_arrays(scenario_json, source, seed)
+    n = len(plans)
+    bars = [st.progress(0.0, text=f"plan {name}: waiting") for name in plans]
+    last = [-1.0]
+
+    def callback(fraction: float) -> None:
+        if fraction - last[0] >= 0.01 or fraction >= 1.0:
+            last[0] = fraction
+            k = min(n - 1, int(fraction * n))
+            for done in range(k):
+                bars[done].progress(1.0, text=f"plan {plans[done]}: 100% simulated")
+            part = min(1.0, fraction * n - k)
+            bars[k].progress(part, text=f"plan {plans[k]}: {100 * part:.0f}% simulated")
+    return C.run_bike_plans(scenario, seed=seed, plans=list(plans), callback=callback, arrays=arrays)
+
+
 @st.cache_resource
 def plot_lock() -> threading.Lock:
     """One lock for every session: matplotlib's pyplot is not thread-safe, sessions are threads."""
@@ -128,6 +175,24 @@ def tunnel_pngs(key: str, _result: C.TrafficResult) -> tuple[bytes, bytes]:
         queues = portal_queues_figure(_result.series, _result.start_clock, _result.duration_s,
                                       f"{_result.summary['scenario']}: portal queues per plan")
         return figure_png(queues), figure_png(plan_comparison_figure(_result.summary["plans"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def bike_pngs(key: str, _result: C.BikeResult, _walk) -> tuple[bytes, bytes, bytes]:
+    """Pools on the map (one panel per plan, one colour scale), stock per pool over time, exit shares."""
+    summary = _result.summary
+    pools = _result.pool_names
+    per_plan = {name: ([p["unmet_pickups_by_pool"][k] for k in pools], [p["empty_pool_minutes"][k] for k in pools])
+                for name, p in summary["plans"].items()}
+    with plot_lock():
+        maps = figure_png(bike_pools_map_figure(_walk, _result.pool_xy_m, pools, per_plan,
+                                                f"{summary['scenario']}: bike pools per plan",
+                                                pool_covered=_result.pool_covered))
+        stock = figure_png(pool_stock_figure(_result.stock, pools, _result.start_clock, _result.duration_s,
+                                             f"{summary['scenario']}: bikes in each pool"))
+        shares = figure_png(exit_shares_figure(summary["exit_shares"], summary["rain_mm_per_h"],
+                                               f"{summary['scenario']}: exit shares"))
+    return maps, stock, shares
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,41 +425,102 @@ def tunnel_results(state: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Bike plans (issue 4's model, sim.bikes, has not landed yet).
+# Bike plans.
 # ---------------------------------------------------------------------------------------------
 
 def bikes_page() -> None:
-    st.header("Bike plans: redistributing shared bikes, dry and rain")
-    bikes = _bikes_module()
-    if bikes is None:
-        st.info("Not available yet: the bike-redistribution model (sim/bikes.py, issue 4) has not landed. "
-                "Once it does, this page compares redistribution plans in dry weather and in rain: unmet "
-                "pickups, empty-pool minutes, bikes moved and van-km; exit shares dry vs rain; stock per "
-                "pool over time; pools on the map.")
-        return
-    bike_plans_layout(bikes)
+    st.header("Bike plans: shared bikes at the metro exits, dry and rain")
+    st.caption("Runs every chosen redistribution plan on the same evening (same trains, passengers and "
+               "returns: same seed) and compares unmet pickups, empty pools and the effort of moving bikes. "
+               "Rain sends passengers to sheltered exits and fewer of them ride.  The rain intensity is "
+               "applied as `--set weather.rain_mm_per_h=X`.")
+    inputs, _ = st.columns([2, 1])
+    with inputs:
+        try:
+            picked = pick_scenario("bikes", "bikes")
+            if picked is None:
+                return
+            data, source, uploaded = picked
+            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        if base.description:
+            st.caption(base.description)
+        choice_key = _slug(source)[-40:]
+        weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
+                           key=f"bikes_weather_{choice_key}")
+        rain = 0.0
+        if weather == "Rain":
+            rain = st.slider("Rain intensity (mm/h)", 0.5, 50.0,
+                             float(base.weather.rain_mm_per_h or HEAVY_RAIN_MM_PER_H), 0.5,
+                             key=f"bikes_rain_{choice_key}",
+                             help="Exit choice weighs the metres walked in the open by the intensity; the share "
+                                  "of passengers who ride falls by demand.rain_drop_per_mm_h per mm/h, levelling "
+                                  "off at demand.rain_cap_mm_h.")
+        plans = st.multiselect("Redistribution plans", list(base.plans), default=list(base.plans),
+                               key=f"bikes_plans_{choice_key}")
+        seed, extra = run_options("bikes", base, choice_key)
+        run = st.button("Run comparison", type="primary", key="bikes_run")
+    if run:
+        if not plans:
+            st.error("Choose at least one redistribution plan.")
+            return
+        try:
+            scenario = C.validate_scenario(data, source, [C.rain_override(rain), *extra],
+                                           map_dir=C.MAP_DIR if uploaded else None)
+            key = _scenario_key(scenario)
+            result = bike_result(key, source, seed, tuple(plans))
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        weather_text = "dry" if rain == 0 else f"rain {rain:g} mm/h"
+        st.session_state["bikes"] = {
+            "key": _result_key(key, source, seed, plans), "result": result,
+            "arrays": (key, source, seed),
+            "caption": f"{base.name}; {weather_text}; seed {seed}"
+                       + (f"; settings {', '.join(extra)}" if extra else "")}
+    if "bikes" in st.session_state:
+        bike_results(st.session_state["bikes"])
 
 
-def _bikes_module():
-    """``sim.bikes`` if it exists, else None (an error inside it is shown, not hidden)."""
-    try:
-        return importlib.import_module("sim.bikes")
-    except ModuleNotFoundError as exc:
-        if exc.name == "sim.bikes":
-            return None
-        raise
-
-
-def bike_plans_layout(bikes) -> None:
-    """Layout stub, to be wired to ``sim.bikes`` once issue 4 lands (shows no numbers until then):
-
-    1. weather: dry / rain (the shipped ``scenarios/bund_bikes_dry.toml`` / ``_rain.toml``);
-    2. redistribution plans to compare (multiselect) and Run with a progress bar per run;
-    3. KPI table per plan: unmet pickups, empty-pool minutes, bikes moved, van-km;
-    4. exit shares dry vs rain; stock per pool over time; pools on the map (drawn from the network).
-    """
-    st.warning("sim.bikes is present, but this page is not wired to it yet; use `citytwin run` on the bike "
-               "scenarios meanwhile.")
+def bike_results(state: dict) -> None:
+    result: C.BikeResult = state["result"]
+    summary = result.summary
+    st.subheader("Result")
+    st.caption(f"Runs shown: {state['caption']}")
+    st.success(C.fewest_unmet(summary).text)
+    if not summary["bikes_conserved"]:
+        st.error("Bike conservation failed in some plan: see summary.json (conservation_error).")
+    st.markdown(f"**KPIs per plan** ({summary['pickup_requests']:,} riders wanted a bike, "
+                f"{summary['returns_offered']:,} returned one; empty-pool minutes: time a pool had no bike)")
+    st.table(pd.DataFrame(C.bike_kpi_rows(summary)).set_index("KPI"))
+    with st.expander("Every pool of every plan"):
+        st.dataframe(pd.DataFrame(C.bike_pool_rows(summary)), hide_index=True)
+    walk = bike_arrays(*state["arrays"]).walk
+    maps, stock, shares = bike_pngs(state["key"], result, walk)
+    st.markdown("**Pools on the map**, each at its exit (colour: minutes the pool stood empty, one scale for "
+                "every plan; circle area and brackets: unmet pickups; blue rim: pool under cover)")
+    st.image(maps)
+    st.markdown("**Bikes in each pool over the evening, per plan**")
+    st.image(stock)
+    st.markdown("**Exit shares, dry against rain** (expected share of alighting passengers by exit)")
+    chart, table = st.columns([1, 1])
+    chart.image(shares)
+    share_table = pd.DataFrame(C.exit_share_rows(summary)).set_index("exit")
+    table.table(share_table.apply(lambda col: col.map("{:+.1f}".format if col.name.startswith("change")
+                                                      else "{:.1f}".format)))
+    shelter = summary["shelter"]
+    if shelter["rain"]:
+        dry, wet = shelter["dry"], shelter["rain"]
+        table.caption(f"Leaving by the driest exit for their destination: {100 * dry['driest_exit_share']:.0f}% "
+                      f"if they chose as on a dry day, {100 * wet['driest_exit_share']:.0f}% in the rain; "
+                      f"metres walked in the open, mean: {dry['open_m_walked_mean']:.0f} -> "
+                      f"{wet['open_m_walked_mean']:.0f}.")
+    else:
+        table.caption("A dry evening: choose Rain above to see how rain shifts the exits.")
+    st.markdown("**Downloads** (as `citytwin run` writes them)")
+    downloads(result.files(), _slug(summary["scenario"])[:40], f"bikes_dl_{state['key']}")
 
 
 # ---------------------------------------------------------------------------------------------

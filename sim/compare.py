@@ -1,10 +1,12 @@
 """Side-by-side comparisons: runs of one scenario that differ in one setting (a zone's cap, a tunnel
-phase plan), kept as plain picklable results, and the verdicts drawn from them in words ("the
-highest cap that keeps every zone out of LOS F", "the plan with the lowest mean bicycle wait").
+phase plan, a bike redistribution plan), kept as plain picklable results, and the verdicts drawn
+from them in words ("the highest cap that keeps every zone out of LOS F", "the plan with the lowest
+mean bicycle wait", "the plan with the fewest unmet bike pickups").
 
 Everything here goes through the same public API as the CLI (TOML -> ``--set`` overrides ->
 :func:`~sim.scenario.scenario_from_dict`, then :class:`~sim.model.CityModel` /
-:class:`~sim.model.PlanComparison`, ``run``, ``summary``, ``timeseries_rows``), so a result here is
+:class:`~sim.model.PlanComparison` / :class:`~sim.model.BikePlanComparison`, ``run``, ``summary``,
+``timeseries_rows``), so a result here is
 the result ``citytwin run`` gives for the same scenario, overrides and seed.  Nothing here knows
 Streamlit; ``app.py`` only lays these results out.
 """
@@ -24,12 +26,14 @@ from .cli import PROJECT_ROOT
 from .errors import ScenarioError
 from .fundamental import LOS_NAMES
 from .io import scenario_json, summary_json, timeseries_csv
-from .scenario import AnyScenario, Scenario, TrafficScenario, apply_overrides, scenario_from_dict
+from .scenario import AnyScenario, BikeScenario, Scenario, TrafficScenario, apply_overrides, scenario_from_dict
 
 __all__ = ["SCENARIO_DIR", "MAP_DIR", "MAX_SCENARIO_BYTES", "shipped_scenarios", "scenario_data_from_toml",
            "validate_scenario", "cap_override", "rain_override", "duration_override", "parse_caps",
-           "cap_label", "CrowdResult", "run_crowd", "TrafficResult", "run_plans", "CapCheck", "CapVerdict",
-           "safe_cap", "PlanVerdict", "best_plans", "crowd_kpi_rows", "crowd_zone_rows", "plan_mode_rows"]
+           "cap_label", "CrowdResult", "run_crowd", "TrafficResult", "run_plans", "BikeResult", "run_bike_plans",
+           "CapCheck", "CapVerdict", "safe_cap", "PlanVerdict", "best_plans", "BikeVerdict", "fewest_unmet",
+           "crowd_kpi_rows", "crowd_zone_rows", "plan_mode_rows", "bike_kpi_rows", "bike_pool_rows",
+           "exit_share_rows"]
 
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 MAP_DIR = PROJECT_ROOT / "maps"
@@ -244,6 +248,49 @@ def run_plans(scenario: TrafficScenario, seed: int | None = None, plans: Sequenc
         timeseries_columns=list(study.TIMESERIES_COLUMNS))
 
 
+@dataclass(frozen=True)
+class BikeResult:
+    """A plan comparison of a bikes scenario: its summary and time series (as ``citytwin run``
+    writes them), the stock of every pool over time per plan (:func:`sim.plots.pool_stock_series`)
+    and where the pools are (metres, the map's projection), for the map."""
+
+    summary: dict
+    timeseries: list[dict]
+    scenario: dict
+    start_clock: str
+    duration_s: float
+    pool_names: tuple[str, ...]
+    pool_xy_m: np.ndarray               # (pools, 2) position of each pool's exit
+    pool_covered: tuple[bool, ...]      # pool under cover
+    stock: dict[str, dict]              # plan -> {"minute", "stock" (samples, pools), "in_vans"}
+    timeseries_columns: list[str] = field(default_factory=list)
+
+    def files(self) -> dict[str, str]:
+        return _files(self.summary, self.timeseries, self.timeseries_columns, self.scenario)
+
+
+def run_bike_plans(scenario: BikeScenario, seed: int | None = None, plans: Sequence[str] | None = None,
+                   arrays=None, callback: Callback = None) -> BikeResult:
+    """Run the redistribution plans of a bikes scenario on the same evening (all plans by default);
+    ``arrays``: the scenario compiled by :func:`sim.bikes.compile_bikes` with the same seed."""
+    from .model import BikePlanComparison
+    from .plots import pool_stock_series
+
+    study = BikePlanComparison(scenario, seed=seed, plans=list(plans) if plans else None, arrays=arrays)
+    summary = study.run(callback=callback)
+    a = study.arrays
+    net = a.walk.network
+    pool_nodes = a.exit_nodes[a.pool_exit]
+    return BikeResult(
+        summary=summary, timeseries=study.timeseries_rows(), scenario=scenario.to_dict(),
+        start_clock=scenario.simulation.start_clock, duration_s=float(scenario.simulation.duration_s),
+        pool_names=tuple(a.pool_names),
+        pool_xy_m=np.column_stack([net.node_x_m[pool_nodes], net.node_y_m[pool_nodes]]).astype(float),
+        pool_covered=tuple(bool(scenario.pools[name].covered) for name in a.pool_names),
+        stock={name: pool_stock_series(model) for name, model in study.models.items()},
+        timeseries_columns=list(study.TIMESERIES_COLUMNS))
+
+
 # ---------------------------------------------------------------------------------------------
 # Verdicts in words.
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +408,67 @@ def best_plans(summary: dict) -> PlanVerdict:
     return PlanVerdict(best["bike"], best["motor"], " ".join(parts))
 
 
+@dataclass(frozen=True)
+class BikeVerdict:
+    """The redistribution plan with the fewest unmet pickups (ties broken by fewer empty-pool
+    minutes, then fewer van-km, then plan order)."""
+    best: str
+    tied: tuple[str, ...]               # every plan with as few unmet pickups as ``best`` (itself included)
+    unmet_pickups: int
+    requests: int                       # pickups + unmet pickups (the same in every plan)
+    unmet_share: float
+    text: str
+
+
+def _empty_total_min(plan: dict) -> float:
+    return float(sum(plan["empty_pool_minutes"].values()))
+
+
+def _and(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def fewest_unmet(summary: dict) -> BikeVerdict:
+    """From a bikes comparison summary: the plan with the fewest unmet pickups and its unmet share,
+    in words.  When several plans tie on unmet pickups, the one whose pools stand empty for the
+    fewest minutes in all is named (then the fewest van-km, then the first in plan order), and the
+    text says so; otherwise it names the plan with the most unmet pickups for contrast and the
+    effort of the best plan (bikes moved, van-km)."""
+    plans = summary["plans"]
+    if not plans:
+        raise ValueError("the summary holds no plans")
+    order = list(plans)
+    low = min(p["unmet_pickups"] for p in plans.values())
+    tied = [n for n in order if plans[n]["unmet_pickups"] == low]
+    best = min(tied, key=lambda n: (_empty_total_min(plans[n]), plans[n]["van_km"], order.index(n)))
+    b = plans[best]
+    requests = int(b["pickups"] + b["unmet_pickups"])
+    text = (f"Fewest unmet pickups: {best} ({b['unmet_pickups']:,} of {requests:,} bike requests, "
+            f"unmet share {100 * b['unmet_share']:.1f}%).")
+    others = [n for n in tied if n != best]
+    if others:
+        verb = "ties" if len(others) == 1 else "tie"
+        who = f"{'Plan' if len(others) == 1 else 'Plans'} {_and(others)}"
+        empties = [_empty_total_min(plans[n]) for n in others]
+        if min(empties) > _empty_total_min(b):
+            spread = (f"{min(empties):.0f}" if max(empties) - min(empties) < 0.5
+                      else f"{min(empties):.0f}-{max(empties):.0f}")
+            text += (f" {who} {verb} with it on unmet pickups; {best} is named because its pools "
+                     f"stand empty for the fewest minutes ({_empty_total_min(b):.0f} min in all, against {spread}).")
+        elif min(plans[n]["van_km"] for n in others) > b["van_km"]:
+            text += (f" {who} {verb} with it on unmet pickups and empty-pool minutes; {best} is named "
+                     f"because it needs the fewest van-km ({b['van_km']:.1f}).")
+        else:
+            text += f" {who} {verb} with it on unmet pickups, empty-pool minutes and van-km."
+    elif len(order) > 1:
+        worst = max(order, key=lambda n: (plans[n]["unmet_pickups"], -order.index(n)))
+        w = plans[worst]
+        text += (f" The most unmet: {worst} ({w['unmet_pickups']:,}, {100 * w['unmet_share']:.1f}%). "
+                 f"It moves {b['bikes_moved']:,} bikes over {b['van_km']:.1f} van-km.")
+    return BikeVerdict(best, tuple(tied), int(low), requests, float(b["unmet_share"]), text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables (rows of plain values, for a data frame).
 # ---------------------------------------------------------------------------------------------
@@ -428,5 +536,61 @@ def plan_mode_rows(summary: dict, mode: str) -> list[dict[str, Any]]:
         if mode == "bike":
             row["convoys"] = plan["convoys"]
             row["bikes per convoy"] = plan["bikes_per_convoy_mean"]
+        rows.append(row)
+    return rows
+
+
+def bike_kpi_rows(summary: dict) -> list[dict[str, Any]]:
+    """The KPI table of a bike plan comparison: one row per KPI, one column per plan (values as
+    text, formatted for reading): pickups, unmet pickups and share, empty-pool minutes in all and
+    per pool, bikes moved, van-km, mean extra walk, conservation."""
+    plans = summary["plans"]
+    names = list(plans)
+    ps = [plans[n] for n in names]
+    rows: list[tuple[str, list[str]]] = [
+        ("pickups", [f"{p['pickups']:,}" for p in ps]),
+        ("unmet pickups", [f"{p['unmet_pickups']:,}" for p in ps]),
+        ("unmet share (%)", [f"{100 * p['unmet_share']:.1f}" for p in ps]),
+        ("empty-pool minutes, all pools", [f"{_empty_total_min(p):.1f}" for p in ps]),
+    ]
+    for pool in ps[0]["empty_pool_minutes"]:
+        rows.append((f"empty-pool minutes, {pool}", [f"{p['empty_pool_minutes'][pool]:.1f}" for p in ps]))
+    rows += [
+        ("bikes moved", [f"{p['bikes_moved']:,}" for p in ps]),
+        ("van-km", [f"{p['van_km']:.1f}" for p in ps]),
+        ("extra walk to another pool, mean (m)", [f"{p['extra_walk_m_mean']:.1f}" for p in ps]),
+        ("returns (lost: pool full)", [f"{p['returns']:,} ({p['lost_returns']:,})" for p in ps]),
+        ("bikes conserved", ["yes" if p["bikes_conserved"] else "NO" for p in ps]),
+    ]
+    return [{"KPI": name, **dict(zip(names, values))} for name, values in rows]
+
+
+def bike_pool_rows(summary: dict) -> list[dict[str, Any]]:
+    """Every pool of every plan (numbers): stock at start and end, pickups, unmet pickups, empty
+    minutes, and the forecast the plans were made from."""
+    rows = []
+    for name, p in summary["plans"].items():
+        for pool in p["empty_pool_minutes"]:
+            rows.append({"plan": name, "pool": pool, "start stock": p["start_stock"][pool],
+                         "end stock": p["end_stock"][pool], "pickups": p["pickups_by_pool"][pool],
+                         "unmet pickups": p["unmet_pickups_by_pool"][pool],
+                         "empty (min)": p["empty_pool_minutes"][pool],
+                         "forecast pickups": summary["forecast_pickups"][pool],
+                         "forecast returns": summary["forecast_returns"][pool]})
+    return rows
+
+
+def exit_share_rows(summary: dict) -> list[dict[str, Any]]:
+    """Expected share of alighting passengers per exit (percent), dry and, when the scenario has
+    rain, in its rain with the change in percentage points."""
+    shares = summary["exit_shares"]
+    wet = shares.get("rain")
+    rain_col = f"rain {summary['rain_mm_per_h']:g} mm/h (%)"
+    rows = []
+    for exit_name, dry in shares["dry"].items():
+        row: dict[str, Any] = {"exit": exit_name, "dry (%)": round(100 * dry, 1)}
+        if wet:
+            row[rain_col] = round(100 * wet[exit_name], 1)
+            row["change (points)"] = round(100 * (wet[exit_name] - dry), 1)
         rows.append(row)
     return rows

@@ -1,5 +1,6 @@
 """Plots (matplotlib, no display needed): crowd zone series and peak-density map; traffic portal
-queues with the phase plan as bands, and plan comparisons.
+queues with the phase plan as bands, and plan comparisons; bike exit shares dry vs rain, stock per
+pool over time and the pools on the map.
 
 ``plot_*`` functions take a finished run and write a PNG (the CLI's plots).  ``*_figure`` functions
 take plain data (results of :mod:`sim.compare`, summaries) and return a figure, for the app, which
@@ -32,7 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["plot_exit_shares", "plot_pool_stock", "plot_zone_series", "plot_density_map", "LOS_COLOURS",
            "plot_portal_queues", "plot_plan_comparison",
            "cap_series_figure", "los_map_figure", "portal_series", "portal_queues_figure",
-           "plan_comparison_figure", "figure_png"]
+           "plan_comparison_figure", "exit_shares_figure", "pool_stock_series", "pool_stock_figure",
+           "bike_pools_map_figure", "figure_png"]
 
 LOS_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
 
@@ -268,52 +270,171 @@ def plan_comparison_figure(summary: Mapping[str, dict]) -> "Figure":
     return fig
 
 
+def _short_exit(name: str) -> str:
+    """``"East Nanjing Road Station Exit 3"`` -> ``"Exit 3"`` (labels under bars)."""
+    return name.split(" Station ", 1)[1] if " Station " in name else name
+
+
+def exit_shares_figure(shares: Mapping[str, Mapping[str, float] | None], rain_mm_per_h: float,
+                       title: str) -> "Figure":
+    """Bars per exit: expected share of alighting passengers, dry against rain (``shares``: the
+    bikes summary's ``exit_shares``, ``{"dry": {exit: share}, "rain": {exit: share} or None}``)."""
+    dry = shares["dry"]
+    wet = shares.get("rain")
+    names = list(dry)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.bar(x - 0.2 if wet else x, [dry[n] for n in names], 0.4, color="#fdae61", label="dry")
+    if wet:
+        ax.bar(x + 0.2, [wet[n] for n in names], 0.4, color="#2c7bb6", label=f"rain {rain_mm_per_h:g} mm/h")
+    ax.set_xticks(x)
+    ax.set_xticklabels([_short_exit(n) for n in names], fontsize=8)
+    ax.set_ylabel("share of alighting passengers")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def plot_exit_shares(study, path: str | Path) -> Path:
     """Expected share of alighting passengers by exit, dry against the scenario's rain."""
     from .bikes import exit_shares
     a = study.arrays
-    dry = exit_shares(a, 0.0)
-    names = list(dry)
-    x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.bar(x - 0.2, [dry[n] for n in names], 0.4, color="#fdae61", label="dry")
-    if a.rain_mm_per_h > 0:
-        wet = exit_shares(a, a.rain_mm_per_h)
-        ax.bar(x + 0.2, [wet[n] for n in names], 0.4, color="#2c7bb6", label=f"rain {a.rain_mm_per_h:g} mm/h")
-    ax.set_xticks(x)
-    ax.set_xticklabels([n.replace("East Nanjing Road Station ", "") for n in names], fontsize=8)
-    ax.set_ylabel("share of alighting passengers")
-    ax.set_title(f"{study.scenario.name}: exit shares", fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    rain = a.rain_mm_per_h
+    shares = {"dry": exit_shares(a, 0.0), "rain": exit_shares(a, rain) if rain > 0 else None}
+    fig = exit_shares_figure(shares, rain, f"{study.scenario.name}: exit shares")
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def plot_pool_stock(study, path: str | Path) -> Path:
-    """Stock of every pool over the evening, one panel per plan."""
-    names = list(study.models)
+def pool_stock_series(model) -> dict:
+    """What :func:`pool_stock_figure` draws for one finished plan (a :class:`~sim.model.BikeModel`),
+    as plain picklable data: ``minute`` (samples,), ``stock`` (samples, pools) and ``in_vans``
+    (samples,), from the model's ``mesa.DataCollector`` (once a simulated minute)."""
+    df = model.datacollector.get_model_vars_dataframe()
+    n = len(model.arrays.pool_names)
+    stock = np.column_stack([df[f"{k}.stock"].to_numpy(dtype=np.int64) for k in range(n)]) if len(df) else \
+        np.zeros((0, n), dtype=np.int64)
+    return {"minute": df["minute"].to_numpy(dtype=float), "stock": stock,
+            "in_vans": df["in_vans"].to_numpy(dtype=np.int64)}
+
+
+def pool_stock_figure(series: Mapping[str, dict], pool_names: Sequence[str], start_clock: str, duration_s: float,
+                      title: str) -> "Figure":
+    """Stock of every pool over the evening, one panel per plan (``series``: plan name -> the
+    plan's :func:`pool_stock_series`)."""
+    names = list(series)
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 2.6 * len(names) + 0.6), sharex=True, squeeze=False)
-    start_clock = study.scenario.simulation.start_clock
     for ax, name in zip(axes[:, 0], names):
-        df = study.models[name].datacollector.get_model_vars_dataframe()
-        for k, pool in enumerate(study.arrays.pool_names):
-            ax.step(df["minute"], df[f"{k}.stock"], where="post", lw=1.1, label=pool)
+        data = series[name]
+        for k, pool in enumerate(pool_names):
+            ax.step(data["minute"], data["stock"][:, k], where="post", lw=1.1, label=pool)
         ax.set_ylabel("bikes")
         ax.set_title(f"plan {name}", loc="left", fontsize=10)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
     ax = axes[-1, 0]
-    ticks = ax.get_xticks()
+    step = 30 if duration_s > 3 * 3600 / 2 else 10
+    ticks = np.arange(0.0, duration_s / 60.0 + 1e-9, step)
     ax.set_xticks(ticks)
     ax.set_xticklabels([_clock_label(start_clock, t) for t in ticks])
-    ax.set_xlim(0, study.scenario.simulation.duration_s / 60.0)
-    fig.suptitle(f"{study.scenario.name}: bikes in each pool", fontsize=11)
+    ax.set_xlim(0, duration_s / 60.0)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def plot_pool_stock(study, path: str | Path) -> Path:
+    """Stock of every pool over the evening, one panel per plan."""
+    series = {name: pool_stock_series(model) for name, model in study.models.items()}
+    fig = pool_stock_figure(series, study.arrays.pool_names, study.scenario.simulation.start_clock,
+                            study.scenario.simulation.duration_s, f"{study.scenario.name}: bikes in each pool")
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _place_labels(ax, xy: np.ndarray, radii_pt: np.ndarray, texts: Sequence[str], fontsize: float) -> None:
+    """Label each point beside its circle where the label covers no other circle or label and stays
+    inside the axes (tried right, left, above, below, then the diagonals; the first free place, else
+    the right)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    to_pt = 72.0 / fig.dpi
+    centres = ax.transData.transform(xy) * to_pt
+    frame = ax.get_window_extent()
+    fx0, fy0, fx1, fy1 = frame.x0 * to_pt, frame.y0 * to_pt, frame.x1 * to_pt, frame.y1 * to_pt
+    placed: list[tuple[float, float, float, float]] = []
+
+    def hits(box) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < fx0 or y0 < fy0 or x1 > fx1 or y1 > fy1:
+            return True
+        for (cx, cy), r in zip(centres, radii_pt):
+            if x0 - r < cx < x1 + r and y0 - r < cy < y1 + r:
+                return True
+        return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
+
+    for k in np.argsort(-radii_pt, kind="stable"):
+        (cx, cy), r, text = centres[k], radii_pt[k], texts[k]
+        w, h, gap = 0.58 * fontsize * len(text), 1.2 * fontsize, r + 2.0
+        candidates = [(gap, -h / 2), (-gap - w, -h / 2), (-w / 2, gap), (-w / 2, -gap - h),
+                      (0.7 * gap, 0.7 * gap), (-0.7 * gap - w, 0.7 * gap), (0.7 * gap, -0.7 * gap - h),
+                      (-0.7 * gap - w, -0.7 * gap - h)]
+        dx, dy = next(((dx, dy) for dx, dy in candidates
+                       if not hits((cx + dx, cy + dy, cx + dx + w, cy + dy + h))), candidates[0])
+        placed.append((cx + dx, cy + dy, cx + dx + w, cy + dy + h))
+        ax.annotate(text, xy[k], xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                    ha="left", va="bottom", zorder=4)
+
+
+def bike_pools_map_figure(walk: "WalkGraph", pool_xy_m: np.ndarray, pool_names: Sequence[str],
+                          plans: Mapping[str, tuple[Sequence[int], Sequence[float]]], title: str,
+                          pool_covered: Sequence[bool] | None = None, margin_m: float = 70.0,
+                          panel_in: tuple[float, float] = (3.0, 4.4)) -> "Figure":
+    """One map per plan, side by side: the walk network around the station (drawn from its own
+    cells: no basemap; sheltered ways in blue) with each bike pool at its exit.  ``plans``: plan
+    name -> (unmet pickups per pool, empty minutes per pool).  Circle area grows with the pool's
+    unmet pickups (also in brackets), colour with its empty minutes on one scale for every plan;
+    pools under cover (``pool_covered``) have a blue rim.  The view is the pools plus ``margin_m``."""
+    pool_xy_m = np.asarray(pool_xy_m, dtype=float)
+    rim = np.zeros(len(pool_xy_m), dtype=bool) if pool_covered is None else np.asarray(pool_covered, dtype=bool)
+    names = list(plans)
+    unmet = {n: np.asarray(plans[n][0], dtype=float) for n in names}
+    empty = {n: np.asarray(plans[n][1], dtype=float) for n in names}
+    vmax = max([1.0] + [float(e.max()) for e in empty.values() if e.size])
+    n = len(names)
+    fig, axes = plt.subplots(1, n, figsize=(panel_in[0] * n + 0.9, panel_in[1]), squeeze=False)
+    covered = np.asarray(walk.cell_covered, dtype=bool)
+    widths = np.clip(walk.cell_width_m / 5.0, 0.8, 6.0)
+    lo, hi = pool_xy_m.min(axis=0) - margin_m, pool_xy_m.max(axis=0) + margin_m
+    dots = None
+    for ax, name in zip(axes[0], names):
+        ax.add_collection(LineCollection(walk.cell_xy[~covered], colors="#a0a0a0", linewidths=widths[~covered]))
+        if covered.any():
+            ax.add_collection(LineCollection(walk.cell_xy[covered], colors="#3182bd",
+                                             linewidths=widths[covered] + 1.0))
+        sizes = 50.0 + 6.0 * unmet[name]
+        dots = ax.scatter(pool_xy_m[:, 0], pool_xy_m[:, 1], s=sizes, c=empty[name], cmap="YlOrRd", vmin=0.0,
+                          vmax=vmax, edgecolors=np.where(rim, "#3182bd", "k").tolist(),
+                          linewidths=np.where(rim, 2.2, 0.8), zorder=3)
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}: {int(unmet[name].sum()):,} unmet, {float(empty[name].sum()):.0f} min empty",
+                     fontsize=9)
+    bar = fig.colorbar(dots, ax=axes[0].tolist(), shrink=0.8, pad=0.02, fraction=0.03)
+    bar.set_label("minutes the pool was empty", fontsize=8)
+    fig.suptitle(f"{title}  (circle area and brackets: unmet pickups; blue: sheltered ways and pools)",
+                 fontsize=10)
+    fig.canvas.draw()
+    for ax, name in zip(axes[0], names):
+        texts = [f"{pool}" + (f" ({int(k):,})" if k else "") for pool, k in zip(pool_names, unmet[name])]
+        _place_labels(ax, pool_xy_m, np.sqrt(50.0 + 6.0 * unmet[name]) / 2.0, texts, fontsize=7.5)
+    return fig

@@ -1,9 +1,11 @@
 """Drive ``streamlit run app.py`` in headless Chromium (Debian's ``chromium``, through Playwright).
 
-Used by ``tests/test_app.py`` (a short comparison) and, as a script, to take the README's
-screenshots of each page with full-length runs:
+Used by ``tests/test_app.py`` (a short crowd comparison and a bike comparison, screenshots in
+pytest's temporary folder) and, as a script, to take the README's screenshots of each page with
+full-length runs (crowd caps and bike plans on the rain scenarios, tunnel plans on the typhoon):
 
     python tests/app_browser.py --out docs/screenshots          # about 2 minutes on 2 cores
+    python tests/app_browser.py --pages bikes                   # only docs/screenshots/bike_plans.png
 
 No browser is downloaded (never ``playwright install``): the system Chromium is used.
 """
@@ -156,9 +158,20 @@ def short_crowd_overrides(scenario: Path, show_start_min: int = 20, rate_factor:
     return lines
 
 
+#: The README's screenshots: page -> (scenario option to choose or None for the default, file name,
+#: what shows that the run is done).
+README_SHOTS = {
+    "crowd": ("bund_lightshow_rain.toml", "crowd_caps.png", '[data-testid="stTable"]'),
+    "tunnel": (None, "tunnel_plans.png", '[data-testid="stDataFrame"]'),
+    "bikes": ("bund_bikes_rain.toml", "bike_plans.png", '[data-testid="stTable"]'),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Screenshots of each page of the app, with full-length runs.")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--pages", nargs="+", choices=list(README_SHOTS), default=list(README_SHOTS),
+                        help="pages to take (default: all)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -169,19 +182,20 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     with streamlit_server() as url, sync_playwright() as p:
         browser = launch(p, executable)
-        page = open_app(browser, url, "crowd")
-        choose(page, "Scenario", "bund_lightshow_rain.toml")
-        run_comparison(page, timeout_s=600)
-        print(screenshot(page, out / "crowd_caps.png"))
-        page = open_app(browser, url, "tunnel")
-        run_comparison(page, timeout_s=600, result_selector='[data-testid="stDataFrame"]')
-        print(screenshot(page, out / "tunnel_plans.png"))
-        page = browser.new_page(viewport={"width": 1500, "height": 700})
-        page.goto(f"{url}/?page=bikes")
-        page.get_by_text("Bike plans:").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
-        print(screenshot(page, out / "bike_plans.png"))
-        browser.close()
+        try:
+            for key in args.pages:
+                scenario, name, done = README_SHOTS[key]
+                page = open_app(browser, url, key)
+                if scenario is not None:
+                    choose(page, "Scenario", scenario)
+                run_comparison(page, timeout_s=600, result_selector=done)
+                shown = exceptions_shown(page)
+                if shown:
+                    print(f"{key}: the app shows an exception:\n{shown[0]}", file=sys.stderr)
+                    return 1
+                print(screenshot(page, out / name))
+        finally:
+            browser.close()
     return 0
 
 

@@ -1,30 +1,34 @@
 """The Streamlit app (app.py): AppTest drives its widgets; a real browser (headless Chromium via
 Playwright) runs a comparison on ``streamlit run``.
 
-Runs are shortened (about half an hour of simulated time, set through the app's own run options)
-so the file stays quick; the numbers asserted are read from the app's own tables, so the tests
-hold whatever the crowd and traffic models compute.
+Crowd and tunnel runs are shortened (about half an hour of simulated time, set through the app's
+own run options) so the file stays quick; the bike evenings run in full (a few seconds).  The
+numbers asserted are read from the app's own tables, so the tests hold whatever the crowd, traffic
+and bike models compute; the bike table is also checked against a plain ``citytwin run``.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import time
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import sim.compare
+from sim.compare import bike_kpi_rows, exit_share_rows
+from sim.model import BikePlanComparison
 from sim.scenario import load_scenario
-from tests.app_browser import (chromium_path, exceptions_shown, launch, open_app, run_comparison, screenshot,
-                               set_caps, set_run_options, short_crowd_overrides, streamlit_server)
+from tests.app_browser import (chromium_path, choose, exceptions_shown, launch, open_app, run_comparison,
+                               screenshot, set_caps, set_run_options, short_crowd_overrides, streamlit_server)
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
 TYPHOON = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+BIKES_DRY = ROOT / "scenarios" / "bund_bikes_dry.toml"
+BIKES_RAIN = ROOT / "scenarios" / "bund_bikes_rain.toml"
 UPLOAD = "Upload a scenario file..."
 
 
@@ -52,6 +56,11 @@ def _set_short_run(at: AppTest, page: str, minutes: float, overrides: list[str] 
 
 def _number(text: str) -> float:
     return float(text.replace(",", ""))
+
+
+def _choose_scenario(at: AppTest, page: str, path) -> None:
+    box = at.selectbox(key=f"{page}_scenario")
+    box.set_value(next(o for o in box.options if path.name in o)).run()
 
 
 def test_crowd_page_compares_caps_and_states_the_highest_safe_cap(monkeypatch):
@@ -169,7 +178,8 @@ def test_upload_is_validated_with_the_clis_errors(tmp_path):
     ("elsewhere.toml", RAIN.read_bytes().replace(b'"../maps/bund.osm"', b'"/etc/hosts"'),
      "not one of the shipped maps"),
     ("typhoon.toml", TYPHOON.read_bytes(), "open it on the Tunnel plans page"),
-], ids=["too-big", "not-toml", "foreign-map", "traffic-on-crowd-page"])
+    ("bikes.toml", BIKES_RAIN.read_bytes(), "open it on the Bike plans page"),
+], ids=["too-big", "not-toml", "foreign-map", "traffic-on-crowd-page", "bikes-on-crowd-page"])
 def test_upload_refuses_big_non_toml_foreign_map_and_wrong_kind(name, content, expected):
     at = _upload(_app("crowd"), "crowd", name, content)
     assert not at.exception
@@ -184,26 +194,148 @@ def test_valid_upload_is_offered_for_a_run():
     assert _by_key_part(at.selectbox, "crowd_zone").value == "promenade"
 
 
-def test_bike_page_says_not_available_until_sim_bikes_lands(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sim.bikes", None)          # as if sim/bikes.py did not exist
-    at = _app("bikes")
-    _no_errors(at)
-    assert at.info[0].value.startswith("Not available yet")
-    assert not at.table and not at.dataframe and not at.get("image") and not at.metric
+# ---------------------------------------------------------------------------------------------
+# Bike plans.
+# ---------------------------------------------------------------------------------------------
+
+BIKE_KPIS = {"pickups", "unmet pickups", "unmet share (%)", "empty-pool minutes, all pools", "bikes moved",
+             "van-km", "extra walk to another pool, mean (m)", "bikes conserved"}
+VERDICT = re.compile(r"Fewest unmet pickups: (.+?) \(([\d,]+) of ([\d,]+) bike requests, unmet share ([\d.]+)%\)\.")
 
 
-def test_bike_page_shows_no_numbers_of_its_own():
+def _check_bike_verdict(stated: str, table) -> str:
+    """The stated plan has the fewest unmet pickups in the table (ties: the fewest empty-pool
+    minutes among them) and its unmet share; returns the plan."""
+    best, unmet, requests, share = VERDICT.match(stated).groups()
+    unmet_by_plan = {p: _number(table.loc["unmet pickups", p]) for p in table.columns}
+    assert _number(unmet) == unmet_by_plan[best] == min(unmet_by_plan.values()), (stated, unmet_by_plan)
+    tied = [p for p, v in unmet_by_plan.items() if v == unmet_by_plan[best]]
+    empty = {p: _number(table.loc["empty-pool minutes, all pools", p]) for p in tied}
+    assert empty[best] == min(empty.values()), (stated, empty)
+    assert share == table.loc["unmet share (%)", best]
+    assert _number(requests) == _number(table.loc["pickups", best]) + _number(unmet)
+    return best
+
+
+def test_bike_page_compares_plans_in_rain_and_states_the_fewest_unmet(monkeypatch):
+    runs = []
+    real = sim.compare.run_bike_plans
+    monkeypatch.setattr(sim.compare, "run_bike_plans", lambda *a, **k: runs.append(tuple(k["plans"])) or real(*a, **k))
     at = _app("bikes")
     _no_errors(at)
-    assert at.info or at.warning
-    assert not at.table and not at.dataframe and not at.metric
+    _choose_scenario(at, "bikes", BIKES_RAIN)
+    scenario = load_scenario(BIKES_RAIN)
+    plans = list(scenario.plans)
+    assert _by_key_part(at.radio, "bikes_weather").value == "Rain"
+    assert _by_key_part(at.slider, "bikes_rain").value == scenario.weather.rain_mm_per_h == 15.0
+    assert _by_key_part(at.multiselect, "bikes_plans").value == plans
+    start = time.perf_counter()
+    at.button(key="bikes_run").click().run()
+    run_s = time.perf_counter() - start
+    _no_errors(at)
+    assert runs == [tuple(plans)]
+
+    table = at.table[0].value
+    assert list(table.columns) == plans
+    assert BIKE_KPIS | {f"empty-pool minutes, {pool}" for pool in scenario.pools} <= set(table.index)
+    assert (table.loc["bikes conserved"] == "yes").all()
+    requests = {_number(table.loc["pickups", p]) + _number(table.loc["unmet pickups", p]) for p in plans}
+    assert len(requests) == 1                                  # every plan sees the same evening
+    for plan in plans:                                         # the total is the sum over the pools
+        total = sum(_number(table.loc[f"empty-pool minutes, {pool}", plan]) for pool in scenario.pools)
+        assert abs(total - _number(table.loc["empty-pool minutes, all pools", plan])) <= 0.1 * len(scenario.pools)
+    _check_bike_verdict(at.success[0].value, table)
+    # The same numbers as a plain `citytwin run` of the file (same seed): the app runs the scenario as is.
+    plain = BikePlanComparison(scenario).run()
+    assert table.equals(pd.DataFrame(bike_kpi_rows(plain)).set_index("KPI"))
+
+    shares = at.table[1].value.apply(lambda col: col.map(_number))
+    assert list(shares.columns) == ["dry (%)", "rain 15 mm/h (%)", "change (points)"]
+    assert shares.equals(pd.DataFrame(exit_share_rows(plain)).set_index("exit").astype(float))
+    for column in ("dry (%)", "rain 15 mm/h (%)"):
+        assert abs(shares[column].sum() - 100) < 0.5
+    # Pools on the map (a panel per plan), stock per pool over time, exit shares.
+    assert len(at.get("image")) == 3
+
+    # A repeated comparison comes from the cache: nothing is run again.
+    start = time.perf_counter()
+    at.button(key="bikes_run").click().run()
+    cached_s = time.perf_counter() - start
+    _no_errors(at)
+    assert runs == [tuple(plans)]
+    assert at.table[0].value.equals(table)
+    print(f"bike comparison: {run_s:.2f} s; repeated (cached): {cached_s:.2f} s")
+
+
+def test_bike_page_rain_intensity_plan_choice_and_short_run():
+    """The dry file with the rain set on the page is the rain file (same numbers); a chosen subset of
+    plans, a shorter evening and a dry run are laid out the same way."""
+    at = _app("bikes")
+    _choose_scenario(at, "bikes", BIKES_DRY)
+    assert _by_key_part(at.radio, "bikes_weather").value == "Dry"
+    _by_key_part(at.multiselect, "bikes_plans").set_value(["none", "optimised"])
+    _by_key_part(at.radio, "bikes_weather").set_value("Rain").run()
+    assert _by_key_part(at.slider, "bikes_rain").value == 15.0
+    at.button(key="bikes_run").click().run()
+    _no_errors(at)
+    from_dry_file = at.table[0].value
+    assert list(from_dry_file.columns) == ["none", "optimised"]
+    assert "rain 15 mm/h (%)" in at.table[1].value.columns
+    plain = BikePlanComparison(load_scenario(BIKES_RAIN), plans=["none", "optimised"]).run()
+    assert from_dry_file.equals(pd.DataFrame(bike_kpi_rows(plain)).set_index("KPI"))
+
+    _by_key_part(at.radio, "bikes_weather").set_value("Dry").run()
+    _set_short_run(at, "bikes", 90)
+    at.button(key="bikes_run").click().run()
+    _no_errors(at)
+    dry = at.table[0].value
+    assert list(dry.columns) == ["none", "optimised"]
+    assert list(at.table[1].value.columns) == ["dry (%)"]     # no rain to compare with
+    best = _check_bike_verdict(at.success[0].value, dry)
+    assert best in ("none", "optimised")
+    assert "dry; seed 11; settings simulation.duration_s=5400.0" in " ".join(c.value for c in at.caption)
+
+
+def test_bike_page_plan_choice_and_bad_settings():
+    at = _app("bikes")
+    _by_key_part(at.multiselect, "bikes_plans").set_value([])
+    at.button(key="bikes_run").click().run()
+    assert at.error[0].value == "Choose at least one redistribution plan."
+    _by_key_part(at.multiselect, "bikes_plans").set_value(["static"])
+    # A plan that moves bikes to a pool that does not exist: the CLI's clean error, no run.
+    at.text_area(key="bikes_overrides").set_value("plans.static.layout.exit_9=5")
+    at.button(key="bikes_run").click().run()
+    assert "plans.static.layout: 'exit_9' is not a pool" in at.error[0].value
+    assert not at.exception and not at.table
+    # A bad value and an unknown key: one message that names both.
+    at.text_area(key="bikes_overrides").set_value("vans.capacity=0\nvans.capacityy=3")
+    at.button(key="bikes_run").click().run()
+    message = at.error[0].value
+    assert "2 problem(s)" in message and "vans.capacity: " in message and "vans.capacityy: unknown key" in message
+    assert not at.exception and not at.table
+
+
+def test_bike_scenario_upload_runs_on_the_bike_page():
+    text = BIKES_RAIN.read_bytes().replace(b"rain_mm_per_h = 15.0", b"rain_mm_per_h = 5.0")
+    at = _upload(_app("bikes"), "bikes", "my evening.toml", text)
+    _no_errors(at)
+    assert _by_key_part(at.slider, "bikes_rain").value == 5.0
+    _by_key_part(at.multiselect, "bikes_plans").set_value(["none"])
+    at.button(key="bikes_run").click().run()
+    _no_errors(at)
+    assert list(at.table[0].value.columns) == ["none"]
+    assert "rain 5 mm/h (%)" in at.table[1].value.columns
+    assert at.success[0].value.startswith("Fewest unmet pickups: none (")
+    wrong = _upload(_app("bikes"), "bikes", "night.toml", RAIN.read_bytes())
+    assert "open it on the Crowd caps page" in wrong.error[0].value
 
 
 # ---------------------------------------------------------------------------------------------
 # A real browser on `streamlit run app.py`.
 # ---------------------------------------------------------------------------------------------
 
-def test_browser_runs_a_crowd_comparison():
+def test_browser_runs_a_crowd_and_a_bike_comparison(tmp_path):
+    """Screenshots go to pytest's tmp_path (the README's are taken by ``python tests/app_browser.py``)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -224,7 +356,18 @@ def test_browser_runs_a_crowd_comparison():
             assert "cap 15,000" in table and "uncapped" in table and "peak on promenade (people)" in table
             verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
             assert "LOS F" in verdict.first.inner_text()
-            shot = screenshot(page, SCREENSHOTS / "browser_test_crowd_caps_short.png")
+            shot = screenshot(page, tmp_path / "crowd_caps_short.png")
+            assert shot.stat().st_size > 50_000
+
+            page = open_app(browser, url, "bikes")
+            choose(page, "Scenario", BIKES_RAIN.name)
+            run_comparison(page, timeout_s=240)
+            assert exceptions_shown(page) == []
+            table = page.locator('[data-testid="stTable"]').first.inner_text()
+            assert all(word in table for word in ("unmet pickups", "van-km", "none", "optimised"))
+            verdict = page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
+            assert VERDICT.match(verdict), verdict
+            shot = screenshot(page, tmp_path / "bike_plans.png")
             assert shot.stat().st_size > 50_000
         finally:
             browser.close()

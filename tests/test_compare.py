@@ -1,19 +1,21 @@
-"""sim.compare: cap and plan verdicts, scenario text from uploads, results as the CLI writes them."""
+"""sim.compare: cap, plan and bike-plan verdicts, scenario text from uploads, results as the CLI
+writes them."""
 
 import json
 
 import numpy as np
 import pytest
 
-from sim.compare import (MAP_DIR, best_plans, parse_caps, run_crowd, safe_cap, scenario_data_from_toml,
-                         validate_scenario)
+from sim.compare import (MAP_DIR, best_plans, bike_kpi_rows, bike_pool_rows, exit_share_rows, fewest_unmet,
+                         parse_caps, run_bike_plans, run_crowd, safe_cap, scenario_data_from_toml, validate_scenario)
 from sim.errors import ScenarioError
 from sim.io import write_results
-from sim.model import CityModel
+from sim.model import BikePlanComparison, CityModel
 from sim.scenario import load_scenario, scenario_from_dict
 from tests.conftest import ROOT, corridor_scenario
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
+BIKES_RAIN = ROOT / "scenarios" / "bund_bikes_rain.toml"
 
 
 def _crowd(cap, f_s: dict, e_s: dict | None = None) -> dict:
@@ -89,6 +91,95 @@ def test_best_plans_per_mode_with_ties():
     assert both.text.endswith("a is best for both modes.")
     no_bikes = best_plans(_plans({"a": {"bike": None, "motor": 60}}))
     assert no_bikes.best_bike == () and "No bicycle trips started" in no_bikes.text
+
+
+def _bikes(plans: dict, rain: float = 15.0) -> dict:
+    """A bikes summary with the fields the verdict and tables read; ``plans``: name -> (unmet
+    pickups, empty minutes per pool, van-km); 100 requests in every plan, two pools."""
+    out = {}
+    for name, (unmet, empty, km) in plans.items():
+        out[name] = {"pickups": 100 - unmet, "unmet_pickups": unmet, "unmet_share": round(unmet / 100, 4),
+                     "empty_pool_minutes": dict(zip(("p1", "p2"), empty)), "bikes_moved": int(km * 10),
+                     "van_km": km, "extra_walk_m_mean": 1.5, "returns": 50, "lost_returns": 0,
+                     "bikes_conserved": True, "unmet_pickups_by_pool": {"p1": unmet, "p2": 0},
+                     "pickups_by_pool": {"p1": 60 - unmet, "p2": 40}, "start_stock": {"p1": 10, "p2": 10},
+                     "end_stock": {"p1": 0, "p2": 20}}
+    shares = {"dry": {"Exit A": 0.6, "Exit B": 0.4}, "rain": {"Exit A": 0.45, "Exit B": 0.55} if rain else None}
+    return {"plans": out, "rain_mm_per_h": rain, "exit_shares": shares,
+            "forecast_pickups": {"p1": 55.0, "p2": 45.0}, "forecast_returns": {"p1": 20.0, "p2": 30.0}}
+
+
+def test_fewest_unmet_names_the_plan_and_its_share():
+    verdict = fewest_unmet(_bikes({"none": (12, (30.0, 5.0), 0.0), "optimised": (4, (10.0, 0.0), 6.9),
+                                   "static": (9, (20.0, 0.0), 0.6)}))
+    assert verdict.best == "optimised" and verdict.tied == ("optimised",)
+    assert (verdict.unmet_pickups, verdict.requests, verdict.unmet_share) == (4, 100, 0.04)
+    assert verdict.text == ("Fewest unmet pickups: optimised (4 of 100 bike requests, unmet share 4.0%). "
+                            "The most unmet: none (12, 12.0%). It moves 69 bikes over 6.9 van-km.")
+
+
+def test_fewest_unmet_breaks_ties_on_empty_minutes_then_van_km():
+    tie = fewest_unmet(_bikes({"none": (0, (60.0, 22.2), 0.0), "static": (0, (40.0, 0.0), 0.6),
+                               "optimised": (0, (20.0, 7.7), 1.1), "forecast": (3, (0.0, 0.0), 1.3)}))
+    assert tie.best == "optimised" and tie.tied == ("none", "static", "optimised")
+    assert tie.text == ("Fewest unmet pickups: optimised (0 of 100 bike requests, unmet share 0.0%). Plans none and "
+                        "static tie with it on unmet pickups; optimised is named because its pools stand empty "
+                        "for the fewest minutes (28 min in all, against 40-82).")
+    by_km = fewest_unmet(_bikes({"a": (2, (10.0, 0.0), 3.0), "b": (2, (5.0, 5.0), 1.0)}))
+    assert by_km.best == "b" and by_km.text.endswith("Plan a ties with it on unmet pickups and empty-pool minutes; "
+                                                     "b is named because it needs the fewest van-km (1.0).")
+    same = fewest_unmet(_bikes({"a": (2, (10.0, 0.0), 1.0), "b": (2, (5.0, 5.0), 1.0)}))
+    assert same.best == "a"
+    assert same.text.endswith("Plan b ties with it on unmet pickups, empty-pool minutes and van-km.")
+    alone = fewest_unmet(_bikes({"none": (7, (1.0, 2.0), 0.0)}))
+    assert alone.text == "Fewest unmet pickups: none (7 of 100 bike requests, unmet share 7.0%)."
+    with pytest.raises(ValueError, match="no plans"):
+        fewest_unmet({"plans": {}})
+
+
+def test_bike_tables():
+    summary = _bikes({"none": (12, (30.0, 5.5), 0.0), "optimised": (4, (10.0, 0.0), 6.9)})
+    rows = {r["KPI"]: r for r in bike_kpi_rows(summary)}
+    assert list(rows) == ["pickups", "unmet pickups", "unmet share (%)", "empty-pool minutes, all pools",
+                          "empty-pool minutes, p1", "empty-pool minutes, p2", "bikes moved", "van-km",
+                          "extra walk to another pool, mean (m)", "returns (lost: pool full)", "bikes conserved"]
+    assert rows["empty-pool minutes, all pools"] == {"KPI": "empty-pool minutes, all pools", "none": "35.5",
+                                                     "optimised": "10.0"}
+    assert rows["unmet share (%)"]["none"] == "12.0" and rows["bikes conserved"]["optimised"] == "yes"
+    assert len(bike_pool_rows(summary)) == 4
+    assert exit_share_rows(summary) == [
+        {"exit": "Exit A", "dry (%)": 60.0, "rain 15 mm/h (%)": 45.0, "change (points)": -15.0},
+        {"exit": "Exit B", "dry (%)": 40.0, "rain 15 mm/h (%)": 55.0, "change (points)": 15.0}]
+    assert exit_share_rows(_bikes({"none": (0, (0.0, 0.0), 0.0)}, rain=0.0)) == [
+        {"exit": "Exit A", "dry (%)": 60.0}, {"exit": "Exit B", "dry (%)": 40.0}]
+
+
+def test_run_bike_plans_matches_the_cli(tmp_path):
+    """Same summary, time series and scenario as ``citytwin run`` on the shipped rain evening, and the
+    stock series the app draws is the time series' stock."""
+    scenario = load_scenario(BIKES_RAIN)
+    plain = BikePlanComparison(scenario, plans=["none", "optimised"])
+    plain.run()
+    write_results(plain, tmp_path / "cli", plots=False)
+    result = run_bike_plans(scenario, plans=["none", "optimised"])
+    files = result.files()
+
+    def without_walls(summary: dict) -> dict:
+        summary.pop("wall_seconds")
+        for plan in summary["plans"].values():
+            plan.pop("wall_seconds")
+        return summary
+    assert without_walls(json.loads(files["summary.json"])) == without_walls(
+        json.loads((tmp_path / "cli" / "summary.json").read_text()))
+    assert files["timeseries.csv"] == (tmp_path / "cli" / "timeseries.csv").read_bytes().decode("utf-8")
+    assert files["scenario.json"] == (tmp_path / "cli" / "scenario.json").read_bytes().decode("utf-8")
+    assert list(result.stock) == ["none", "optimised"] and result.pool_names == tuple(scenario.pools)
+    assert result.pool_xy_m.shape == (len(scenario.pools), 2)
+    assert result.pool_covered == tuple(p.covered for p in scenario.pools.values())
+    for name, series in result.stock.items():
+        assert series["stock"].shape == (series["minute"].size, len(scenario.pools))
+        end = result.summary["plans"][name]["end_stock"]
+        assert series["stock"][-1].tolist() == [end[pool] for pool in result.pool_names]
 
 
 def test_uploaded_text_gets_the_clis_errors(tmp_path):
