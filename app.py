@@ -7,7 +7,9 @@ Three pages (``?page=crowd|bikes|tunnel``):
 
 * **Crowd caps**: the light show once per cap; KPI table, the highest cap that keeps every zone out
   of LOS F (or E), occupancy and density against the cap and the LOS bands, maps of the levels of
-  service at their peak and at any minute.
+  service at their peak and at any minute; and "Load a sweep": a finished ``citytwin sweep`` folder
+  (read with :func:`sim.sweep.load_sweep`) shown per grid cell with the probabilities of LOS F and of
+  more than 4 p/m2 in any zone, p5-p95 bands of the key KPIs, and the highest cap within a chosen risk.
 * **Bike plans**: a bikes scenario (dry or rain, or any rain intensity) with every chosen
   redistribution plan on the same evening; KPI table per plan, the plan with the fewest unmet
   pickups, exit shares dry vs rain, stock per pool over time, the pools on the map.
@@ -40,13 +42,16 @@ import streamlit as st
 from sim import compare as C
 from sim.errors import SimError
 from sim.plots import (bike_pools_map_figure, cap_series_figure, exit_shares_figure, figure_png, los_map_figure,
-                       plan_comparison_figure, pool_stock_figure, portal_queues_figure)
+                       plan_comparison_figure, pool_stock_figure, portal_queues_figure, sweep_bands_figure)
 from sim.scenario import scenario_from_dict
+from sim.sweep import RISK_NAME, TABLE_NAME, load_sweep
 
 PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans"}
 HEAVY_RAIN_MM_PER_H = 15.0          # the rain slider's start on a dry bikes scenario (as bund_bikes_rain.toml)
 UPLOAD = "Upload a scenario file..."
 DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
+DEFAULT_SWEEP = "out/sweep"
+DEFAULT_MAX_RISK = 0.05
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +200,12 @@ def bike_pngs(key: str, _result: C.BikeResult, _walk) -> tuple[bytes, bytes, byt
     return maps, stock, shares
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def sweep_png(rows_json: str, labels: tuple[str, ...], title: str) -> bytes:
+    with plot_lock():
+        return figure_png(sweep_bands_figure(json.loads(rows_json), labels, title))
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared widgets: scenario choice (shipped or uploaded), run options, downloads.
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +275,7 @@ def crowd_page() -> None:
     st.caption("Runs the light-show scenario once per cap, on the same arrivals (same seed), and compares "
                "levels of service (Fruin; a zone's level is that of its densest cell), gate queues and "
                "clearance.  Each cap is applied as `--set zones.ZONE.cap=N`.")
+    crowd_sweep()
     inputs, _ = st.columns([2, 1])
     with inputs:
         try:
@@ -342,6 +354,63 @@ def crowd_results(state: dict, avoid: str) -> None:
     for key, res in state["results"]:
         st.caption(res.label)
         downloads(res.files(), _slug(res.label), f"crowd_dl_{key}")
+
+
+def crowd_sweep() -> None:
+    """A finished ``citytwin sweep`` (many seeds per cap): the risk per cap with p5-p95 bands."""
+    with st.expander("Load a sweep: risk per cap across seeds (from `citytwin sweep ... --out DIR`)"):
+        folder = st.text_input(f"Sweep folder (holds {TABLE_NAME} and {RISK_NAME})", DEFAULT_SWEEP,
+                               key="crowd_sweep_dir")
+        max_risk = st.number_input("Acceptable probability that any zone reaches LOS F", min_value=0.0,
+                                   max_value=1.0, value=DEFAULT_MAX_RISK, step=0.01, format="%.2f",
+                                   key="crowd_sweep_risk")
+        if st.button("Load sweep", key="crowd_sweep_load"):
+            st.session_state["crowd_sweep"] = folder.strip()
+        if "crowd_sweep" in st.session_state:
+            sweep_results(st.session_state["crowd_sweep"], float(max_risk))
+
+
+def sweep_results(folder: str, max_risk: float) -> None:
+    path = Path(folder).expanduser()
+    missing = [name for name in (TABLE_NAME, RISK_NAME) if not (path / name).is_file()]
+    if not path.is_dir() or missing:
+        st.warning(f"No sweep in {folder!r}: " + ("no such folder" if not path.is_dir() else
+                   f"{' and '.join(missing)} missing") + ". Give the --out folder of a finished `citytwin sweep`, "
+                   f"e.g. citytwin sweep scenarios/bund_lightshow_rain.toml --grid "
+                   f"zones.promenade.cap=40000,60000,80000 --seeds 5 --out {DEFAULT_SWEEP}")
+        return
+    try:
+        runs, risk = load_sweep(path)
+        grid_keys = C.sweep_grid_keys(risk.columns)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        st.error(f"Could not read the sweep in {folder!r}: {exc}")
+        return
+    zones = C.sweep_zones(risk.columns)
+    if "p_any_zone_los_f" not in risk.columns or not zones:
+        st.warning(f"The sweep in {folder!r} is not a crowd sweep (no LOS or density columns in {RISK_NAME}).")
+        return
+    cap_key = C.sweep_cap_key(grid_keys)
+    zone = cap_key.split(".")[1] if cap_key else zones[0]
+    zone = zone if zone in zones else zones[0]
+    records = risk.to_dict("records")
+    failed = int((runs["status"] != "ok").sum()) if "status" in runs else 0
+    st.caption(f"{folder}: {len(runs)} runs in {len(records)} grid cell(s) "
+               f"({', '.join(grid_keys) or 'no grid'}), seeds {runs['seed'].min()}-{runs['seed'].max()}"
+               + (f"; {failed} run(s) failed" if failed else "") + ". Probabilities are shares of a cell's ok "
+               "runs; bands are p5-p95 across seeds.")
+    if cap_key is None:
+        st.info(f"This sweep's grid ({', '.join(grid_keys) or 'none'}) has no zones.ZONE.cap key: no cap to choose.")
+    else:
+        try:
+            verdict = C.sweep_safe_cap(records, grid_keys, max_risk)
+        except ValueError as exc:
+            st.warning(str(exc))
+        else:
+            (st.success if verdict.found else st.warning)(verdict.text)
+    rows = C.sweep_risk_rows(records, grid_keys, zone)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    labels = tuple(label for _, label, _ in C.sweep_kpis(zone))
+    st.image(sweep_png(json.dumps(rows), labels, f"{folder}: risk per grid cell"))
 
 
 @st.fragment

@@ -33,7 +33,8 @@ __all__ = ["SCENARIO_DIR", "MAP_DIR", "MAX_SCENARIO_BYTES", "shipped_scenarios",
            "cap_label", "CrowdResult", "run_crowd", "TrafficResult", "run_plans", "BikeResult", "run_bike_plans",
            "CapCheck", "CapVerdict", "safe_cap", "PlanVerdict", "best_plans", "BikeVerdict", "fewest_unmet",
            "crowd_kpi_rows", "crowd_zone_rows", "plan_mode_rows", "bike_kpi_rows", "bike_pool_rows",
-           "exit_share_rows"]
+           "exit_share_rows", "sweep_grid_keys", "sweep_cap_key", "sweep_zones", "sweep_kpis", "sweep_risk_rows",
+           "SweepCapVerdict", "sweep_safe_cap"]
 
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 MAP_DIR = PROJECT_ROOT / "maps"
@@ -594,3 +595,159 @@ def exit_share_rows(summary: dict) -> list[dict[str, Any]]:
             row["change (points)"] = round(100 * (wet[exit_name] - dry), 1)
         rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps: a finished ``citytwin sweep`` folder's risk table (``risk.csv``, one row per grid cell),
+# read with :func:`sim.sweep.load_sweep` and passed here as records (``DataFrame.to_dict("records")``).
+# ---------------------------------------------------------------------------------------------
+
+_CAP_KEY = re.compile(r"^zones\.([^.]+)\.cap$")
+
+
+def _value(v: Any) -> float | None:
+    """A number from a risk-table cell; ``None`` for an empty cell (NaN, ``None`` or ``""``)."""
+    if v is None or v == "":
+        return None
+    v = float(v)
+    return None if np.isnan(v) else v
+
+
+def _cap_value(v: Any) -> int | None:
+    """A cap as written in the table (``40000``, ``40000.0`` after pandas; empty: uncapped)."""
+    v = _value(v)
+    return None if v is None else int(round(v))
+
+
+def sweep_grid_keys(columns: Sequence[str]) -> list[str]:
+    """The grid keys of a risk table: its columns before ``runs_ok``."""
+    columns = list(columns)
+    if "runs_ok" not in columns:
+        raise ValueError("not a sweep risk table (no runs_ok column)")
+    return columns[: columns.index("runs_ok")]
+
+
+def sweep_cap_key(grid_keys: Sequence[str]) -> str | None:
+    """The first grid key that caps a zone (``zones.ZONE.cap``), or None."""
+    return next((k for k in grid_keys if _CAP_KEY.match(k)), None)
+
+
+def sweep_zones(columns: Sequence[str]) -> list[str]:
+    """Zones with a peak density in a crowd risk table, in column order."""
+    suffix = ".peak_density_ppm2.mean"
+    return [c[: -len(suffix)] for c in columns if c.endswith(suffix)]
+
+
+def sweep_kpis(zone: str) -> list[tuple[str, str, float]]:
+    """The key KPIs shown for a sweep: ``(risk-table KPI, label, scale)``; the label's unit is the
+    KPI times the scale (seconds shown in minutes)."""
+    return [(f"{zone}.peak_density_ppm2", f"{zone} peak density (p/m2)", 1.0),
+            ("gate_wait_s_p95", "gate wait p95 (min)", 1 / 60),
+            ("clearance_s", "clearance (min)", 1 / 60)]
+
+
+def _cell_label(row: dict, grid_keys: Sequence[str]) -> str:
+    parts = []
+    for k in grid_keys:
+        if _CAP_KEY.match(k):
+            parts.append(cap_label(_cap_value(row.get(k))))
+        else:
+            v = row.get(k)
+            v = "none" if v is None or v == "" or (isinstance(v, float) and np.isnan(v)) else v
+            parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(parts) or "(no grid)"
+
+
+def sweep_risk_rows(risk: Sequence[dict], grid_keys: Sequence[str], zone: str) -> list[dict[str, Any]]:
+    """One row per grid cell: ``cell`` (e.g. ``cap 40,000``), runs ok and failed, the probabilities
+    that any zone reaches LOS F or a density above 4 p/m2 (share of the cell's ok runs), and mean,
+    p5 and p95 across seeds of :func:`sweep_kpis` (``None`` where no run had a value, e.g. a
+    clearance not reached within the runs).  Numbers, rounded for reading."""
+    rows = []
+    for r in risk:
+        row: dict[str, Any] = {"cell": _cell_label(r, grid_keys), "runs ok": int(_value(r.get("runs_ok")) or 0),
+                               "runs failed": int(_value(r.get("runs_failed")) or 0)}
+        for name, column in (("P(any zone LOS F)", "p_any_zone_los_f"),
+                             ("P(any zone > 4 p/m2)", "p_any_zone_density_gt_4")):
+            p = _value(r.get(column))
+            row[name] = None if p is None else round(p, 3)
+        for kpi, label, scale in sweep_kpis(zone):
+            for stat in ("mean", "p5", "p95"):
+                v = _value(r.get(f"{kpi}.{stat}"))
+                row[f"{label} {stat}"] = None if v is None else round(v * scale, 2)
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class SweepCapVerdict:
+    """The highest cap of a sweep whose probability that any zone reaches LOS F is at most ``max_risk``."""
+    zone: str
+    max_risk: float
+    p_by_cap: tuple[tuple[int | None, float, int], ...]   # (cap, probability, ok runs), ascending, uncapped last
+    found: bool
+    safe_cap: int | None                                   # None: uncapped (when found)
+    text: str
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.3g}%"
+
+
+def _runs(p: float, runs: int) -> str:
+    return f"{round(p * runs)} of {runs} runs"
+
+
+def sweep_safe_cap(risk: Sequence[dict], grid_keys: Sequence[str], max_risk: float = 0.05) -> SweepCapVerdict:
+    """From a sweep's risk table (records, one per grid cell) with a ``zones.ZONE.cap`` grid key: the
+    highest cap whose probability that any zone reaches LOS F (``p_any_zone_los_f``, share of the
+    cell's seeds) is at most ``max_risk``, in words.
+
+    Uncapped counts as the highest cap.  With other grid keys too, a cap is judged by its worst cell
+    (the highest probability over the other grid values).  Cells without an ok run are not judged."""
+    if not 0.0 <= max_risk <= 1.0:
+        raise ValueError(f"max_risk must be a probability between 0 and 1, got {max_risk!r}")
+    key = sweep_cap_key(grid_keys)
+    if key is None:
+        raise ValueError(f"the sweep's grid ({', '.join(grid_keys) or 'none'}) has no zones.ZONE.cap key")
+    zone = _CAP_KEY.match(key).group(1)
+    worst: dict[int | None, tuple[float, int]] = {}
+    for r in risk:
+        p, runs = _value(r.get("p_any_zone_los_f")), int(_value(r.get("runs_ok")) or 0)
+        if p is None or runs == 0:
+            continue
+        cap = _cap_value(r.get(key))
+        if cap not in worst or p > worst[cap][0]:
+            worst[cap] = (p, runs)
+    if not worst:
+        raise ValueError("no grid cell of the sweep has an ok run with a LOS F probability")
+    caps = sorted(worst, key=lambda c: (c is None, c or 0))
+    checks = tuple((c, *worst[c]) for c in caps)
+    what, limit = "the probability that any zone reaches LOS F", _pct(max_risk)
+    safe = [c for c in caps if worst[c][0] <= max_risk + 1e-9]
+    note = " (each cap judged by its worst cell over the other grid values)" if len(grid_keys) > 1 else ""
+    if not safe:
+        cap, (p, runs) = caps[0], worst[caps[0]]
+        setting = "uncapped" if cap is None else f"at {cap:,}"
+        text = (f"None of the caps keeps {what} at or below {limit}{note}: even with {zone} {setting} it is "
+                f"{_pct(p)} ({_runs(p, runs)}). Try lower caps.")
+        return SweepCapVerdict(zone, max_risk, checks, False, None, text)
+    best = safe[-1]
+    k = caps.index(best)
+    p, runs = worst[best]
+    if best is None:
+        text = f"Even with {zone} uncapped, {what} stays at or below {limit}{note}: {_pct(p)} ({_runs(p, runs)})."
+    else:
+        text = (f"The highest cap that keeps {what} at or below {limit} is {best:,} on {zone}{note}: "
+                f"{_pct(p)} ({_runs(p, runs)}).")
+        if k + 1 < len(caps):
+            higher = caps[k + 1]
+            hp, hruns = worst[higher]
+            setting = "Uncapped" if higher is None else f"At {higher:,}"
+            text += f" {setting} it is {_pct(hp)} ({_runs(hp, hruns)})."
+    lower_failed = [c for c in caps[:k] if worst[c][0] > max_risk + 1e-9]
+    if lower_failed:
+        c = lower_failed[0]
+        text += (f" Caution: the lower {cap_label(c)} exceeds it ({_pct(worst[c][0])}), so the risk is not "
+                 f"monotonic in the cap; look at the gate queues.")
+    return SweepCapVerdict(zone, max_risk, checks, True, best, text)

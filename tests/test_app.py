@@ -194,6 +194,54 @@ def test_valid_upload_is_offered_for_a_run():
     assert _by_key_part(at.selectbox, "crowd_zone").value == "promenade"
 
 
+def test_crowd_page_loads_a_sweep_and_states_the_highest_cap_within_the_risk(tmp_path):
+    """A tiny sweep (2 caps x 2 seeds of a shortened rain night) made with the sim.sweep API, loaded
+    on the page: one table row per cap with the numbers of risk.csv, the verdict of sim.compare, a chart."""
+    from sim.compare import duration_override, sweep_grid_keys, sweep_safe_cap
+    from sim.sweep import load_sweep, run_sweep
+    start = time.perf_counter()
+    out = tmp_path / "sweep"
+    result = run_sweep(RAIN, ["zones.promenade.cap=15000,none"], 2, out, workers=2, log=lambda msg: None,
+                       overrides=[duration_override(30), *short_crowd_overrides(RAIN, show_start_min=15)])
+    assert result.failed == 0 and len(result.ran) == 4
+    sweep_s = time.perf_counter() - start
+
+    at = _app("crowd")
+    at.text_input(key="crowd_sweep_dir").set_value(str(tmp_path / "nothing"))
+    at.button(key="crowd_sweep_load").click().run()
+    assert not at.exception and "No sweep in" in at.warning[0].value and not at.dataframe
+    at.text_input(key="crowd_sweep_dir").set_value(str(out))
+    at.button(key="crowd_sweep_load").click().run()
+    _no_errors(at)
+    table = at.dataframe[0].value
+    _, risk = load_sweep(out)
+    assert list(table["cell"]) == ["cap 15,000", "uncapped"]
+    assert list(table["runs ok"]) == [2, 2] and list(table["runs failed"]) == [0, 0]
+    assert list(table["P(any zone LOS F)"]) == pytest.approx(list(risk["p_any_zone_los_f"]), abs=1e-3)
+    assert list(table["P(any zone > 4 p/m2)"]) == pytest.approx(list(risk["p_any_zone_density_gt_4"]), abs=1e-3)
+    for label, column, scale in (("promenade peak density (p/m2)", "promenade.peak_density_ppm2", 1),
+                                 ("gate wait p95 (min)", "gate_wait_s_p95", 60)):
+        for stat in ("mean", "p5", "p95"):
+            assert list(table[f"{label} {stat}"] * scale) == pytest.approx(list(risk[f"{column}.{stat}"]),
+                                                                           abs=0.01 * scale)
+        assert (table[f"{label} p5"] <= table[f"{label} mean"] + 1e-9).all()
+        assert (table[f"{label} mean"] <= table[f"{label} p95"] + 1e-9).all()
+    capped = risk.iloc[0]
+    assert table["promenade peak density (p/m2) mean"][0] == pytest.approx(capped["promenade.peak_density_ppm2.mean"],
+                                                                          abs=0.01)
+    records = risk.to_dict("records")
+    stated = (at.success or at.warning)[0].value
+    assert stated == sweep_safe_cap(records, sweep_grid_keys(risk.columns), 0.05).text
+    assert stated.startswith(("The highest cap that keeps", "Even with promenade uncapped", "None of the caps"))
+    assert len(at.get("image")) == 1
+    # Another acceptable risk re-judges the same sweep; 100% always allows the highest cap (uncapped).
+    at.number_input(key="crowd_sweep_risk").set_value(1.0).run()
+    _no_errors(at)
+    assert at.success[0].value.startswith("Even with promenade uncapped, the probability that any zone reaches "
+                                          "LOS F stays at or below 100%")
+    print(f"tiny sweep: {sweep_s:.1f} s; app: {time.perf_counter() - start - sweep_s:.1f} s")
+
+
 # ---------------------------------------------------------------------------------------------
 # Bike plans.
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from sim.compare import (MAP_DIR, best_plans, bike_kpi_rows, bike_pool_rows, exit_share_rows, fewest_unmet,
-                         parse_caps, run_bike_plans, run_crowd, safe_cap, scenario_data_from_toml, validate_scenario)
+                         parse_caps, run_bike_plans, run_crowd, safe_cap, scenario_data_from_toml, sweep_cap_key,
+                         sweep_grid_keys, sweep_risk_rows, sweep_safe_cap, sweep_zones, validate_scenario)
 from sim.errors import ScenarioError
 from sim.io import write_results
 from sim.model import BikePlanComparison, CityModel
@@ -229,3 +230,72 @@ def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
     assert np.all(result.cell_density.max(axis=0) <= result.cell_peak_density + 1e-6)
     np.testing.assert_array_equal(result.density_at(7.2), result.cell_density[6])
     assert plain.recorder.n_cell_snapshots == 0
+
+
+def _risk(cap, p_f: float, runs_ok: int = 5, **extra) -> dict:
+    """A risk.csv record as pandas gives it: caps as floats, an empty cap (uncapped) as NaN."""
+    return {"zones.promenade.cap": float("nan") if cap is None else float(cap), "runs_ok": runs_ok,
+            "runs_failed": 5 - runs_ok, "p_any_zone_los_f": p_f, "p_any_zone_density_gt_4": 0.0, **extra}
+
+
+def test_sweep_safe_cap_is_the_highest_cap_within_the_risk():
+    keys = ["zones.promenade.cap"]
+    risk = [_risk(40000, 0.0), _risk(60000, 0.0), _risk(80000, 0.4), _risk(None, 1.0)]
+    verdict = sweep_safe_cap(risk, keys)
+    assert verdict.found and verdict.safe_cap == 60000 and verdict.zone == "promenade"
+    assert [c for c, _, _ in verdict.p_by_cap] == [40000, 60000, 80000, None]
+    assert verdict.text == ("The highest cap that keeps the probability that any zone reaches LOS F at or below 5% "
+                            "is 60,000 on promenade: 0% (0 of 5 runs). At 80,000 it is 40% (2 of 5 runs).")
+    # A looser risk allows 80,000; a risk of 100% allows every cap, uncapped included.
+    assert sweep_safe_cap(risk, keys, 0.4).safe_cap == 80000
+    loose = sweep_safe_cap(risk, keys, 1.0)
+    assert loose.found and loose.safe_cap is None and loose.text.startswith("Even with promenade uncapped,")
+    # No cap within the risk: "none of the caps", with the lowest cap's probability.
+    none = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.6)], keys)
+    assert not none.found and none.safe_cap is None
+    assert none.text == ("None of the caps keeps the probability that any zone reaches LOS F at or below 5%: even "
+                         "with promenade at 40,000 it is 20% (1 of 5 runs). Try lower caps.")
+    # A lower cap over the risk below a higher one within it: said, not hidden.
+    odd = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.0)], keys)
+    assert odd.safe_cap == 60000 and "Caution: the lower cap 40,000 exceeds it (20%)" in odd.text
+    # A cell without an ok run is not judged.
+    assert sweep_safe_cap([_risk(40000, 0.0), _risk(60000, float("nan"), runs_ok=0)], keys).safe_cap == 40000
+
+
+def test_sweep_safe_cap_with_other_grid_keys_judges_each_cap_by_its_worst_cell():
+    keys = ["zones.promenade.cap", "crowd.patience_s"]
+    risk = [_risk(40000, 0.0, **{"crowd.patience_s": 600}), _risk(40000, 0.0, **{"crowd.patience_s": 1800}),
+            _risk(60000, 0.0, **{"crowd.patience_s": 600}), _risk(60000, 0.2, **{"crowd.patience_s": 1800})]
+    verdict = sweep_safe_cap(risk, keys)
+    assert verdict.safe_cap == 40000 and "worst cell" in verdict.text
+    with pytest.raises(ValueError, match="no zones.ZONE.cap key"):
+        sweep_safe_cap(risk, ["crowd.patience_s"])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sweep_safe_cap(risk, keys, 5)
+
+
+def test_sweep_risk_rows_and_keys_from_a_risk_table():
+    columns = ["zones.promenade.cap", "runs_ok", "runs_failed", "p_any_zone_los_f", "promenade.peak_density_ppm2.mean",
+               "park.peak_density_ppm2.mean"]
+    assert sweep_grid_keys(columns) == ["zones.promenade.cap"]
+    assert sweep_cap_key(["crowd.patience_s", "zones.park.cap"]) == "zones.park.cap"
+    assert sweep_cap_key(["crowd.patience_s"]) is None
+    assert sweep_zones(columns) == ["promenade", "park"]
+    with pytest.raises(ValueError, match="runs_ok"):
+        sweep_grid_keys(["a", "b"])
+    kpis = {"promenade.peak_density_ppm2.mean": 2.346, "promenade.peak_density_ppm2.p5": 2.0,
+            "promenade.peak_density_ppm2.p95": 3.0, "gate_wait_s_p95.mean": 600.0, "gate_wait_s_p95.p5": 300.0,
+            "gate_wait_s_p95.p95": 900.0, "clearance_s.mean": float("nan"), "clearance_s.p5": float("nan"),
+            "clearance_s.p95": float("nan")}
+    rows = sweep_risk_rows([_risk(40000, 0.2, **kpis), _risk(None, 1.0, runs_ok=4, **kpis)],
+                           ["zones.promenade.cap"], "promenade")
+    assert [r["cell"] for r in rows] == ["cap 40,000", "uncapped"]
+    first = rows[0]
+    assert (first["runs ok"], first["runs failed"], first["P(any zone LOS F)"], first["P(any zone > 4 p/m2)"]) == \
+        (5, 0, 0.2, 0.0)
+    assert (first["promenade peak density (p/m2) mean"], first["promenade peak density (p/m2) p5"],
+            first["promenade peak density (p/m2) p95"]) == (2.35, 2.0, 3.0)
+    assert (first["gate wait p95 (min) mean"], first["gate wait p95 (min) p5"], first["gate wait p95 (min) p95"]) == \
+        (10.0, 5.0, 15.0)
+    assert first["clearance (min) mean"] is None                 # no run cleared within its time
+    assert (rows[1]["runs ok"], rows[1]["runs failed"]) == (4, 1)
