@@ -251,7 +251,7 @@ def run_sumo(net: Path, routes: Path, step_s: float, sim_s: float, workdir: Path
         cmd += ["--device.rerouting.probability", "1", "--device.rerouting.period", str(reroute_s)]
     t0 = time.perf_counter()
     libsumo.start(cmd)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     if max_wall_s > 0:
         t_sim = 0.0
         while t_sim < sim_s and time.perf_counter() - t1 < max_wall_s:
@@ -259,7 +259,7 @@ def run_sumo(net: Path, routes: Path, step_s: float, sim_s: float, workdir: Path
             libsumo.simulationStep(t_sim)
     else:
         libsumo.simulationStep(sim_s)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     reached_s = libsumo.simulation.getTime()
     libsumo.close()
     updates, last = 0, {}
@@ -272,7 +272,7 @@ def run_sumo(net: Path, routes: Path, step_s: float, sim_s: float, workdir: Path
     router = re.search(r"(\w+Router) answered (\d+) queries.*?spent ([\d.]+)s answering", log, re.S)
     root = ET.parse(stats).getroot()
     vehicles, teleports = root.find("vehicles"), root.find("teleports")
-    return {"load_s": t1 - t0, "run_s": t2 - t1, "sim_s": reached_s, "updates": updates, "arrived": int(last.get("arrived", 0)),
+    return {"load_s": t1 - t0, "run_s": t2 - t1, "cpu_s": c2 - c1, "sim_s": reached_s, "updates": updates, "arrived": int(last.get("arrived", 0)),
             "loaded": int(vehicles.get("loaded")), "inserted": int(vehicles.get("inserted")),
             "running_end": int(last.get("running", 0)), "waiting_end": int(last.get("waiting", 0)),
             "teleports": int(teleports.get("total")), "teleports_jam": int(teleports.get("jam")),
@@ -281,9 +281,9 @@ def run_sumo(net: Path, routes: Path, step_s: float, sim_s: float, workdir: Path
             "router_s": float(router.group(3)) if router else 0.0, "router_queries": int(router.group(2)) if router else 0}
 
 
-COLUMNS = ["engine", "trips", "step_s", "sim_s", "setup_s", "wall_s", "real_time_factor", "vehicle_updates",
-           "vehicle_updates_per_s", "ns_per_vehicle_update", "arrived", "on_road_end", "not_inserted_end",
-           "teleports", "sumo_routing_in_wall_s", "ratio_updates_per_s", "ratio_wall",
+COLUMNS = ["engine", "trips", "step_s", "sim_s", "setup_s", "wall_s", "cpu_s", "real_time_factor",
+           "vehicle_updates", "vehicle_updates_per_s", "vehicle_updates_per_cpu_s", "ns_per_vehicle_update", "arrived", "on_road_end", "not_inserted_end",
+           "teleports", "sumo_routing_in_wall_s", "ratio_updates_per_s", "ratio_updates_per_cpu_s", "ratio_wall",
            "ratio_updates_per_s_sumo_routing_excluded", "notes"]
 
 
@@ -298,12 +298,13 @@ def compare(map_path: Path, trips: int, minutes: float, step_s: float, n_nodes: 
     ends, info = map_trips(net, rows)
     sim_s = minutes * 60.0
     out = [{"engine": "citytwin (Numba IDM)", "trips": ours["trips"], "step_s": step_s, "sim_s": sim_s,
-            "setup_s": ours["setup_s"], "wall_s": ours["run_wall_s"],
+            "setup_s": ours["setup_s"], "wall_s": ours["run_wall_s"], "cpu_s": ours["run_cpu_s"],
             "real_time_factor": round(sim_s / ours["run_wall_s"], 1), "vehicle_updates": ours["vehicle_updates"],
             "vehicle_updates_per_s": ours["vehicle_updates_per_s"],
+            "vehicle_updates_per_cpu_s": round(ours["vehicle_updates"] / max(ours["run_cpu_s"], 1e-9)),
             "ns_per_vehicle_update": ours["ns_per_vehicle_update"], "arrived": ours["arrived"],
             "on_road_end": "", "not_inserted_end": "", "teleports": "",
-            "sumo_routing_in_wall_s": "", "ratio_updates_per_s": "", "ratio_wall": "",
+            "sumo_routing_in_wall_s": "", "ratio_updates_per_s": "", "ratio_updates_per_cpu_s": "", "ratio_wall": "",
             "ratio_updates_per_s_sumo_routing_excluded": "",
             "notes": f"conserved={ours['conserved']}; setup = compile (the OSM parse is cached from the warm-up) "
                      f"+ route tables; route refreshes every 300 s are in the wall"}]
@@ -330,12 +331,16 @@ def compare(map_path: Path, trips: int, minutes: float, step_s: float, n_nodes: 
                    f"away); {same} trips with both ends in one place left out")
         row = {"engine": f"SUMO ({model})", "trips": len(rows) - same, "step_s": step_s, "sim_s": s["sim_s"],
                "setup_s": round(netconvert_s + s["load_s"] + route_s, 2), "wall_s": round(s["run_s"], 2),
+               "cpu_s": round(s["cpu_s"], 2),
                "real_time_factor": round(s["sim_s"] / s["run_s"], 1), "vehicle_updates": s["updates"],
                "vehicle_updates_per_s": round(s["updates"] / s["run_s"]),
+               "vehicle_updates_per_cpu_s": round(s["updates"] / max(s["cpu_s"], 1e-9)),
                "ns_per_vehicle_update": round(s["run_s"] / max(s["updates"], 1) * 1e9, 1),
                "arrived": s["arrived"], "on_road_end": s["running_end"], "not_inserted_end": s["waiting_end"],
                "teleports": s["teleports"], "sumo_routing_in_wall_s": round(s["router_s"], 1), "notes": notes}
         row["ratio_updates_per_s"] = round(out[0]["vehicle_updates_per_s"] / max(row["vehicle_updates_per_s"], 1), 2)
+        row["ratio_updates_per_cpu_s"] = round(
+            out[0]["vehicle_updates_per_cpu_s"] / max(row["vehicle_updates_per_cpu_s"], 1), 2)
         sumo_moving_s = max(s["run_s"] - s["router_s"], 1e-9)        # SUMO's wall less its own routing
         row["ratio_updates_per_s_sumo_routing_excluded"] = round(
             out[0]["vehicle_updates_per_s"] / max(s["updates"] / sumo_moving_s, 1), 2)
@@ -364,8 +369,9 @@ def machine() -> str:
 
 def print_table(rows: list[dict]) -> None:
     shown = [("engine", "engine"), ("trips", "trips"), ("step_s", "step s"), ("sim_s", "sim s"),
-             ("setup_s", "setup s"), ("wall_s", "wall s"), ("real_time_factor", "real-time x"),
+             ("setup_s", "setup s"), ("wall_s", "wall s"), ("cpu_s", "cpu s"), ("real_time_factor", "real-time x"),
              ("vehicle_updates", "vehicle-updates"), ("vehicle_updates_per_s", "updates/s"),
+             ("vehicle_updates_per_cpu_s", "updates/cpu s"),
              ("arrived", "arrived"), ("on_road_end", "on road at end"), ("not_inserted_end", "not inserted"),
              ("teleports", "SUMO teleports"), ("sumo_routing_in_wall_s", "SUMO routing s")]
     cells = [[h for _, h in shown]]
@@ -383,7 +389,7 @@ def print_table(rows: list[dict]) -> None:
             ours = r
             continue
         print(f"ratio ours / {r['engine']}, {ours['trips']:,} trips, step {r['step_s']:g} s: "
-              f"vehicle-updates/s x{r['ratio_updates_per_s']:.2f}, "
+              f"vehicle-updates/s x{r['ratio_updates_per_s']:.2f}, per CPU second x{r['ratio_updates_per_cpu_s']:.2f}, "
               f"{'wall time' if r['sim_s'] == ours['sim_s'] else 'wall time per simulated s'} x{r['ratio_wall']:.3f} "
               f"(vehicle-updates ours / SUMO: x{ours['vehicle_updates'] / max(r['vehicle_updates'], 1):.2f}); "
               f"leaving SUMO's routing ({r['sumo_routing_in_wall_s']} s of its wall) out: "
@@ -417,6 +423,7 @@ def main(argv=None) -> int:
         return 2
     map_path = Path(args.map) if args.map else (bench_traffic.REAL if bench_traffic.REAL.exists()
                                                   else bench_traffic.SHIPPED)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="citytwin_sumo_") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -429,6 +436,8 @@ def main(argv=None) -> int:
                                 args.sumo_model, args.sumo_routing, args.sumo_time_to_teleport, args.sumo_reroute_s,
                                 args.sumo_max_wall_s)
     print(f"map: {map_path.name}; machine: {machine()}")
+    print(f"load average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f}, on {os.cpu_count()} cores: "
+          f"wall times include any other work on the machine; CPU times (this process, all its threads) do not")
     print()
     print_table(rows)
     print()
