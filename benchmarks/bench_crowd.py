@@ -9,7 +9,6 @@ Agent-updates are counted as people in the simulation (arrived, not yet exited) 
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ import numpy as np
 
 from sim.model import CityModel
 from sim.scenario import load_scenario
+
+from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,15 +53,8 @@ def main(argv=None) -> int:
     rows = [bench(Path(p), args.minutes) for p in args.scenario]
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
           f"numpy {np.__version__}")
-    cols = list(rows[0])
-    print(" | ".join(cols))
-    for row in rows:
-        print(" | ".join(str(row[c]) for c in cols))
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(rows)
+    write_csv(rows, args.csv)
     return 0
 
 

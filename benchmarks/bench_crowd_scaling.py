@@ -12,7 +12,6 @@ saturated and most wait at the entrances (their state is still updated every ste
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import time
 import tomllib
@@ -22,6 +21,8 @@ import numpy as np
 
 from sim.model import CityModel
 from sim.scenario import scenario_from_dict
+
+from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 DRY = ROOT / "scenarios" / "bund_lightshow_dry.toml"
@@ -65,15 +66,8 @@ def main(argv=None) -> int:
     rows = [bench(n, args.minutes) for n in args.sizes]
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}; map maps/bund.osm; dt 1 s")
-    cols = list(rows[0])
-    print(" | ".join(cols))
-    for row in rows:
-        print(" | ".join(str(row[c]) for c in cols))
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(rows)
+    write_csv(rows, args.csv)
     return 0
 
 

@@ -15,7 +15,6 @@ people in the simulation (arrived, not yet exited) summed over steps, as in ``be
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import mesa
 import numpy as np
+
+from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -114,19 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench(args.minutes, args.rate_per_min * k, args.width_m * k, args.repeat)
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}, mesa {mesa.__version__}")
-    cols = list(rows[0])
-    print(" | ".join(cols))
-    for row in rows:
-        print(" | ".join(str(row[c]) for c in cols))
+    print_table(rows)
     for row in rows[0::2]:
         verdict = "met" if row["speedup"] >= TARGET_SPEEDUP else "NOT met"
         print(f"{row['scenario']}: numba engine / mesa reference = {row['speedup']}x "
               f"(target >= {TARGET_SPEEDUP:g}x: {verdict}); agree: {row['agree']}")
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, args.csv)
     return 0
 
 

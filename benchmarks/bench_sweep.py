@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -102,16 +104,8 @@ def main(argv=None) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {default_workers()} cores, "
           f"Python {platform.python_version()}; {rows[0]['runs']} runs of {args.minutes:g} simulated minutes "
           f"of {scenario.name}")
-    cols = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
-    print(" | ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
-    for r in rows:
-        print(" | ".join(f"{str(r[c]):>{w}}" for c, w in zip(cols, widths)))
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(rows)
+    write_csv(rows, args.csv)
     return 0
 
 

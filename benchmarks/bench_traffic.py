@@ -25,6 +25,8 @@ from sim.model import TrafficModel
 from sim.network import build_road_graph, load_network
 from sim.scenario import scenario_from_dict
 
+from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "osm" / "shanghai_center.osm"
 SHIPPED = ROOT / "maps" / "huangpu_crossing.osm"
@@ -110,15 +112,8 @@ def main(argv=None) -> int:
         rows.append(bench(map_path, trips, args.minutes, args.dt, args.nodes, export))
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}")
-    cols = list(rows[0])
-    print(" | ".join(cols))
-    for row in rows:
-        print(" | ".join(str(row[c]) for c in cols))
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(rows)
+    write_csv(rows, args.csv)
     return 0
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_traffic  # noqa: E402  (the trip generator and our engine's run)
+from report import write_csv  # noqa: E402  (benchmarks/report.py)
 
 from sim.network import DEFAULT_LANES, DEFAULT_MAXSPEED_KPH  # noqa: E402
 from sim.traffic import DEFAULT_CLASSES  # noqa: E402
@@ -442,11 +443,7 @@ def main(argv=None) -> int:
     print_table(rows)
     print()
     print(DIFFERENCES)
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, args.csv, COLUMNS)
     return 0
 
 

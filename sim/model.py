@@ -44,6 +44,38 @@ def _progress_bar(total: int, desc: str, progress: bool):
     return tqdm(total=total, unit="step", desc=desc, leave=False)
 
 
+def _run_steps(model, desc: str, progress: bool, callback, count=None) -> float:
+    """Step ``model`` to its ``n_steps``; once a simulated minute update the tqdm bar (with
+    ``count()`` as a postfix) and call ``callback(fraction_done)``.  Returns the wall seconds."""
+    start = time.perf_counter()
+    bar = _progress_bar(model.n_steps, desc, progress)
+    engine = model.engine
+    while engine.step_index < model.n_steps:
+        model.step()
+        if engine.step_index % model.steps_per_minute == 0:
+            if bar is not None:
+                bar.update(model.steps_per_minute)
+                if count is not None:
+                    bar.set_postfix(inside=count(), refresh=False)
+            if callback is not None:
+                callback(engine.step_index / model.n_steps)
+    if bar is not None:
+        bar.close()
+    return time.perf_counter() - start
+
+
+def _run_plans(study, make_model, callback) -> float:
+    """Run one model per plan of ``study`` (``make_model(name)``), spreading ``callback`` over them."""
+    start = time.perf_counter()
+    n = len(study.plan_names)
+    for k, name in enumerate(study.plan_names):
+        model = make_model(name)
+        sub = None if callback is None else (lambda f, k=k: callback((k + f) / n))
+        model.run(progress=study.progress, callback=sub)
+        study.models[model.plan_name] = model
+    return time.perf_counter() - start
+
+
 class CityModel(mesa.Model):
     """A crowd scenario as a Mesa model.
 
@@ -96,19 +128,7 @@ class CityModel(mesa.Model):
     def run(self, progress: bool = False, callback=None) -> dict:
         """Run to the scenario's end; returns the summary.  ``progress`` shows a tqdm bar;
         ``callback(fraction_done)`` is called once a simulated minute (for the app's progress bar)."""
-        start = time.perf_counter()
-        bar = _progress_bar(self.n_steps, self.scenario.name, progress)
-        while self.engine.step_index < self.n_steps:
-            self.step()
-            if self.engine.step_index % self.steps_per_minute == 0:
-                if bar is not None:
-                    bar.update(self.steps_per_minute)
-                    bar.set_postfix(inside=self.engine.inside, refresh=False)
-                if callback is not None:
-                    callback(self.engine.step_index / self.n_steps)
-        if bar is not None:
-            bar.close()
-        self.wall_seconds = time.perf_counter() - start
+        self.wall_seconds = _run_steps(self, self.scenario.name, progress, callback, lambda: self.engine.inside)
         return self.summary()
 
     TIMESERIES_COLUMNS = CROWD_COLUMNS
@@ -209,21 +229,10 @@ class TrafficModel(mesa.Model):
 
     def run(self, progress: bool = False, callback=None) -> dict:
         """Run to the scenario's end; returns the plan's summary (see :meth:`run` of CityModel)."""
-        start = time.perf_counter()
-        bar = _progress_bar(self.n_steps, f"{self.scenario.name} [{self.plan_name}]", progress)
-        while self.engine.step_index < self.n_steps:
-            self.step()
-            if self.engine.step_index % self.steps_per_minute == 0:
-                if bar is not None:
-                    bar.update(self.steps_per_minute)
-                    bar.set_postfix(on_road=self.engine.inside, refresh=False)
-                if callback is not None:
-                    callback(self.engine.step_index / self.n_steps)
-        if bar is not None:
-            bar.close()
+        self.wall_seconds = _run_steps(self, f"{self.scenario.name} [{self.plan_name}]", progress, callback,
+                                       lambda: self.engine.inside)
         if self.controller is not None:
             self.controller.finish(self.engine.t_s)
-        self.wall_seconds = time.perf_counter() - start
         return self.summary()
 
     def summary(self) -> dict:
@@ -270,15 +279,10 @@ class PlanComparison:
         self.wall_seconds = 0.0
 
     def run(self, progress: bool = False, callback=None) -> dict:
-        start = time.perf_counter()
-        n = len(self.plan_names)
-        for k, name in enumerate(self.plan_names):
-            model = TrafficModel(self.scenario, name, seed=self.seed_value, arrays=self.arrays,
-                                 check_invariants=self.check_invariants)
-            sub = None if callback is None else (lambda f, k=k: callback((k + f) / n))
-            model.run(progress=progress, callback=sub)
-            self.models[model.plan_name] = model
-        self.wall_seconds = time.perf_counter() - start
+        self.progress = progress
+        self.wall_seconds = _run_plans(self, lambda name: TrafficModel(
+            self.scenario, name, seed=self.seed_value, arrays=self.arrays, check_invariants=self.check_invariants),
+            callback)
         return self.summary()
 
     def summary(self) -> dict:
@@ -364,18 +368,8 @@ class BikeModel(mesa.Model):
             self.datacollector.collect(self)
 
     def run(self, progress: bool = False, callback=None) -> dict:
-        start = time.perf_counter()
-        bar = _progress_bar(self.n_steps, f"{self.scenario.name} [{self.plan_name}]", progress)
-        while self.engine.step_index < self.n_steps:
-            self.step()
-            if self.engine.step_index % self.steps_per_minute == 0:
-                if bar is not None:
-                    bar.update(self.steps_per_minute)
-                if callback is not None:
-                    callback(self.engine.step_index / self.n_steps)
-        if bar is not None:
-            bar.close()
-        self.wall_seconds = time.perf_counter() - start
+        """Run the evening; returns the plan's summary (see :meth:`run` of CityModel)."""
+        self.wall_seconds = _run_steps(self, f"{self.scenario.name} [{self.plan_name}]", progress, callback)
         return self.summary()
 
     def summary(self) -> dict:
@@ -413,14 +407,9 @@ class BikePlanComparison:
         self.wall_seconds = 0.0
 
     def run(self, progress: bool = False, callback=None) -> dict:
-        start = time.perf_counter()
-        n = len(self.plan_names)
-        for k, name in enumerate(self.plan_names):
-            model = BikeModel(self.scenario, name, seed=self.seed_value, arrays=self.arrays)
-            sub = None if callback is None else (lambda f, k=k: callback((k + f) / n))
-            model.run(progress=progress, callback=sub)
-            self.models[name] = model
-        self.wall_seconds = time.perf_counter() - start
+        self.progress = progress
+        self.wall_seconds = _run_plans(self, lambda name: BikeModel(
+            self.scenario, name, seed=self.seed_value, arrays=self.arrays), callback)
         return self.summary()
 
     def summary(self) -> dict:
