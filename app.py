@@ -270,6 +270,32 @@ def _result_key(*parts) -> str:
 # Crowd caps.
 # ---------------------------------------------------------------------------------------------
 
+def scenario_and_weather(kind: str, default_rain_mm_per_h: float, rain_help: str):
+    """The scenario picker (shipped or uploaded, validated like the CLI) and the Dry/Rain choice
+    with its intensity slider, shared by the crowd and bike pages.  Returns (data, source,
+    uploaded, scenario, widget key, rain mm/h), or None after showing why there is nothing to run."""
+    try:
+        picked = pick_scenario(kind, kind)
+        if picked is None:
+            return None
+        data, source, uploaded = picked
+        base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+    except SimError as exc:
+        st.error(str(exc))
+        return None
+    if base.description:
+        st.caption(base.description)
+    choice_key = _slug(source)[-40:]
+    weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
+                       key=f"{kind}_weather_{choice_key}")
+    rain = 0.0
+    if weather == "Rain":
+        rain = st.slider("Rain intensity (mm/h)", 0.5, 50.0,
+                         float(base.weather.rain_mm_per_h or default_rain_mm_per_h), 0.5,
+                         key=f"{kind}_rain_{choice_key}", help=rain_help)
+    return data, source, uploaded, base, choice_key, rain
+
+
 def crowd_page() -> None:
     st.header("Crowd caps: how many people may the promenade hold?")
     st.caption("Runs the light-show scenario once per cap, on the same arrivals (same seed), and compares "
@@ -278,27 +304,13 @@ def crowd_page() -> None:
     crowd_sweep()
     inputs, _ = st.columns([2, 1])
     with inputs:
-        try:
-            picked = pick_scenario("crowd", "crowd")
-            if picked is None:
-                return
-            data, source, uploaded = picked
-            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
-        except SimError as exc:
-            st.error(str(exc))
+        chosen = scenario_and_weather(
+            "crowd", 10.0, "Umbrellas open at any rain (more space per walker and viewer, lower capacity, LOS "
+                           "thresholds shift); the intensity sets how strongly people avoid uncovered ways, fully "
+                           "at weather.heavy_rain_mm_per_h.")
+        if chosen is None:
             return
-        if base.description:
-            st.caption(base.description)
-        choice_key = _slug(source)[-40:]
-        weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
-                           key=f"crowd_weather_{choice_key}")
-        rain = 0.0
-        if weather == "Rain":
-            rain = st.slider("Rain intensity (mm/h)", 0.5, 50.0, float(base.weather.rain_mm_per_h or 10.0), 0.5,
-                             key=f"crowd_rain_{choice_key}",
-                             help="Umbrellas open at any rain (more space per walker and viewer, lower "
-                                  "capacity, LOS thresholds shift); the intensity sets how strongly people "
-                                  "avoid uncovered ways, fully at weather.heavy_rain_mm_per_h.")
+        data, source, uploaded, base, choice_key, rain = chosen
         zones = list(base.zones)
         zone = st.selectbox("Zone to cap", zones, index=zones.index(base.main_zone), key=f"crowd_zone_{choice_key}")
         caps_text = st.text_input("Caps to compare (people; commas between caps; 'none' = uncapped)",
@@ -505,28 +517,13 @@ def bikes_page() -> None:
                "applied as `--set weather.rain_mm_per_h=X`.")
     inputs, _ = st.columns([2, 1])
     with inputs:
-        try:
-            picked = pick_scenario("bikes", "bikes")
-            if picked is None:
-                return
-            data, source, uploaded = picked
-            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
-        except SimError as exc:
-            st.error(str(exc))
+        chosen = scenario_and_weather(
+            "bikes", HEAVY_RAIN_MM_PER_H, "Exit choice weighs the metres walked in the open by the intensity; the "
+                                          "share of passengers who ride falls by demand.rain_drop_per_mm_h per "
+                                          "mm/h, levelling off at demand.rain_cap_mm_h.")
+        if chosen is None:
             return
-        if base.description:
-            st.caption(base.description)
-        choice_key = _slug(source)[-40:]
-        weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
-                           key=f"bikes_weather_{choice_key}")
-        rain = 0.0
-        if weather == "Rain":
-            rain = st.slider("Rain intensity (mm/h)", 0.5, 50.0,
-                             float(base.weather.rain_mm_per_h or HEAVY_RAIN_MM_PER_H), 0.5,
-                             key=f"bikes_rain_{choice_key}",
-                             help="Exit choice weighs the metres walked in the open by the intensity; the share "
-                                  "of passengers who ride falls by demand.rain_drop_per_mm_h per mm/h, levelling "
-                                  "off at demand.rain_cap_mm_h.")
+        data, source, uploaded, base, choice_key, rain = chosen
         plans = st.multiselect("Redistribution plans", list(base.plans), default=list(base.plans),
                                key=f"bikes_plans_{choice_key}")
         seed, extra = run_options("bikes", base, choice_key)
