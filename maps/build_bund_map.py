@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from xml.sax.saxutils import escape
+import osm_xml  # maps/osm_xml.py, the shared writer
 
 OUT_PATH = Path(__file__).with_name("bund.osm")
 M_PER_DEG_LAT = 110_900.0  # metres per degree of latitude
@@ -365,34 +365,8 @@ def check() -> None:
 
 
 def to_xml() -> str:
-    ids = {k: i for i, k in enumerate(POINTS, start=1)}
-    lats = [p[0] for p in POINTS.values()]
-    lons = [p[1] for p in POINTS.values()]
-    margin = 0.0003
-    attr = lambda v: escape(v, {'"': "&quot;"})  # noqa: E731
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             "<!-- (c) citytwin contributors, drawn from public figures (see maps/README.md); "
-             "not derived from OpenStreetMap data -->",
-             '<osm version="0.6" generator="citytwin maps/build_bund_map.py">',
-             f'  <bounds minlat="{min(lats) - margin:.7f}" minlon="{min(lons) - margin:.7f}" '
-             f'maxlat="{max(lats) + margin:.7f}" maxlon="{max(lons) + margin:.7f}"/>']
-    for key, (lat, lon) in POINTS.items():
-        head = f'  <node id="{ids[key]}" version="1" visible="true" lat="{lat:.7f}" lon="{lon:.7f}"'
-        tags = NODE_TAGS.get(key)
-        if not tags:
-            lines.append(head + "/>")
-            continue
-        lines.append(head + ">")
-        lines += [f'    <tag k="{attr(k)}" v="{attr(v)}"/>' for k, v in sorted(tags.items())]
-        lines.append("  </node>")
-    for way_id, (name, keys, tags) in enumerate(WAYS, start=1):
-        lines.append(f'  <way id="{way_id}" version="1" visible="true">')
-        lines += [f'    <nd ref="{ids[k]}"/>' for k in keys]
-        tags = {**tags, "name": name}
-        lines += [f'    <tag k="{attr(k)}" v="{attr(v)}"/>' for k, v in sorted(tags.items())]
-        lines.append("  </way>")
-    lines.append("</osm>")
-    return "\n".join(lines) + "\n"
+    return osm_xml.to_xml(POINTS, NODE_TAGS, [(keys, {**tags, "name": name}) for name, keys, tags in WAYS],
+                          "citytwin maps/build_bund_map.py")
 
 
 def main() -> None:

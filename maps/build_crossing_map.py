@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from xml.sax.saxutils import escape
+import osm_xml  # maps/osm_xml.py, the shared writer
 
 OUT_PATH = Path(__file__).with_name("huangpu_crossing.osm")
 EARTH_RADIUS_M = 6_371_009.0  # the radius osmnx uses for edge lengths (haversine)
@@ -253,33 +253,7 @@ def check(points, node_tags, ways) -> list[str]:
 
 
 def to_xml(points, node_tags, ways) -> str:
-    ids = {k: i for i, k in enumerate(points, start=1)}
-    lats = [p[0] for p in points.values()]
-    lons = [p[1] for p in points.values()]
-    margin = 0.0003
-    attr = lambda v: escape(v, {'"': "&quot;"})  # noqa: E731
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             "<!-- (c) citytwin contributors, drawn from public figures (see maps/README.md); "
-             "not derived from OpenStreetMap data -->",
-             '<osm version="0.6" generator="citytwin maps/build_crossing_map.py">',
-             f'  <bounds minlat="{min(lats) - margin:.7f}" minlon="{min(lons) - margin:.7f}" '
-             f'maxlat="{max(lats) + margin:.7f}" maxlon="{max(lons) + margin:.7f}"/>']
-    for key, (lat, lon) in points.items():
-        head = f'  <node id="{ids[key]}" version="1" visible="true" lat="{lat:.7f}" lon="{lon:.7f}"'
-        tags = node_tags.get(key)
-        if not tags:
-            lines.append(head + "/>")
-            continue
-        lines.append(head + ">")
-        lines += [f'    <tag k="{attr(k)}" v="{attr(v)}"/>' for k, v in sorted(tags.items())]
-        lines.append("  </node>")
-    for way_id, (keys, tags) in enumerate(ways, start=1):
-        lines.append(f'  <way id="{way_id}" version="1" visible="true">')
-        lines += [f'    <nd ref="{ids[k]}"/>' for k in keys]
-        lines += [f'    <tag k="{attr(k)}" v="{attr(v)}"/>' for k, v in sorted(tags.items())]
-        lines.append("  </way>")
-    lines.append("</osm>")
-    return "\n".join(lines) + "\n"
+    return osm_xml.to_xml(points, node_tags, ways, "citytwin maps/build_crossing_map.py")
 
 
 def main(argv: list[str] | None = None) -> None:

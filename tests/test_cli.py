@@ -7,36 +7,15 @@ import pytest
 from sim.cli import main
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario
-from tests.conftest import ROOT, corridor_scenario
+from tests.conftest import ROOT, corridor_scenario, to_toml
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
-
-
-def _toml(data: dict) -> str:
-    import json as _json
-    lines = []
-    def emit(prefix, table):
-        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))}
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in scalars.items():
-            lines.append(f"{k} = {_json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    for kk, vv in item.items():
-                        lines.append(f"{kk} = {_json.dumps(vv)}")
-    emit("", data)
-    return "\n".join(lines) + "\n"
 
 
 def test_run_writes_results(tmp_path, capsys):
     data = corridor_scenario(tmp_path, rate_per_min=200, duration_s=600)
     path = tmp_path / "corridor.toml"
-    path.write_text(_toml(data))
+    path.write_text(to_toml(data))
     out = tmp_path / "out"
     assert main(["run", str(path), "--out", str(out), "--quiet", "--seed", "4"]) == 0
     summary = json.loads((out / "summary.json").read_text())

@@ -4,7 +4,6 @@ retried and recorded, risk summaries equal a hand computation, bad grids are one
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -16,32 +15,11 @@ from sim.errors import ScenarioError
 from sim.scenario import load_scenario
 from sim.sweep import (RISK_NAME, TABLE_NAME, flatten_kpis, kpi_columns, parse_grid, plan_sweep, read_table,
                        risk_summary, run_summary, run_sweep)
-from tests.conftest import ROOT, corridor_scenario
+from tests.conftest import ROOT, corridor_scenario, to_toml
 
 GRID = ["zones.plaza.cap=400,none", "crowd.patience_s=30,600"]
 SEEDS = 3
 NEVER = {"wall_seconds"}                     # the only column allowed to differ between engines
-
-
-def _toml(data: dict) -> str:
-    lines: list[str] = []
-
-    def emit(prefix: str, table: dict) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in table.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                lines.append(f"{k} = {json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
-
-    emit("", data)
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +30,7 @@ def corridor_toml(tmp_path_factory) -> Path:
                              bottleneck={"highway": "footway", "width": "1.0", "zone": "neck"})
     data["zones"]["neck"] = {"match": "zone=neck"}
     path = folder / "corridor.toml"
-    path.write_text(_toml(data))
+    path.write_text(to_toml(data))
     return path
 
 
