@@ -21,7 +21,7 @@ executed), takes ``citytwin run``'s ``--seed``/``--set`` as run options, and off
 ``summary.json``, ``timeseries.csv`` and ``scenario.json`` for download.
 
 The app only lays results out: every number comes from the ``sim`` API the CLI uses
-(:mod:`sim.compare` over :mod:`sim.model`), every plot from :mod:`sim.plots`.  Results are cached by
+(:mod:`sim.study` over the case models), every plot from the case packages' ``plots`` modules.  Results are cached by
 scenario content (after overrides) and seed with ``st.cache_data``, each with its progress bars drawn
 inside the cached function; the map and compiled arrays once per map or scenario with
 ``st.cache_resource``, so a repeated comparison returns at once.  It works offline: maps are drawn
@@ -39,12 +39,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from sim import compare as C
-from sim.errors import SimError
-from sim.plots import (bike_pools_map_figure, cap_series_figure, exit_shares_figure, figure_png, los_map_figure,
-                       plan_comparison_figure, pool_stock_figure, portal_queues_figure, sweep_bands_figure)
-from sim.scenario import scenario_from_dict
-from sim.sweep import RISK_NAME, TABLE_NAME, load_sweep
+from sim import study as C
+from sim.core.errors import SimError
+from sim.bikes.plots import bike_pools_map_figure, exit_shares_figure, pool_stock_figure
+from sim.core.plotting import figure_png
+from sim.crowd.plots import cap_series_figure, los_map_figure
+from sim.study.plots import sweep_bands_figure
+from sim.traffic.plots import plan_comparison_figure, portal_queues_figure
+from sim.kinds import scenario_from_dict
+from sim.study.sweep import RISK_NAME, TABLE_NAME, load_sweep
 
 PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans"}
 HEAVY_RAIN_MM_PER_H = 15.0          # the rain slider's start on a dry bikes scenario (as bund_bikes_rain.toml)
@@ -69,14 +72,14 @@ def _scenario_key(scenario) -> str:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def walk_graph(map_path: str, max_cell_m: float, _scenario):
     """The walk network of a map (the crowd engine's own cache underneath), for drawing maps."""
-    from sim.crowd import walk_graph_for
+    from sim.crowd.compile import walk_graph_for
     return walk_graph_for(_scenario)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def crowd_arrays(scenario_json: str, source: str):
     """A crowd scenario compiled onto its map (read-only; shared by every run of it)."""
-    from sim.crowd import compile_crowd
+    from sim.crowd.compile import compile_crowd
     return compile_crowd(scenario_from_dict(json.loads(scenario_json), source))
 
 
@@ -84,7 +87,7 @@ def crowd_arrays(scenario_json: str, source: str):
 def traffic_arrays(scenario_json: str, source: str, seed: int):
     """A traffic scenario compiled onto its map with its trips drawn from ``seed`` (read-only;
     shared by every plan)."""
-    from sim.traffic import compile_traffic
+    from sim.traffic.compile import compile_traffic
     return compile_traffic(scenario_from_dict(json.loads(scenario_json), source), np.random.default_rng(seed))
 
 
@@ -131,7 +134,7 @@ def traffic_result(scenario_json: str, source: str, seed: int, plans: tuple[str,
 def bike_arrays(scenario_json: str, source: str, seed: int):
     """A bikes scenario compiled onto its map, with its evening drawn from ``seed`` (read-only;
     shared by every plan, and its walk network draws the pools' map)."""
-    from sim.bikes import compile_bikes
+    from sim.bikes.compile import compile_bikes
     return compile_bikes(scenario_from_dict(json.loads(scenario_json), source), seed)
 
 

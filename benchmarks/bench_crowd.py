@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.model import CityModel
-from sim.scenario import load_scenario
+from sim.crowd.model import CrowdModel
+from sim.kinds import load_scenario
 
 from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
@@ -28,7 +28,7 @@ def bench(path: Path, minutes: float | None) -> dict:
                                             f"show.start_s={minutes * 30}", f"show.end_s={minutes * 45}"]
     scenario = load_scenario(path, overrides)
     t0 = time.perf_counter()
-    model = CityModel(scenario)
+    model = CrowdModel(scenario)
     setup_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     summary = model.run()

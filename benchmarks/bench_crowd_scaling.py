@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.model import CityModel
-from sim.scenario import scenario_from_dict
+from sim.crowd.model import CrowdModel
+from sim.kinds import scenario_from_dict
 
 from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
@@ -43,7 +43,7 @@ def scaled_scenario(n_people: int, minutes: float):
 def bench(n_people: int, minutes: float) -> dict:
     scenario = scaled_scenario(n_people, minutes)
     t0 = time.perf_counter()
-    model = CityModel(scenario)
+    model = CrowdModel(scenario)
     setup_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     summary = model.run()

@@ -30,25 +30,26 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sim.model import CityModel  # noqa: E402
-from sim.reference import ReferenceCrowdModel, engine_step_counts  # noqa: E402
-from sim.scenario import Scenario, scenario_from_dict  # noqa: E402
+from sim.crowd.model import CrowdModel  # noqa: E402
+from sim.crowd.reference import ReferenceCrowdModel, engine_step_counts  # noqa: E402
+from sim.crowd.schema import CrowdScenario
+from sim.kinds import scenario_from_dict  # noqa: E402
 from tests.conftest import corridor_scenario  # noqa: E402
 
 #: The target the reference exists to show: the engine at least this many times faster.
 TARGET_SPEEDUP = 100.0
 
 
-def _scenario(folder: Path, minutes: float, rate_per_min: float, width_m: float) -> Scenario:
+def _scenario(folder: Path, minutes: float, rate_per_min: float, width_m: float) -> CrowdScenario:
     data = corridor_scenario(folder, width_m=width_m, rate_per_min=rate_per_min, duration_s=minutes * 60.0)
     return scenario_from_dict(data, str(folder / "corridor.toml"))
 
 
-def _time_engine(scenario: Scenario, repeat: int) -> tuple[float, float, CityModel]:
+def _time_engine(scenario: CrowdScenario, repeat: int) -> tuple[float, float, CrowdModel]:
     best_setup, best_run, model = np.inf, np.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        model = CityModel(scenario)
+        model = CrowdModel(scenario)
         t1 = time.perf_counter()
         model.run()
         t2 = time.perf_counter()
@@ -56,7 +57,7 @@ def _time_engine(scenario: Scenario, repeat: int) -> tuple[float, float, CityMod
     return best_setup, best_run, model
 
 
-def _time_reference(scenario: Scenario, repeat: int) -> tuple[float, float, ReferenceCrowdModel]:
+def _time_reference(scenario: CrowdScenario, repeat: int) -> tuple[float, float, ReferenceCrowdModel]:
     best_setup, best_run, model = np.inf, np.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()

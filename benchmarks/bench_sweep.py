@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sim.sweep import default_workers, plan_sweep, run_summary, run_sweep  # noqa: E402
+from sim.study.sweep import default_workers, plan_sweep, run_summary, run_sweep  # noqa: E402
 
 CAPS = "zones.promenade.cap=40000,60000,80000,none"
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from sim.model import TrafficModel
-from sim.network import build_road_graph, load_network
-from sim.scenario import scenario_from_dict
+from sim.traffic.model import TrafficModel
+from sim.core.osm import load_network
+from sim.core.roads import build_road_graph
+from sim.kinds import scenario_from_dict
 
 from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 

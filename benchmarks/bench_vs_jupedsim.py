@@ -11,7 +11,7 @@ Cases (``tests/conftest.py::corridor_scenario``, the corridor of ``tests/test_cr
 ``--bottleneck-width`` (default 1.2 m and 2 m) in its middle.  ``--size S`` shortens corridor and
 bottleneck to S times their length (a tiny smoke run; widths and feed stay).
 
- - citytwin: ``CityModel`` on the corridor map at the scenario's default step (1 s).  People queue at
+ - citytwin: ``CrowdModel`` on the corridor map at the scenario's default step (1 s).  People queue at
    the entrance node and walk on into a wide viewing plaza (the show ends with the run, so nobody
    turns back).  Flow is ``edge_passed`` of the corridor's last cell (or of the bottleneck's cell).
  - JuPedSim: its collision-free speed model (Tordeux et al. 2016; the model ECOSYSTEM.md measured) at
@@ -57,10 +57,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import tests.conftest as corridor_maps  # noqa: E402
-from sim import crowd_kernels as K  # noqa: E402
-from sim.model import CityModel  # noqa: E402
-from sim.osmxml import write_osm  # noqa: E402
-from sim.scenario import scenario_from_dict  # noqa: E402
+from sim.crowd import kernels as K  # noqa: E402
+from sim.crowd.model import CrowdModel  # noqa: E402
+from sim.core.osmxml import write_osm  # noqa: E402
+from sim.kinds import scenario_from_dict  # noqa: E402
 
 CORRIDOR_LENGTH_M = 200.0       # tests/conftest.py::corridor_scenario
 CORRIDOR_WIDTH_M = 4.0
@@ -168,7 +168,7 @@ def run_citytwin(bottleneck_width_m: float | None, minutes: float, warmup_s: flo
         data = citytwin_data(Path(tmp), bottleneck_width_m, minutes, rate_per_min, size)
         for _ in range(repeat):
             t0 = time.perf_counter()
-            model = CityModel(scenario_from_dict(data, str(Path(tmp) / "corridor.toml")))
+            model = CrowdModel(scenario_from_dict(data, str(Path(tmp) / "corridor.toml")))
             best_setup_s = min(best_setup_s, time.perf_counter() - t0)
             engine = model.engine
             a = engine.arrays

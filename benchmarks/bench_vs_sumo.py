@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_traffic  # noqa: E402  (the trip generator and our engine's run)
 from report import write_csv  # noqa: E402  (benchmarks/report.py)
 
-from sim.network import DEFAULT_LANES, DEFAULT_MAXSPEED_KPH  # noqa: E402
-from sim.traffic import DEFAULT_CLASSES  # noqa: E402
+from sim.core.osm import DEFAULT_LANES, DEFAULT_MAXSPEED_KPH  # noqa: E402
+from sim.traffic.compile import DEFAULT_CLASSES  # noqa: E402
 
 ROOT = bench_traffic.ROOT
 SUMO_CLASS = {"car": "passenger", "bus": "bus"}

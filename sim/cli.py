@@ -16,11 +16,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .errors import CliError, SimError
+from .core.errors import CliError, SimError
+from .core.paths import PROJECT_ROOT
 
-__all__ = ["main", "get_parser", "PROJECT_ROOT"]
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["main", "get_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,91 +78,22 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def format_kpi_table(summary: dict) -> str:
-    """The KPI table printed after a run."""
-    head = (f"{'zone':<30}{'cap':>8}{'peak occ':>10}{'peak p/m2':>11}{'LOS':>5}"
-            f"{'s LOS>=E':>10}{'s LOS F':>9}{'max queue':>11}{'clear s':>9}")
-    lines = [head, "-" * len(head)]
-    for name, z in summary["zones"].items():
-        cap = f"{z['cap']:,}" if z["cap"] else "-"
-        clear = "-" if z["clearance_s"] is None else f"{z['clearance_s']:.0f}"
-        lines.append(f"{name:<30}{cap:>8}{z['peak_occupancy']:>10,}{z['peak_density_ppm2']:>11.2f}"
-                     f"{z['worst_los']:>5}{z['seconds_at_los_e_or_worse']:>10.0f}{z['seconds_at_los_f']:>9.0f}"
-                     f"{z['max_gate_queue']:>11,}{clear:>9}")
-    lines.append("")
-    lines.append(f"people {summary['agents_total']:,}  exited {summary['agents_exited']:,}  "
-                 f"inside at end {summary['agents_inside']:,}  conserved {summary['agents_conserved']}  "
-                 f"went home from gates {summary['balked_at_gates']:,}")
-    clear = summary["clearance_s"]
-    clear_text = "not within the run" if clear is None else f"{clear:.0f} s"
-    lines.append(f"gate wait p95 {summary['gate_wait_s_p95']:.0f} s (of {summary['gate_waiters']:,} who queued)  "
-                 f"clearance of {summary['clearance_zone']}: {clear_text}  "
-                 f"wall {summary['wall_seconds']:.1f} s for {summary['sim_seconds']:.0f} simulated s")
-    return "\n".join(lines)
-
-
-def format_traffic_table(summary: dict) -> str:
-    """The per-plan, per-mode KPI table printed after a traffic run."""
-    head = (f"{'plan':<18}{'mode':<7}{'through/h':>10}{'wait mean s':>12}{'wait p95 s':>11}"
-            f"{'max queue':>10}{'queue m':>9}{'tunnel %':>9}{'convoys':>8}")
-    lines = [head, "-" * len(head)]
-    for name, plan in summary["plans"].items():
-        for mode, m in plan["modes"].items():
-            through = "-" if m["throughput_per_h"] is None else f"{m['throughput_per_h']:,.0f}"
-            share = "-" if m["tunnel_utilisation"] is None else f"{100 * m['tunnel_utilisation']:.0f}"
-            lines.append(f"{name:<18}{mode:<7}{through:>10}{m['wait_s_mean']:>12.0f}{m['wait_s_p95']:>11.0f}"
-                         f"{m['max_queue_vehicles']:>10,}{m['max_queue_m']:>9.0f}{share:>9}"
-                         f"{plan['convoys'] if mode == 'bike' else '':>8}")
-    lines.append("")
-    lines.append(f"trips {summary['trips_total']:,}  vehicles conserved {summary['vehicles_conserved']}  "
-                 f"wall {summary['wall_seconds']:.1f} s for {len(summary['plans'])} plan(s) of "
-                 f"{summary['sim_seconds']:.0f} simulated s")
-    return "\n".join(lines)
-
-
-def format_bike_table(summary: dict) -> str:
-    """The per-plan KPI table printed after a bikes run, then exit shares dry vs rain."""
-    head = (f"{'plan':<12}{'pickups':>9}{'unmet':>7}{'unmet %':>9}{'empty pool min':>16}{'moved':>7}"
-            f"{'van km':>8}{'extra walk m':>13}{'conserved':>11}")
-    lines = [head, "-" * len(head)]
-    for name, p in summary["plans"].items():
-        lines.append(f"{name:<12}{p['pickups']:>9,}{p['unmet_pickups']:>7,}{100 * p['unmet_share']:>9.1f}"
-                     f"{sum(p['empty_pool_minutes'].values()):>16.0f}{p['bikes_moved']:>7,}{p['van_km']:>8.1f}"
-                     f"{p['extra_walk_m_mean']:>13.1f}{str(p['bikes_conserved']):>11}")
-    lines.append("")
-    shares = summary["exit_shares"]
-    lines.append("exit shares " + ("dry -> rain" if shares["rain"] else "(dry)") + ":")
-    for name, dry in shares["dry"].items():
-        wet = f" -> {100 * shares['rain'][name]:.1f}%" if shares["rain"] else ""
-        lines.append(f"  {name:<36}{100 * dry:5.1f}%{wet}")
-    return "\n".join(lines)
-
 
 def _cmd_run(args) -> int:
-    from .io import write_results
-    from .model import build_run
-    from .scenario import load_scenario
+    from .core.results import write_results
+    from .kinds import build_run, kind_of, load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     run = build_run(scenario, seed=args.seed, plans=args.plans)   # every map check, before any output
     out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {str(out)!r} exists and is not a folder: give a folder path")
+    kind = kind_of(scenario)
     if not args.quiet:
-        if scenario.kind == "crowd":
-            print(f"{scenario.name}: {run.engine.n_agents:,} people, {run.n_steps:,} steps of "
-                  f"{scenario.simulation.dt_s:g} s", file=sys.stderr)
-        elif scenario.kind == "bikes":
-            print(f"{scenario.name}: {run.arrays.pickup_t_s.size:,} bike requests, plans "
-                  f"{', '.join(run.plan_names)}, steps of {scenario.simulation.dt_s:g} s", file=sys.stderr)
-        else:
-            print(f"{scenario.name}: {run.arrays.trip_depart_s.size:,} trips, plans "
-                  f"{', '.join(str(p) for p in run.plan_names)}, steps of {scenario.simulation.dt_s:g} s",
-                  file=sys.stderr)
+        print(kind.describe_run(scenario, run), file=sys.stderr)
     summary = run.run(progress=not args.quiet)
     write_results(run, out, plots=not args.no_plots)
-    table = {"crowd": format_kpi_table, "traffic": format_traffic_table, "bikes": format_bike_table}[scenario.kind]
-    print(table(summary))
+    print(kind.format_table(summary))
     print(f"results in {out}/")
     return 0
 
@@ -179,7 +109,7 @@ def _positive(text: str) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from .sweep import SweepInterrupted, format_risk_table, run_sweep
+    from .study.sweep import SweepInterrupted, format_risk_table, run_sweep
 
     out = Path(args.out) if args.out else Path("out") / f"{Path(args.scenario).stem}-sweep"
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.osmxml import write_osm
+from sim.core.osmxml import write_osm
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OSM = ROOT.parent / "shared" / "osm" / "shanghai_center.osm"

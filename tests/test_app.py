@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import sim.compare
-from sim.compare import bike_kpi_rows, exit_share_rows
-from sim.model import BikePlanComparison
-from sim.scenario import load_scenario
+import sim.study
+from sim.study import bike_kpi_rows, exit_share_rows
+from sim.bikes.model import BikePlanComparison
+from sim.kinds import load_scenario
 from tests.app_browser import (chromium_path, choose, exceptions_shown, launch, open_app, run_comparison,
                                screenshot, set_caps, set_run_options, short_crowd_overrides, streamlit_server)
 from tests.conftest import ROOT
@@ -65,8 +65,8 @@ def _choose_scenario(at: AppTest, page: str, path) -> None:
 
 def test_crowd_page_compares_caps_and_states_the_highest_safe_cap(monkeypatch):
     runs = []
-    real = sim.compare.run_crowd
-    monkeypatch.setattr(sim.compare, "run_crowd", lambda *a, **k: runs.append(k["label"]) or real(*a, **k))
+    real = sim.study.run_crowd
+    monkeypatch.setattr(sim.study, "run_crowd", lambda *a, **k: runs.append(k["label"]) or real(*a, **k))
     at = _app("crowd")
     _no_errors(at)
     at.selectbox(key="crowd_scenario").set_value(next(o for o in at.selectbox(key="crowd_scenario").options
@@ -196,9 +196,9 @@ def test_valid_upload_is_offered_for_a_run():
 
 def test_crowd_page_loads_a_sweep_and_states_the_highest_cap_within_the_risk(tmp_path):
     """A tiny sweep (2 caps x 2 seeds of a shortened rain night) made with the sim.sweep API, loaded
-    on the page: one table row per cap with the numbers of risk.csv, the verdict of sim.compare, a chart."""
-    from sim.compare import duration_override, sweep_grid_keys, sweep_safe_cap
-    from sim.sweep import load_sweep, run_sweep
+    on the page: one table row per cap with the numbers of risk.csv, the verdict of sim.study, a chart."""
+    from sim.study import duration_override, sweep_grid_keys, sweep_safe_cap
+    from sim.study.sweep import load_sweep, run_sweep
     start = time.perf_counter()
     out = tmp_path / "sweep"
     result = run_sweep(RAIN, ["zones.promenade.cap=15000,none"], 2, out, workers=2, log=lambda msg: None,
@@ -267,8 +267,8 @@ def _check_bike_verdict(stated: str, table) -> str:
 
 def test_bike_page_compares_plans_in_rain_and_states_the_fewest_unmet(monkeypatch):
     runs = []
-    real = sim.compare.run_bike_plans
-    monkeypatch.setattr(sim.compare, "run_bike_plans", lambda *a, **k: runs.append(tuple(k["plans"])) or real(*a, **k))
+    real = sim.study.run_bike_plans
+    monkeypatch.setattr(sim.study, "run_bike_plans", lambda *a, **k: runs.append(tuple(k["plans"])) or real(*a, **k))
     at = _app("bikes")
     _no_errors(at)
     _choose_scenario(at, "bikes", BIKES_RAIN)

@@ -8,10 +8,11 @@ import tomllib
 import numpy as np
 import pytest
 
-from sim.bikes import bike_share, compile_bikes, forecast_window
-from sim.errors import ScenarioError
-from sim.model import BikePlanComparison
-from sim.scenario import load_scenario, scenario_from_dict
+from sim.bikes.compile import bike_share, compile_bikes
+from sim.bikes.controllers import forecast_window
+from sim.core.errors import ScenarioError
+from sim.bikes.model import BikePlanComparison
+from sim.kinds import load_scenario, scenario_from_dict
 from tests.conftest import ROOT
 
 DRY = ROOT / "scenarios" / "bund_bikes_dry.toml"

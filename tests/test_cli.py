@@ -5,8 +5,8 @@ import json
 import pytest
 
 from sim.cli import main
-from sim.errors import ScenarioError
-from sim.scenario import load_scenario
+from sim.core.errors import ScenarioError
+from sim.kinds import load_scenario
 from tests.conftest import ROOT, corridor_scenario, to_toml
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"

@@ -1,4 +1,4 @@
-"""sim.compare: cap, plan and bike-plan verdicts, scenario text from uploads, results as the CLI
+"""sim.study: cap, plan and bike-plan verdicts, scenario text from uploads, results as the CLI
 writes them."""
 
 import json
@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from sim.compare import (MAP_DIR, best_plans, bike_kpi_rows, bike_pool_rows, exit_share_rows, fewest_unmet,
+from sim.study import (MAP_DIR, best_plans, bike_kpi_rows, bike_pool_rows, exit_share_rows, fewest_unmet,
                          parse_caps, run_bike_plans, run_crowd, safe_cap, scenario_data_from_toml, sweep_cap_key,
                          sweep_grid_keys, sweep_risk_rows, sweep_safe_cap, sweep_zones, validate_scenario)
-from sim.errors import ScenarioError
-from sim.io import write_results
-from sim.model import BikePlanComparison, CityModel
-from sim.scenario import load_scenario, scenario_from_dict
+from sim.core.errors import ScenarioError
+from sim.core.results import write_results
+from sim.bikes.model import BikePlanComparison
+from sim.crowd.model import CrowdModel
+from sim.kinds import load_scenario, scenario_from_dict
 from tests.conftest import ROOT, corridor_scenario
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
@@ -214,7 +215,7 @@ def test_uploaded_text_limits(tmp_path):
 def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
     """The cell-density snapshots change nothing else: same summary and files as a plain run."""
     scenario = scenario_from_dict(corridor_scenario(tmp_path, rate_per_min=300, duration_s=900), "c.toml")
-    plain = CityModel(scenario, seed=5)
+    plain = CrowdModel(scenario, seed=5)
     plain.run()
     write_results(plain, tmp_path / "cli", plots=False)
     result = run_crowd(scenario, seed=5, label="run")

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.network import load_network
+from sim.core.osm import load_network
 from tests.conftest import ROOT
 
 MAP = ROOT / "maps" / "huangpu_crossing.osm"

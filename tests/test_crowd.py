@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from sim.crowd import compile_crowd
-from sim.model import CityModel
-from sim.scenario import scenario_from_dict
+from sim.crowd.compile import compile_crowd
+from sim.crowd.model import CrowdModel
+from sim.kinds import scenario_from_dict
 from tests.conftest import corridor_scenario
 
 
 def _run(data, seed=None):
-    model = CityModel(scenario_from_dict(data, "test.toml"), seed=seed)
+    model = CrowdModel(scenario_from_dict(data, "test.toml"), seed=seed)
     passed = []
     while model.engine.step_index < model.n_steps:
         model.step()
@@ -52,9 +52,9 @@ def test_stairs_carry_imo_specific_flow(tmp_path):
 
 def test_same_seed_same_summary_and_different_seed_differs(tmp_path):
     data = corridor_scenario(tmp_path, rate_per_min=300, duration_s=900)
-    a = CityModel(scenario_from_dict(data, "t.toml"), seed=5).run()
-    b = CityModel(scenario_from_dict(data, "t.toml"), seed=5).run()
-    c = CityModel(scenario_from_dict(data, "t.toml"), seed=6).run()
+    a = CrowdModel(scenario_from_dict(data, "t.toml"), seed=5).run()
+    b = CrowdModel(scenario_from_dict(data, "t.toml"), seed=5).run()
+    c = CrowdModel(scenario_from_dict(data, "t.toml"), seed=6).run()
     for s in (a, b, c):
         s.pop("wall_seconds")
     assert a == b
@@ -77,7 +77,7 @@ def test_cap_holds_and_gate_queues(tmp_path):
 
 
 def test_compile_errors_name_fields(tmp_path):
-    from sim.errors import ScenarioError
+    from sim.core.errors import ScenarioError
     data = corridor_scenario(tmp_path)
     data["sources"][0]["nodes"] = ["Nowhere Street"]
     data["zones"]["plaza"]["match"] = "zone=atlantis"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.fundamental import capacity_point, level_of_service, los_density_thresholds, weidmann_speed
+from sim.crowd.fundamental import capacity_point, level_of_service, los_density_thresholds, weidmann_speed
 
 V0, GAMMA, RHO_MAX = 1.34, 1.913, 5.4
 

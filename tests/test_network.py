@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.errors import MapError
-from sim.network import build_walk_graph, load_network, parse_speed_mps, parse_width_m
+from sim.core.errors import MapError
+from sim.core.osm import load_network, parse_speed_mps, parse_width_m
+from sim.core.walk import build_walk_graph
 from tests.conftest import ROOT
 
 

@@ -26,22 +26,22 @@ from pathlib import Path
 
 import pytest
 
-from sim import crowd_kernels as K
-from sim.model import CityModel
-from sim.osmxml import write_osm
-from sim.reference import Pedestrian, ReferenceCrowdModel, engine_step_counts
-from sim.scenario import scenario_from_dict
+from sim.crowd import kernels as K
+from sim.crowd.model import CrowdModel
+from sim.core.osmxml import write_osm
+from sim.crowd.reference import Pedestrian, ReferenceCrowdModel, engine_step_counts
+from sim.kinds import scenario_from_dict
 from tests.conftest import corridor_scenario
 
 
 @dataclasses.dataclass
 class Comparison:
-    engine: CityModel
+    engine: CrowdModel
     reference: ReferenceCrowdModel
     first_difference: tuple[int, list[str]] | None     # (step, fields that differ), None if none
 
 
-def _agent_tables(engine: CityModel, reference: ReferenceCrowdModel) -> list[str]:
+def _agent_tables(engine: CrowdModel, reference: ReferenceCrowdModel) -> list[str]:
     """Names of the per-agent columns that differ (every arrived agent, in arrival order)."""
     e = engine.engine
     n = e.n_active
@@ -56,7 +56,7 @@ def _compare(data: dict) -> Comparison:
     step whose counts differ (every step) or whose agents differ (every simulated minute and at
     the end)."""
     scenario = scenario_from_dict(data, "reference.toml")
-    engine = CityModel(scenario)
+    engine = CrowdModel(scenario)
     reference = ReferenceCrowdModel(scenario)
     for step in range(engine.n_steps):
         engine.step()

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.crowd import compile_crowd
-from sim.model import CityModel
-from sim.scenario import load_scenario
+from sim.crowd.compile import compile_crowd
+from sim.crowd.model import CrowdModel
+from sim.kinds import load_scenario
 from tests.conftest import ROOT
 
 DRY = ROOT / "scenarios" / "bund_lightshow_dry.toml"
@@ -14,13 +14,13 @@ RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
 
 @pytest.fixture(scope="module")
 def dry_run():
-    model = CityModel(load_scenario(DRY))
+    model = CrowdModel(load_scenario(DRY))
     return model, model.run()
 
 
 @pytest.fixture(scope="module")
 def rain_run():
-    model = CityModel(load_scenario(RAIN))
+    model = CrowdModel(load_scenario(RAIN))
     return model, model.run()
 
 
@@ -95,7 +95,7 @@ def test_marshalled_release_holds_sections_and_everyone_leaves(rain_run):
 def test_marshalled_release_never_stalls_an_overfull_promenade():
     """At cap 80,000 the promenade jams (more people than viewing room in rain); the stewards' hold
     must still let every section go (no hold longer than release_max_hold_s), so the crowd clears."""
-    model = CityModel(load_scenario(RAIN, ["zones.promenade.cap=80000"]))
+    model = CrowdModel(load_scenario(RAIN, ["zones.promenade.cap=80000"]))
     summary = model.run()
     assert all(n > 0 for n in model.show.released)
     assert summary["clearance_s"] is not None

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.errors import ScenarioError
-from sim.scenario import load_scenario
-from sim.sweep import (RISK_NAME, TABLE_NAME, flatten_kpis, kpi_columns, parse_grid, plan_sweep, read_table,
+from sim.core.errors import ScenarioError
+from sim.kinds import load_scenario
+from sim.study.sweep import (RISK_NAME, TABLE_NAME, flatten_kpis, kpi_columns, parse_grid, plan_sweep, read_table,
                        risk_summary, run_summary, run_sweep)
 from tests.conftest import ROOT, corridor_scenario, to_toml
 
@@ -68,7 +68,7 @@ def test_table_has_one_row_per_run_with_grid_values_seed_and_kpis(pool_sweep, co
     assert all(int(r["plaza.peak_occupancy"]) <= 400 for r in capped)
     # seed k = 0 of a cell is exactly a single run of that scenario
     scenario = load_scenario(corridor_toml, ["zones.plaza.cap=400", "crowd.patience_s=30"])
-    from sim.model import build_run
+    from sim.kinds import build_run
     single = flatten_kpis(build_run(scenario, seed=base_seed).run())
     assert {k: v for k, v in read_table(pool_sweep.table_path)[0].items() if k in single} == single
 

@@ -7,15 +7,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from sim.errors import ScenarioError
-from sim.model import PlanComparison, TrafficModel
-from sim.osmxml import write_osm
-from sim.scenario import load_scenario, scenario_from_dict
-from sim.traffic import (DEFAULT_CLASSES, compile_traffic, convoy_traverse_s, idm_capacity_veh_per_h)
-from sim.traffic_kernels import equilibrium_gap_m, equilibrium_speed_mps, idm_acceleration
+from sim.core.errors import ScenarioError
+from sim.traffic.model import PlanComparison, TrafficModel
+from sim.core.osmxml import write_osm
+from sim.kinds import load_scenario, scenario_from_dict
+from sim.traffic.compile import DEFAULT_CLASSES, compile_traffic, convoy_traverse_s, idm_capacity_veh_per_h
+from sim.traffic.kernels import equilibrium_gap_m, equilibrium_speed_mps, idm_acceleration
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPHOON = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
@@ -236,8 +235,9 @@ def test_tunnel_not_on_the_map_and_too_short_convoys_are_clean_errors(tmp_path):
 def test_engine_runs_on_the_real_extract_through_dalian_road_tunnel(tmp_path, shared_osm):
     """The Dalian Road Tunnel of the real extract (both tubes found by name), bikes escorted
     through it, cars on the approaches: conserved, invariants hold, convoys cross."""
-    from sim.network import build_road_graph, load_network
-    from sim.traffic import _find_tubes
+    from sim.core.osm import load_network
+    from sim.core.roads import build_road_graph
+    from sim.traffic.compile import _find_tubes
 
     road = build_road_graph(load_network(shared_osm))
     tubes = _find_tubes(road, "Dalian Road Tunnel", "test")

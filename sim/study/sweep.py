@@ -63,30 +63,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .errors import CliError, ScenarioError, SimError
-from .scenario import AnyScenario, apply_overrides, load_scenario, parse_override, scenario_from_dict
+from ..core.errors import CliError, ScenarioError, SimError
+from ..core.schema import apply_overrides, parse_override
+from ..kinds import (
+    KINDS,
+    AnyScenario,
+    build_run,
+    kind_of,
+    load_scenario,
+    scenario_from_dict,
+)
 
 __all__ = ["GridAxis", "SweepPlan", "SweepResult", "SweepInterrupted", "parse_grid", "plan_sweep", "run_sweep",
            "run_summary", "flatten_kpis", "kpi_columns", "risk_summary", "read_table", "load_sweep",
-           "format_risk_table", "TABLE_NAME", "RISK_NAME", "MANIFEST_NAME", "DENSITY_LIMIT_PPM2"]
+           "format_risk_table", "TABLE_NAME", "RISK_NAME", "MANIFEST_NAME"]
 
 TABLE_NAME, RISK_NAME, MANIFEST_NAME = "sweep.csv", "risk.csv", "sweep.json"
-#: Peak density (p/m2) above which a run counts towards ``p_any_zone_density_gt_4``.
-DENSITY_LIMIT_PPM2 = 4.0
 ENGINES = ("pool", "dask")
 RUN_COLUMNS = ["seed", "status", "attempts", "wall_seconds"]
-
-CROWD_RUN_KPIS = ["agents_total", "agents_entered", "agents_exited", "agents_inside", "agents_conserved",
-                  "balked_at_gates", "max_gate_queue", "gate_waiters", "gate_wait_s_mean", "gate_wait_s_p95",
-                  "clearance_s"]
-CROWD_ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_mean_density_ppm2", "worst_los",
-                   "seconds_at_los_e_or_worse", "seconds_at_los_f", "max_gate_queue", "gate_closed_s", "clearance_s"]
-TRAFFIC_RUN_KPIS = ["trips_total", "vehicles_conserved"]
-TRAFFIC_PLAN_KPIS = ["vehicles_conserved", "convoys", "bikes_per_convoy_mean"]
-TRAFFIC_MODES = ("motor", "bike")
-TRAFFIC_MODE_KPIS = ["trips", "departed", "arrived", "throughput_per_h", "wait_s_mean", "wait_s_p95",
-                     "max_queue_vehicles", "max_queue_m", "mean_queue_vehicles", "tunnel_utilisation",
-                     "travel_time_s_mean", "depart_delay_s_mean"]
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -230,41 +224,18 @@ class SweepPlan:
 
 
 def kpi_columns(scenario: AnyScenario) -> list[str]:
-    """The flattened KPI columns of a scenario's runs: crowd, the run KPIs then ``ZONE.KPI``; traffic,
-    ``trips_total``, ``vehicles_conserved``, then ``PLAN.KPI`` and ``PLAN.MODE.KPI``."""
-    if scenario.kind == "crowd":
-        return CROWD_RUN_KPIS + [f"{z}.{k}" for z in scenario.zones for k in CROWD_ZONE_KPIS]
-    plans = list(scenario.plans) or ["traffic"]
-    cols = list(TRAFFIC_RUN_KPIS)
-    for p in plans:
-        cols += [f"{p}.{k}" for k in TRAFFIC_PLAN_KPIS]
-        cols += [f"{p}.{m}.{k}" for m in TRAFFIC_MODES for k in TRAFFIC_MODE_KPIS]
-    return cols
+    """The flattened KPI columns of a scenario's runs (each kind's ``kpi_columns``)."""
+    return kind_of(scenario).kpi_columns(scenario)
 
 
 def flatten_kpis(summary: dict) -> dict[str, Any]:
-    """A run's ``summary()`` (crowd model or plan comparison) as flat ``column -> value``."""
-    if summary.get("kind") == "traffic":
-        row = {k: summary.get(k) for k in TRAFFIC_RUN_KPIS}
-        for name, plan in summary["plans"].items():
-            row.update({f"{name}.{k}": plan.get(k) for k in TRAFFIC_PLAN_KPIS})
-            for mode, kpis in plan["modes"].items():
-                row.update({f"{name}.{mode}.{k}": kpis.get(k) for k in TRAFFIC_MODE_KPIS})
-        return row
-    row = {k: summary.get(k) for k in CROWD_RUN_KPIS}
-    for zone, kpis in summary["zones"].items():
-        row.update({f"{zone}.{k}": kpis.get(k) for k in CROWD_ZONE_KPIS})
-    return row
+    """A run's ``summary()`` as flat ``column -> value`` (each kind's ``flatten_kpis``)."""
+    return KINDS[summary.get("kind", "crowd")].flatten_kpis(summary)
 
 
 def _compile_check(scenario: AnyScenario) -> None:
     """Every check against the map that ``build_run`` would make, without drawing a run."""
-    if scenario.kind == "crowd":
-        from .crowd import compile_crowd
-        compile_crowd(scenario)
-    else:
-        from .traffic import compile_traffic
-        compile_traffic(scenario)
+    kind_of(scenario).compile_check(scenario)
 
 
 def _digest(data: dict) -> str:
@@ -328,7 +299,6 @@ def plan_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] =
 
 def run_summary(scenario: AnyScenario, seed: int) -> dict:
     """Build and run one scenario with one seed; its KPIs, flattened (the default ``run_fn``)."""
-    from .model import build_run
     run = build_run(scenario, seed=seed)
     return flatten_kpis(run.run(progress=False))
 
@@ -351,7 +321,7 @@ def _run_chunk(tasks: list[tuple[int, AnyScenario, int]], run_fn: Callable | Non
     """Run a task's runs one after another; each failing run is retried once, right away."""
     import numba
 
-    from . import model  # noqa: F401  (imported before any run is timed)
+    from .. import kinds  # noqa: F401  (imported before any run is timed)
     if threads > 0:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     run_fn = run_fn or run_summary
@@ -636,7 +606,7 @@ def _sorted_rows(plan: SweepPlan, rows: list[dict[str, str]]) -> list[dict[str, 
 
 def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[str], kind: str = "crowd") -> list[dict]:
     """One row per grid cell (in order of first appearance): runs ok and failed; for crowd sweeps the
-    probabilities of LOS F and of a peak density above :data:`DENSITY_LIMIT_PPM2` in any zone; and per
+    risks of each kind (``ScenarioKind.risk_flags``: for crowds, LOS F or more than 4 p/m2 in any zone); and per
     KPI ``mean``/``p5``/``p95`` (numbers) or ``share`` (yes/no) across the cell's ok runs.
 
     ``rows`` hold typed values (see :func:`read_table`)."""
@@ -652,7 +622,6 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
             numeric.append(k)
         elif not vals and not k.endswith("worst_los"):
             numeric.append(k)                       # no value anywhere yet: keep the column
-    zones = [k[: -len(".worst_los")] for k in kpis if k.endswith(".worst_los")]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault(tuple(_text(r.get(k)) for k in grid_keys), []).append(r)
@@ -661,13 +630,8 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
         ok = [r for r in group if r.get("status") == "ok"]
         row: dict[str, Any] = dict(zip(grid_keys, labels))
         row["runs_ok"], row["runs_failed"] = len(ok), len(group) - len(ok)
-        if kind == "crowd":
-            los_f = [any(r.get(f"{z}.worst_los") == "F" for z in zones) for r in ok]
-            dense = [any((r.get(f"{z}.peak_density_ppm2") or 0.0) > DENSITY_LIMIT_PPM2 for z in zones) for r in ok]
-            either = [a or b for a, b in zip(los_f, dense)]
-            for name, flags in (("p_any_zone_los_f", los_f), ("p_any_zone_density_gt_4", dense),
-                                ("p_any_zone_los_f_or_density_gt_4", either)):
-                row[name] = round(sum(flags) / len(flags), 6) if flags else None
+        for name, flags in KINDS[kind].risk_flags(ok, kpis).items():
+            row[name] = round(sum(flags) / len(flags), 6) if flags else None
         for k in kpis:
             vals = [r.get(k) for r in ok if r.get(k) is not None]
             if k in numeric:
@@ -683,8 +647,7 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
 
 def risk_columns(grid_keys: list[str], kpis: list[str], risk_rows: list[dict], kind: str) -> list[str]:
     cols = [*grid_keys, "runs_ok", "runs_failed"]
-    if kind == "crowd":
-        cols += ["p_any_zone_los_f", "p_any_zone_density_gt_4", "p_any_zone_los_f_or_density_gt_4"]
+    cols += list(KINDS[kind].risk_flags([], kpis))
     present = set().union(*(r.keys() for r in risk_rows)) if risk_rows else set()
     for k in kpis:
         cols += [c for c in (f"{k}.mean", f"{k}.p5", f"{k}.p95", f"{k}.share") if c in present]
@@ -696,17 +659,7 @@ def format_risk_table(result: "SweepResult") -> str:
     plan = result.plan
     keys = plan.grid_keys
     lines = []
-    if plan.kind == "crowd":
-        main = plan.cells[0].scenario.main_zone if plan.cells else ""
-        extra = [("P(LOS F)", "p_any_zone_los_f", "{:.2f}"), ("P(>4 p/m2)", "p_any_zone_density_gt_4", "{:.2f}"),
-                 (f"{main} peak mean", f"{main}.peak_occupancy.mean", "{:,.0f}"),
-                 ("peak p/m2 p95", f"{main}.peak_density_ppm2.p95", "{:.2f}"),
-                 ("wait p95 s mean", "gate_wait_s_p95.mean", "{:.0f}"),
-                 ("clear s mean", "clearance_s.mean", "{:.0f}")]
-    else:
-        extra = [("trips mean", "trips_total.mean", "{:,.0f}")]
-        for p in list(plan.cells[0].scenario.plans)[:3] if plan.cells else []:
-            extra.append((f"{p} bike wait s", f"{p}.bike.wait_s_mean.mean", "{:.0f}"))
+    extra = KINDS[plan.kind].risk_table(plan.cells[0].scenario) if plan.cells else []
     head = [*(k.split(".")[-1] if len(k) > 24 else k for k in keys), "ok", "failed", *(h for h, _, _ in extra)]
     table = []
     for r in result.risk:

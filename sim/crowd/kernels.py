@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..core.routing import EXIT_HERE
 from .fundamental import weidmann_flow, weidmann_speed
-from .routing import EXIT_HERE
 
 __all__ = [
     "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED",

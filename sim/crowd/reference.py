@@ -33,14 +33,32 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from .control import ShowController, ZoneGate
-from .crowd import NO_CAP, CrowdArrays, compile_crowd, compute_routes, generate_arrivals
-from .crowd_kernels import (AT_SOURCE, C_ADMITTED, C_BALKED, C_ENTERED_NETWORK, C_EXITED,
-                            C_LEFT_FROM_SOURCE, C_RETARGETED, EXITED, N_COUNTERS, PENDING, STANDING,
-                            WALK_IN, WALK_OUT)
+from ..core.routing import EXIT_HERE
+from .compile import (
+    NO_CAP,
+    CrowdArrays,
+    compile_crowd,
+    compute_routes,
+    generate_arrivals,
+)
+from .controllers import ShowController, ZoneGate
 from .fundamental import weidmann_speed
-from .routing import EXIT_HERE
-from .scenario import Scenario
+from .kernels import (
+    AT_SOURCE,
+    C_ADMITTED,
+    C_BALKED,
+    C_ENTERED_NETWORK,
+    C_EXITED,
+    C_LEFT_FROM_SOURCE,
+    C_RETARGETED,
+    EXITED,
+    N_COUNTERS,
+    PENDING,
+    STANDING,
+    WALK_IN,
+    WALK_OUT,
+)
+from .schema import CrowdScenario
 
 __all__ = ["Pedestrian", "ReferenceCrowdModel", "StepCounts", "engine_step_counts"]
 
@@ -305,7 +323,7 @@ class ReferenceCrowdModel(mesa.Model):
     engine's (:meth:`step_counts`, :func:`engine_step_counts`).
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, arrays: CrowdArrays | None = None):
+    def __init__(self, scenario: CrowdScenario, seed: int | None = None, arrays: CrowdArrays | None = None):
         seed_value = scenario.simulation.seed if seed is None else int(seed)
         super().__init__(rng=seed_value)
         self.seed_value = seed_value

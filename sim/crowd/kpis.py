@@ -1,5 +1,4 @@
-"""KPIs of a run: crowd zone series, Fruin levels of service, gate waits, clearance; and traffic
-portal queues, waits and throughput per mode.
+"""KPIs of a crowd run: zone series, Fruin levels of service, gate waits, clearance.
 
 :class:`CrowdRecorder` keeps one row per step and zone (occupancy, densest cell, gate queue) and the
 peak density of every cell; :func:`crowd_summary` turns them into the numbers a safety team reads.
@@ -10,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels as K
 from .fundamental import LOS_NAMES
 
-__all__ = ["CrowdRecorder", "crowd_summary", "LOS_E", "LOS_F", "TrafficRecorder", "traffic_plan_summary",
-           "bike_plan_summary"]
+__all__ = ["CrowdRecorder", "crowd_summary", "format_table", "kpi_columns", "flatten_kpis", "risk_flags", "risk_table",
+           "LOS_E", "LOS_F", "DENSITY_LIMIT_PPM2"]
 
 LOS_E, LOS_F = 4, 5
 
@@ -117,7 +117,6 @@ def crowd_summary(model) -> dict:
     waits = np.concatenate([waited, engine.t_s - still_waiting])
     main = model.scenario.main_zone
     counters = engine.counters
-    from . import crowd_kernels as K
     return {
         "scenario": model.scenario.name,
         "scenario_file": model.scenario.source_path,
@@ -151,142 +150,69 @@ def crowd_summary(model) -> dict:
     }
 
 
-# ---------------------------------------------------------------------------------------------
-# Traffic: portal queues, waits and throughput per mode of one phase plan.
-# ---------------------------------------------------------------------------------------------
-
-class TrafficRecorder:
-    """Portal queues sampled every ``queue_sample_s`` (vehicles and metres, per portal and mode)."""
-
-    def __init__(self, engine, n_samples: int):
-        n_tubes = len(engine.arrays.tubes)
-        self.t_s = np.zeros(n_samples)
-        self.queue_n = np.zeros((n_samples, n_tubes, 2), dtype=np.int64)
-        self.queue_m = np.zeros((n_samples, n_tubes, 2))
-        self.phase = np.zeros(n_samples, dtype=np.int8)
-        self.n = 0
-
-    def record(self, engine, controller) -> None:
-        from .control import PHASES
-        k = self.n
-        if k >= self.t_s.size:
-            return
-        self.t_s[k] = engine.t_s
-        self.queue_n[k] = engine.queue_n
-        self.queue_m[k] = engine.queue_m
-        self.phase[k] = PHASES.index(controller.phase) if controller is not None else -1
-        self.n += 1
-
-
-def _p95(values: np.ndarray) -> float:
-    return float(np.percentile(values, 95)) if values.size else 0.0
-
-
-def traffic_plan_summary(model) -> dict:
-    """The KPIs of one plan: per mode throughput through the tunnel, waits (time stopped on the road
-    plus time in a portal's waiting area), portal queues, the tunnel's time share; plus the plan."""
-    from .traffic import BIKE, MOTOR
-    from .traffic_kernels import PENDING, QUEUED
-
-    e = model.engine
-    a = model.arrays
-    n = e.n_trips
-    end_s = e.t_s
-    hours = max(end_s, 1e-9) / 3600.0
-    rec = model.recorder
-    controller = model.controller
-    phase_s = controller.phase_seconds(end_s) if controller is not None else {}
-    state = e.veh_state[:n]
-    departed = state != PENDING
-    in_area = (state == QUEUED) & (e.veh_insert_s[:n] >= 0)          # waiting at a portal right now
-    wait = e.veh_wait_s[:n] + e.veh_queue_wait_s[:n] + np.where(in_area, end_s - e.veh_queue_enter_s[:n], 0.0)
-    inserted = e.veh_insert_s[:n] >= 0
-    depart_delay = np.where(inserted, e.veh_insert_s[:n] - e.veh_depart_s[:n], end_s - e.veh_depart_s[:n])
-    arrived = e.veh_arrive_s[:n] >= 0
-    travel = e.veh_arrive_s[:n] - e.veh_depart_s[:n]
-    modes = {}
-    for mode, label, share_key in ((MOTOR, "motor", "motor"), (BIKE, "bike", "convoy")):
-        mask = departed & (e.veh_mode[:n] == mode)
-        qn = rec.queue_n[: rec.n, :, mode]
-        qm = rec.queue_m[: rec.n, :, mode]
-        modes[label] = {
-            "trips": int(((e.veh_mode[:n] == mode)).sum()),
-            "departed": int(mask.sum()),
-            "arrived": int((mask & arrived).sum()),
-            "throughput_per_h": round(float(e.tube_exits[:, mode].sum()) / hours, 1) if a.tubes else None,
-            "wait_s_mean": round(float(wait[mask].mean()), 1) if mask.any() else 0.0,
-            "wait_s_p95": round(_p95(wait[mask]), 1),
-            "max_queue_vehicles": int(qn.max()) if qn.size else 0,
-            "max_queue_m": round(float(qm.max()), 1) if qm.size else 0.0,
-            "mean_queue_vehicles": round(float(qn.sum(axis=1).mean()), 2) if qn.size else 0.0,
-            "tunnel_utilisation": round(phase_s.get(share_key, 0.0) / max(end_s, 1e-9), 4) if phase_s else None,
-            "travel_time_s_mean": round(float(travel[mask & arrived].mean()), 1) if (mask & arrived).any() else None,
-            "depart_delay_s_mean": round(float(depart_delay[mask].mean()), 1) if mask.any() else 0.0,
-        }
-    portals = {}
-    for g, tube in enumerate(a.tubes):
-        portals[tube.portal_label] = {
-            "tube_length_m": round(tube.length_m, 1),
-            "motor_through": int(e.tube_exits[g, MOTOR]), "bike_through": int(e.tube_exits[g, BIKE]),
-            "max_motor_queue_vehicles": int(rec.queue_n[: rec.n, g, MOTOR].max()) if rec.n else 0,
-            "max_motor_queue_m": round(float(rec.queue_m[: rec.n, g, MOTOR].max()), 1) if rec.n else 0.0,
-            "max_bike_queue": int(rec.queue_n[: rec.n, g, BIKE].max()) if rec.n else 0,
-        }
-    convoys = [c for c in controller.convoys if c.state == "done"] if controller is not None else []
-    plan = model.plan.model_dump(mode="json") if model.plan is not None else None
-    return {
-        "plan": plan,
-        "seed": model.seed_value,
-        "sim_seconds": round(end_s, 3),
-        "wall_seconds": round(model.wall_seconds, 3),
-        "trips_total": int(n),
-        "vehicles_conserved": bool(e.conserved),
-        "conservation_error": e.conservation_error or None,
-        "vehicle_updates": int(e.vehicle_updates),
-        "vehicle_updates_per_s": round(e.vehicle_updates / model.wall_seconds) if model.wall_seconds > 0 else None,
-        "convoys": len(convoys),
-        "aborted_convoys": controller.aborted_convoys if controller is not None else 0,
-        "bikes_per_convoy_mean": round(float(np.mean([c.released for c in convoys])), 1) if convoys else 0.0,
-        "phase_seconds": {k: round(v, 1) for k, v in phase_s.items()},
-        "modes": modes,
-        "portals": portals,
-        "violations": len(model.violations) if model.check_invariants else None,
-    }
+def format_table(summary: dict) -> str:
+    """The KPI table printed after a run."""
+    head = (f"{'zone':<30}{'cap':>8}{'peak occ':>10}{'peak p/m2':>11}{'LOS':>5}"
+            f"{'s LOS>=E':>10}{'s LOS F':>9}{'max queue':>11}{'clear s':>9}")
+    lines = [head, "-" * len(head)]
+    for name, z in summary["zones"].items():
+        cap = f"{z['cap']:,}" if z["cap"] else "-"
+        clear = "-" if z["clearance_s"] is None else f"{z['clearance_s']:.0f}"
+        lines.append(f"{name:<30}{cap:>8}{z['peak_occupancy']:>10,}{z['peak_density_ppm2']:>11.2f}"
+                     f"{z['worst_los']:>5}{z['seconds_at_los_e_or_worse']:>10.0f}{z['seconds_at_los_f']:>9.0f}"
+                     f"{z['max_gate_queue']:>11,}{clear:>9}")
+    lines.append("")
+    lines.append(f"people {summary['agents_total']:,}  exited {summary['agents_exited']:,}  "
+                 f"inside at end {summary['agents_inside']:,}  conserved {summary['agents_conserved']}  "
+                 f"went home from gates {summary['balked_at_gates']:,}")
+    clear = summary["clearance_s"]
+    clear_text = "not within the run" if clear is None else f"{clear:.0f} s"
+    lines.append(f"gate wait p95 {summary['gate_wait_s_p95']:.0f} s (of {summary['gate_waiters']:,} who queued)  "
+                 f"clearance of {summary['clearance_zone']}: {clear_text}  "
+                 f"wall {summary['wall_seconds']:.1f} s for {summary['sim_seconds']:.0f} simulated s")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
-# Bikes: pickups, unmet demand, empty pools, redistribution effort of one plan.
+# Flat KPIs for sweeps, and the per-run risks a sweep summarises.
 # ---------------------------------------------------------------------------------------------
 
-def bike_plan_summary(model) -> dict:
-    """The KPIs of one redistribution plan (the bikes scenario's summary.json, per plan)."""
-    e = model.engine
-    a = model.arrays
-    pickups = int(e.pickups.sum())
-    unmet = int(e.unmet.sum())
-    van_moved = sum(v.moved for v in model.vans)
-    van_km = sum(v.km for v in model.vans)
-    walks = np.asarray(e.extra_walk_m) if e.extra_walk_m else np.zeros(0)
-    return {
-        "plan": model.plan.model_dump(mode="json"),
-        "seed": model.seed_value,
-        "wall_seconds": round(model.wall_seconds, 3),
-        "pickups": pickups,
-        "unmet_pickups": unmet,
-        "unmet_share": round(unmet / (pickups + unmet), 4) if pickups + unmet else 0.0,
-        "unmet_pickups_by_pool": {n: int(v) for n, v in zip(a.pool_names, e.unmet)},
-        "pickups_by_pool": {n: int(v) for n, v in zip(a.pool_names, e.pickups)},
-        "empty_pool_minutes": {n: round(float(v) / 60.0, 1) for n, v in zip(a.pool_names, e.empty_s)},
-        "returns": int(e.returns.sum()),
-        "lost_returns": int(e.lost_returns),
-        "bikes_moved": int(model.layout_moved + van_moved),
-        "van_km": round(float(model.layout_km + van_km), 2),
-        "van_loads_planned": len(model.trips),
-        "van_max_load": max((v.max_load for v in model.vans), default=0),
-        "extra_walk_m_mean": round(float(walks.mean()), 1) if walks.size else 0.0,
-        "start_stock": {n: int(v) for n, v in zip(a.pool_names, model.engine.initial_stock)},
-        "end_stock": {n: int(v) for n, v in zip(a.pool_names, e.stock)},
-        "bikes_in_vans_at_end": int(e.in_vans),
-        "bikes_conserved": bool(e.conserved),
-        "conservation_error": e.conservation_error or None,
-    }
+#: Peak density (p/m2) above which a run counts towards ``p_any_zone_density_gt_4``.
+DENSITY_LIMIT_PPM2 = 4.0
+RUN_KPIS = ["agents_total", "agents_entered", "agents_exited", "agents_inside", "agents_conserved",
+            "balked_at_gates", "max_gate_queue", "gate_waiters", "gate_wait_s_mean", "gate_wait_s_p95",
+            "clearance_s"]
+ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_mean_density_ppm2", "worst_los",
+             "seconds_at_los_e_or_worse", "seconds_at_los_f", "max_gate_queue", "gate_closed_s", "clearance_s"]
+
+
+def kpi_columns(scenario) -> list[str]:
+    """The flattened KPI columns of a crowd run: the run KPIs, then ``ZONE.KPI``."""
+    return RUN_KPIS + [f"{z}.{k}" for z in scenario.zones for k in ZONE_KPIS]
+
+
+def flatten_kpis(summary: dict) -> dict:
+    """A crowd run's summary as flat ``column -> value``."""
+    row = {k: summary.get(k) for k in RUN_KPIS}
+    for zone, kpis in summary["zones"].items():
+        row.update({f"{zone}.{k}": kpis.get(k) for k in ZONE_KPIS})
+    return row
+
+
+def risk_flags(ok_rows: list[dict], kpis: list[str]) -> dict[str, list[bool]]:
+    """Per run: did some zone reach LOS F, exceed :data:`DENSITY_LIMIT_PPM2`, or either."""
+    zones = [k[: -len(".worst_los")] for k in kpis if k.endswith(".worst_los")]
+    los_f = [any(r.get(f"{z}.worst_los") == "F" for z in zones) for r in ok_rows]
+    dense = [any((r.get(f"{z}.peak_density_ppm2") or 0.0) > DENSITY_LIMIT_PPM2 for z in zones) for r in ok_rows]
+    return {"p_any_zone_los_f": los_f, "p_any_zone_density_gt_4": dense,
+            "p_any_zone_los_f_or_density_gt_4": [a or b for a, b in zip(los_f, dense)]}
+
+
+def risk_table(scenario) -> list[tuple[str, str, str]]:
+    """Columns of the short table printed after a crowd sweep."""
+    main = scenario.main_zone
+    return [("P(LOS F)", "p_any_zone_los_f", "{:.2f}"), ("P(>4 p/m2)", "p_any_zone_density_gt_4", "{:.2f}"),
+            (f"{main} peak mean", f"{main}.peak_occupancy.mean", "{:,.0f}"),
+            ("peak p/m2 p95", f"{main}.peak_density_ppm2.p95", "{:.2f}"),
+            ("wait p95 s mean", "gate_wait_s_p95.mean", "{:.0f}"),
+            ("clear s mean", "clearance_s.mean", "{:.0f}")]

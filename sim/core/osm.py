@@ -1,9 +1,8 @@
-"""Street networks: load an OSM extract offline and build compact arrays for the kernels.
+"""OpenStreetMap extracts in, physical links out: the one place OSM tags are read.
 
 Data flow: ``.osm`` / ``.osm.bz2`` / ``.graphml`` file -> osmnx ``MultiDiGraph`` (projected to
-metres) -> :class:`Network` (physical links with their attributes) -> :class:`WalkGraph` (directed
-walk edges in CSR form, long links split into cells of at most ``max_cell_m``) and
-:class:`RoadGraph` (directed road edges with lanes for motor vehicles and bicycles).
+metres) -> :class:`Network` (physical links with their attributes).  The walk graph
+(:mod:`sim.core.walk`) and the road graph (:mod:`sim.core.roads`) are built from a :class:`Network`.
 
 OSM tag values are strings; they are parsed here, once, into SI numbers (metres, m/s).
 """
@@ -13,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,8 @@ import numpy as np
 
 from .errors import MapError
 
-__all__ = [
-    "Network",
-    "WalkGraph",
-    "load_network",
-    "load_graph",
-    "network_from_graph",
-    "build_walk_graph",
-    "RoadGraph",
-    "build_road_graph",
-    "parse_width_m",
-    "parse_speed_mps",
-]
+__all__ = ["Network", "load_network", "load_graph", "network_from_graph", "parse_width_m", "parse_speed_mps",
+           "DEFAULT_LANES", "DEFAULT_MAXSPEED_KPH"]
 
 #: Highway values walked on by default (foot=no still forbids them).
 WALK_HIGHWAYS = {"footway", "pedestrian", "path", "steps", "living_street", "corridor", "track"}
@@ -52,7 +41,6 @@ DEFAULT_MAXSPEED_KPH = {"motorway": 100, "trunk": 80, "primary": 60, "secondary"
                         "residential": 30, "living_street": 20, "service": 20, "unclassified": 40}
 DEFAULT_LANES = {"motorway": 3, "trunk": 2, "primary": 2, "secondary": 2, "tertiary": 1}
 COVERED_VALUES = {"yes", "arcade", "colonnade", "roof", "building_passage"}
-
 EXTRA_WAY_TAGS = ["name:en", "width", "zone", "section", "covered", "incline", "layer", "footway", "sidewalk",
                   "sidewalk:width", "foot", "bicycle", "motor_vehicle", "ramp", "crossing", "surface",
                   "lanes:forward", "lanes:backward"]
@@ -74,8 +62,6 @@ def _tag(data: dict, key: str) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value).strip()
-
-
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
@@ -370,8 +356,6 @@ def network_from_graph(graph, name: str = "network") -> Network:
         highway=[r["highway"] for r in rows], link_name=[r["name"] for r in rows],
         link_tags=[r["tags"] for r in rows], link_geometry_xy=[r["xy"] for r in rows],
     )
-
-
 _NETWORK_CACHE: dict[tuple[str, float, bool], Network] = {}
 
 
@@ -397,267 +381,3 @@ def load_network(path: str | Path, *, simplify: bool = True) -> Network:
     net = network_from_graph(graph, name=path.name)
     _NETWORK_CACHE[key] = net
     return net
-
-
-@dataclass(frozen=True)
-class WalkGraph:
-    """Directed walk edges over walkable links, long links split into cells, in CSR form.
-
-    Each physical cell ``c`` (a link, or a piece of one) carries two directed edges, ``2c`` (from
-    ``cell_a`` to ``cell_b``) and ``2c+1`` (back); both share the cell's area, so densities count
-    walkers of both directions.  Node indices here are walk-graph nodes (``node_net`` maps them back
-    to :class:`Network` nodes; -1 for split points).
-    """
-
-    network: Network
-    n_nodes: int
-    node_net: np.ndarray          # int32: Network node index or -1 for split points
-    node_x_m: np.ndarray
-    node_y_m: np.ndarray
-    cell_link: np.ndarray         # int32: Network link of each cell
-    cell_a: np.ndarray            # int32
-    cell_b: np.ndarray
-    cell_length_m: np.ndarray
-    cell_width_m: np.ndarray
-    cell_area_m2: np.ndarray
-    cell_covered: np.ndarray      # bool
-    cell_steps: np.ndarray        # bool
-    cell_signal: np.ndarray       # bool
-    cell_incline_up: np.ndarray   # int8 (+1: a->b is up)
-    cell_xy: np.ndarray           # (n_cells, 2, 2) endpoints for plotting
-    edge_from: np.ndarray         # int32 per directed edge (2 per cell)
-    edge_to: np.ndarray
-    out_start: np.ndarray         # int32 CSR: edges leaving node n are out_edges[out_start[n]:out_start[n+1]]
-    out_edges: np.ndarray
-    net_node_to_walk: dict[int, int] = field(repr=False)
-
-    @property
-    def n_cells(self) -> int:
-        return int(self.cell_link.shape[0])
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.edge_from.shape[0])
-
-    def cells_of_links(self, links: np.ndarray) -> np.ndarray:
-        """Cells that belong to any of the given Network links."""
-        return np.flatnonzero(np.isin(self.cell_link, links))
-
-    def walk_node(self, net_node: int, field: str = "node") -> int:
-        """Walk-graph node of a Network node; MapError if the node has no walkable way."""
-        if net_node not in self.net_node_to_walk:
-            tags = self.network.node_tags[net_node]
-            raise MapError(f"{field}: node {tags.get('name', self.network.node_osmid[net_node])!r} "
-                           f"is not on any walkable way of map {self.network.name!r}")
-        return self.net_node_to_walk[net_node]
-
-
-def _point_along(xy: np.ndarray, distance_m: float) -> np.ndarray:
-    seg = np.diff(xy, axis=0)
-    seg_len = np.hypot(seg[:, 0], seg[:, 1])
-    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
-    distance_m = min(max(distance_m, 0.0), cum[-1])
-    k = int(np.searchsorted(cum, distance_m, side="right") - 1)
-    k = min(k, len(seg_len) - 1)
-    frac = 0.0 if seg_len[k] == 0 else (distance_m - cum[k]) / seg_len[k]
-    return xy[k] + frac * seg[k]
-
-
-def build_walk_graph(net: Network, max_cell_m: float = 100.0) -> WalkGraph:
-    """Split walkable links into cells of at most ``max_cell_m`` and index them as directed edges."""
-    if max_cell_m <= 0:
-        raise MapError(f"max_cell_m must be positive, got {max_cell_m!r}")
-    links = np.flatnonzero(net.walk)
-    if links.size == 0:
-        raise MapError(f"map {net.name!r} has no walkable ways (footway, pedestrian, steps, or roads "
-                       f"with sidewalks)")
-    net_to_walk: dict[int, int] = {}
-    node_net: list[int] = []
-    xs: list[float] = []
-    ys: list[float] = []
-
-    def node_for(net_node: int) -> int:
-        if net_node not in net_to_walk:
-            net_to_walk[net_node] = len(node_net)
-            node_net.append(net_node)
-            xs.append(net.node_x_m[net_node])
-            ys.append(net.node_y_m[net_node])
-        return net_to_walk[net_node]
-
-    cells: dict[str, list] = {k: [] for k in ("link", "a", "b", "len", "xy")}
-    for link in links:
-        a = node_for(int(net.link_u[link]))
-        b_final = node_for(int(net.link_v[link]))
-        length = float(net.length_m[link])
-        pieces = max(1, int(math.ceil(length / max_cell_m - 1e-9)))
-        xy = net.link_geometry_xy[link]
-        geom_len = float(np.hypot(*np.diff(xy, axis=0).T).sum()) or 1.0
-        start_xy = xy[0]
-        for p in range(pieces):
-            if p == pieces - 1:
-                b = b_final
-                end_xy = xy[-1]
-            else:
-                end_xy = _point_along(xy, geom_len * (p + 1) / pieces)
-                b = len(node_net)
-                node_net.append(-1)
-                xs.append(float(end_xy[0]))
-                ys.append(float(end_xy[1]))
-            cells["link"].append(link)
-            cells["a"].append(a)
-            cells["b"].append(b)
-            cells["len"].append(length / pieces)
-            cells["xy"].append([start_xy, end_xy])
-            a, start_xy = b, end_xy
-
-    cell_link = np.asarray(cells["link"], dtype=np.int32)
-    cell_a = np.asarray(cells["a"], dtype=np.int32)
-    cell_b = np.asarray(cells["b"], dtype=np.int32)
-    cell_len = np.asarray(cells["len"], dtype=np.float64)
-    cell_width = net.width_m[cell_link].astype(np.float64)
-    n_cells = cell_link.shape[0]
-    edge_from = np.empty(2 * n_cells, dtype=np.int32)
-    edge_to = np.empty(2 * n_cells, dtype=np.int32)
-    edge_from[0::2], edge_to[0::2] = cell_a, cell_b
-    edge_from[1::2], edge_to[1::2] = cell_b, cell_a
-    n_nodes = len(node_net)
-    order = np.argsort(edge_from, kind="stable").astype(np.int32)
-    counts = np.bincount(edge_from, minlength=n_nodes)
-    out_start = np.zeros(n_nodes + 1, dtype=np.int32)
-    out_start[1:] = np.cumsum(counts)
-    return WalkGraph(
-        network=net, n_nodes=n_nodes, node_net=np.asarray(node_net, dtype=np.int32),
-        node_x_m=np.asarray(xs), node_y_m=np.asarray(ys),
-        cell_link=cell_link, cell_a=cell_a, cell_b=cell_b, cell_length_m=cell_len,
-        cell_width_m=cell_width, cell_area_m2=cell_len * cell_width,
-        cell_covered=net.covered[cell_link].copy(), cell_steps=net.steps[cell_link].copy(),
-        cell_signal=net.signal_crossing[cell_link].copy(),
-        cell_incline_up=net.incline_up[cell_link].copy(),
-        cell_xy=np.asarray(cells["xy"], dtype=np.float64),
-        edge_from=edge_from, edge_to=edge_to, out_start=out_start, out_edges=order,
-        net_node_to_walk=net_to_walk,
-    )
-
-
-#: Single-file bicycle lanes in a road's non-motorised lane (about 2.5 m; HCM 2000: ~1 m each).
-ROAD_BIKE_LANES = 2
-#: Rank of a road class at unsignalised junctions: vehicles from higher-ranked roads go first.
-ROAD_PRIORITY = {"motorway": 7, "trunk": 6, "primary": 5, "secondary": 4, "tertiary": 3,
-                 "unclassified": 2, "residential": 2, "living_street": 1, "service": 1}
-
-
-@dataclass(frozen=True)
-class RoadGraph:
-    """Directed road edges for vehicles, in CSR form (out- and in-edges per node).
-
-    Edge ``e`` runs ``edge_from[e] -> edge_to[e]`` along Network link ``edge_link[e]``.  It has
-    ``motor_lanes[e]`` lanes for motor vehicles (0: closed to them in this direction) and, where
-    bicycles may ride, ``bike_lanes[e]`` single-file bicycle lanes of about 1 m (HCM 2000, FACTS.md):
-    Shanghai's roads have a separate non-motorised lane of about 2.5 m, taken as two; cycleways
-    and paths get one per metre of ``width`` (default one, at most three).  Node indices are
-    :class:`Network` node indices.
-    """
-
-    network: Network
-    edge_link: np.ndarray         # int32
-    edge_from: np.ndarray         # int32
-    edge_to: np.ndarray           # int32
-    length_m: np.ndarray          # float64
-    motor_lanes: np.ndarray       # int16
-    bike_lanes: np.ndarray        # int16: single-file bicycle lanes (0: no bicycles)
-    speed_limit_mps: np.ndarray   # float64
-    tunnel: np.ndarray            # bool
-    priority: np.ndarray          # int8 (ROAD_PRIORITY of the road class)
-    heading_rad: np.ndarray       # float64: direction of travel where the edge ends
-    out_start: np.ndarray         # int32 CSR over edge_from
-    out_edges: np.ndarray
-    in_start: np.ndarray          # int32 CSR over edge_to
-    in_edges: np.ndarray
-    node_signal: np.ndarray       # bool: node tagged highway=traffic_signals
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.edge_from.shape[0])
-
-    @property
-    def n_nodes(self) -> int:
-        return self.network.n_nodes
-
-    @property
-    def bike_lane(self) -> np.ndarray:
-        """Whether bicycles may ride the edge."""
-        return self.bike_lanes > 0
-
-    def edges_named(self, name: str) -> np.ndarray:
-        """Edges whose link's ``name`` or ``name:en`` tag equals ``name`` (case-insensitive)."""
-        want = name.strip().lower()
-        net = self.network
-        hits = [e for e, link in enumerate(self.edge_link)
-                if want in (net.link_tags[link].get("name", "").lower(),
-                            net.link_tags[link].get("name:en", "").lower())]
-        return np.asarray(hits, dtype=np.int32)
-
-
-def _end_heading(xy: np.ndarray, forward: bool) -> float:
-    """Heading (rad, counter-clockwise from east) of travel at the end of a polyline."""
-    a, b = (xy[-2], xy[-1]) if forward else (xy[1], xy[0])
-    return float(math.atan2(b[1] - a[1], b[0] - a[0]))
-
-
-def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable").astype(np.int32)
-    start = np.zeros(n + 1, dtype=np.int32)
-    start[1:] = np.cumsum(np.bincount(keys, minlength=n))
-    return start, order
-
-
-def build_road_graph(net: Network) -> RoadGraph:
-    """Directed edges for every direction of a link that motor vehicles or bicycles may use.
-
-    Bicycles keep to one-way restrictions; bicycle-only ways (cycleways, paths with bicycle=yes)
-    are two-way.
-    """
-    rows: list[tuple] = []
-    for link in range(net.n_links):
-        highway = net.highway[link].replace("_link", "")
-        fwd_drive, bwd_drive = bool(net.drive_forward[link]), bool(net.drive_backward[link])
-        bike = bool(net.bike[link])
-        motor_only_roads = fwd_drive or bwd_drive
-        for forward in (True, False):
-            drive = fwd_drive if forward else bwd_drive
-            bike_dir = bike and (drive or not motor_only_roads)
-            if not (drive or bike_dir):
-                continue
-            lanes = int(net.lanes_forward[link] if forward else net.lanes_backward[link]) if drive else 0
-            if drive:
-                lanes = max(lanes, 1)
-            u, v = (net.link_u[link], net.link_v[link]) if forward else (net.link_v[link], net.link_u[link])
-            if not bike_dir:
-                bike_lanes = 0
-            elif drive or highway in ROAD_HIGHWAYS:
-                bike_lanes = ROAD_BIKE_LANES
-            else:
-                width = parse_width_m(net.link_tags[link].get("width"))
-                bike_lanes = min(3, max(1, int(width))) if width else 1
-            rows.append((link, int(u), int(v), lanes, bike_lanes, ROAD_PRIORITY.get(highway, 1),
-                         _end_heading(net.link_geometry_xy[link], forward)))
-    if not rows:
-        raise MapError(f"map {net.name!r} has no roads or cycleways: nothing for vehicles to drive on")
-    link = np.array([r[0] for r in rows], dtype=np.int32)
-    edge_from = np.array([r[1] for r in rows], dtype=np.int32)
-    edge_to = np.array([r[2] for r in rows], dtype=np.int32)
-    out_start, out_edges = _csr(edge_from, net.n_nodes)
-    in_start, in_edges = _csr(edge_to, net.n_nodes)
-    node_signal = np.array([tags.get("highway") == "traffic_signals" for tags in net.node_tags], dtype=bool)
-    return RoadGraph(
-        network=net, edge_link=link, edge_from=edge_from, edge_to=edge_to,
-        length_m=net.length_m[link].astype(np.float64),
-        motor_lanes=np.array([r[3] for r in rows], dtype=np.int16),
-        bike_lanes=np.array([r[4] for r in rows], dtype=np.int16),
-        speed_limit_mps=net.speed_limit_mps[link].astype(np.float64),
-        tunnel=net.tunnel[link].copy(),
-        priority=np.array([r[5] for r in rows], dtype=np.int8),
-        heading_rad=np.array([r[6] for r in rows], dtype=np.float64),
-        out_start=out_start, out_edges=out_edges, in_start=in_start, in_edges=in_edges,
-        node_signal=node_signal,
-    )

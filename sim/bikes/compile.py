@@ -1,11 +1,11 @@
 """Shared bikes at metro exits: rain-aware exit choice, bike pools and redistribution plans.
 
-Data flow: map -> :class:`~sim.network.WalkGraph` (routes from each exit to each destination,
+Data flow: map -> :class:`~sim.core.walk.WalkGraph` (routes from each exit to each destination,
 their walking time and the length walked in the open, by the crowd engine's routing kernels with
-its rain shelter preference) and :class:`~sim.network.RoadGraph` (van travel times) ->
+its rain shelter preference) and :class:`~sim.core.roads.RoadGraph` (van travel times) ->
 :func:`compile_bikes` (exit-choice probabilities, forecasts, the evening's passengers and returns,
 seeded) -> :class:`BikeEngine` (pool stocks, one step at a time) driven by
-:class:`sim.model.BikeModel` with its van agents.
+:class:`sim.bikes.model.BikeModel` with its van agents.
 
 Exit choice is a logit over walking time and rain exposure (FACTS.md: no published study of exit
 choice to avoid rain was found; the weights are this project's documented assumption):
@@ -22,20 +22,18 @@ to an uncovered pool plus the ride.  The share of passengers who want a bike fal
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 
-from .errors import ScenarioError
-from .network import MapError, RoadGraph, WalkGraph, build_road_graph, build_walk_graph, load_network
-from .routing import EXIT_HERE, dijkstra_to_goals, road_dijkstra
-from .scenario import BikeScenario
+from ..core.errors import MapError, ScenarioError
+from ..core.osm import load_network
+from ..core.roads import RoadGraph, build_road_graph
+from ..core.routing import EXIT_HERE, dijkstra_to_goals, road_dijkstra
+from ..core.walk import WalkGraph, build_walk_graph
+from .schema import BikeScenario
 
-__all__ = ["BikeArrays", "compile_bikes", "BikeEngine", "bike_share", "exit_shares", "shelter_shift",
-           "forecast_window", "VanTrip", "plan_van_trips",
-           "layout_for_plan", "WALK_SPEED_MPS"]
+__all__ = ["BikeArrays", "compile_bikes", "bike_share", "exit_shares", "shelter_shift", "VanTrip", "WALK_SPEED_MPS"]
 
 WALK_SPEED_MPS = 1.34          # Weidmann free walking speed
 RAIN_WALK_FACTOR = 0.97        # as the crowd engine: free speed in rain
@@ -379,218 +377,3 @@ def shelter_shift(a: BikeArrays, rain: float) -> dict[str, float]:
     driest = np.argmin(open_m, axis=1)
     return {"open_m_walked_mean": round(float(a.dest_weight @ (p * open_m).sum(axis=1)), 1),
             "driest_exit_share": round(float(a.dest_weight @ p[np.arange(p.shape[0]), driest]), 4)}
-
-
-# ------------------------------------------------------------------------------------------ plans
-
-def _transport(a: BikeArrays, supply: np.ndarray, cost: np.ndarray) -> dict[tuple[int, int], int]:
-    """Min-cost flow (networkx network simplex) moving ``supply`` (> 0 gives, < 0 needs) between
-    pools at integer ``cost``; surplus that nobody needs stays where it is."""
-    g = nx.DiGraph()
-    give = int(supply[supply > 0].sum())
-    need = int(-supply[supply < 0].sum())
-    moved = min(give, need)
-    if moved == 0:
-        return {}
-    g.add_node("spare", demand=give - moved)     # surplus left in place
-    g.add_node("short", demand=-(need - moved))  # needs nobody can fill
-    for k, s in enumerate(supply):
-        g.add_node(k, demand=-int(s))
-        if s > 0:
-            g.add_edge(k, "spare", weight=0)
-        if s < 0:
-            g.add_edge("short", k, weight=0)
-    for i in np.flatnonzero(supply > 0):
-        for j in np.flatnonzero(supply < 0):
-            g.add_edge(int(i), int(j), weight=int(round(cost[i, j])))
-    flow = nx.min_cost_flow(g)
-    return {(i, j): int(f) for i, row in flow.items() if isinstance(i, (int, np.integer))
-            for j, f in row.items() if isinstance(j, (int, np.integer)) and f > 0}
-
-
-def layout_for_plan(a: BikeArrays, plan_name: str) -> tuple[np.ndarray, int, float]:
-    """Start-of-evening stock for a plan (none, static, forecast; optimised starts as none), with
-    bikes moved and van-km of the overnight move (min-cost transport, full van loads, each load
-    driven there and back)."""
-    plan = a.scenario.plans[plan_name]
-    stock0 = a.pool_stock0.copy()
-    if plan.kind == "static":
-        layout = np.array([plan.layout.get(name, int(stock0[k])) for k, name in enumerate(a.pool_names)])
-    elif plan.kind == "forecast":
-        need = np.maximum(a.forecast_pickups - a.forecast_returns, 0.0) + 1e-9
-        total = int(stock0.sum())
-        layout = np.minimum(np.floor(total * need / need.sum()).astype(np.int64), a.pool_capacity)
-        spare = total - int(layout.sum())
-        for k in np.argsort(-need):                       # hand out what rounding and capacity left
-            if spare <= 0:
-                break
-            add = min(spare, int(a.pool_capacity[k] - layout[k]))
-            layout[k] += add
-            spare -= add
-    else:
-        return stock0, 0, 0.0
-    supply = stock0 - layout
-    flows = _transport(a, supply, a.van_s[:-1, :-1])
-    cap = a.scenario.vans.capacity
-    km = sum(math.ceil(f / cap) * (a.van_km[i, j] + a.van_km[j, i]) for (i, j), f in flows.items())
-    return layout.astype(np.int64), int(sum(flows.values())), float(km)
-
-
-def forecast_window(a: BikeArrays, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Expected pickups and returns per pool between ``t0_s`` and ``t1_s`` (the day's weather)."""
-    trains = (a.train_t_s >= t0_s) & (a.train_t_s < t1_s)
-    pickups = a.rider_pool_per_train[trains].sum(axis=0)
-    grid_end = a.return_cum.size - 1
-    lo, hi = int(min(max(t0_s, 0), grid_end)), int(min(max(t1_s, 0), grid_end))
-    returns = (a.return_cum[hi] - a.return_cum[lo]) * a.return_weight
-    return pickups, returns
-
-
-def plan_van_trips(a: BikeArrays, stock: np.ndarray, t0_s: float = 0.0, van_free_s: list[float] | None = None,
-                   van_place: list[int] | None = None) -> list[VanTrip]:
-    """One round of the optimised plan, made at ``t0_s``: target stock = the forecast need over the
-    next ``vans.horizon_s`` (pickups - returns, plus ``safety_share``) within capacity; min-cost
-    flow (road travel time, networkx) from pools above their target to pools below; flows cut into
-    van loads of at most ``vans.capacity``, each given to the van that finishes it earliest, and
-    dropped if it would end after ``t0_s + vans.replan_interval_s``."""
-    vans = a.scenario.vans
-    pickups, returns = forecast_window(a, t0_s, t0_s + vans.horizon_s)
-    target = np.minimum(np.ceil(np.maximum(pickups - returns, 0.0) * (1 + vans.safety_share)),
-                        a.pool_capacity).astype(np.int64)
-    supply = stock - target
-    flows = _transport(a, supply, a.van_s[:-1, :-1])
-    loads = []
-    for (i, j), f in sorted(flows.items(), key=lambda kv: -kv[1]):
-        while f > 0:
-            n = min(f, vans.capacity)
-            loads.append((i, j, n))
-            f -= n
-    depot = a.depot_place
-    free_at = [max(t0_s, f) for f in van_free_s] if van_free_s is not None else [t0_s] * vans.count
-    where = list(van_place) if van_place is not None else [depot] * vans.count
-    deadline = t0_s + vans.replan_interval_s
-    trips = []
-    for i, j, n in loads:
-        best = None
-        for v in range(vans.count):
-            start = free_at[v]
-            end = (start + a.van_s[where[v], i] + n * vans.load_s_per_bike + a.van_s[i, j]
-                   + n * vans.load_s_per_bike)
-            if best is None or end < best[1]:
-                best = (v, end, start)
-        v, end, start = best
-        if end > deadline:
-            continue
-        km = a.van_km[where[v], i] + a.van_km[i, j]
-        trips.append(VanTrip(v, i, j, n, start, end, km))
-        free_at[v] = end
-        where[v] = j
-    return trips
-
-
-# ------------------------------------------------------------------------------------------ engine
-
-class BikeEngine:
-    """Pool stocks through the evening: pickups and returns in time order, step by step.
-
-    A rider who finds the pool empty walks to the nearest pool within ``max_detour_m`` that has a
-    bike (extra walk recorded) or is lost demand; a returning rider who finds the pool full rides to
-    the nearest pool with room within the same distance, or keeps the bike (a lost return)."""
-
-    def __init__(self, arrays: BikeArrays, stock: np.ndarray):
-        self.arrays = a = arrays
-        self.stock = stock.astype(np.int64).copy()
-        self.initial_stock = self.stock.copy()
-        self.initial_total = int(self.stock.sum())
-        self.t_s = 0.0
-        self.step_index = 0
-        self.pickups = np.zeros(len(a.pool_names), dtype=np.int64)
-        self.unmet = np.zeros(len(a.pool_names), dtype=np.int64)
-        self.returns = np.zeros(len(a.pool_names), dtype=np.int64)
-        self.lost_returns = 0
-        self.extra_walk_m: list[float] = []
-        self.empty_s = np.zeros(len(a.pool_names))
-        self.in_vans = 0
-        self._next_pickup = 0
-        self._next_return = 0
-        self.conserved = True
-        self.conservation_error = ""
-        self._order = np.argsort(a.pool_detour_m, axis=1)
-
-    def _nearest(self, pool: int, want_bike: bool) -> tuple[int, float]:
-        a = self.arrays
-        for j in self._order[pool]:
-            if j == pool:
-                continue
-            d = a.pool_detour_m[pool, j]
-            if d > a.scenario.demand.max_detour_m:
-                break
-            if (want_bike and self.stock[j] > 0) or (not want_bike and self.stock[j] < a.pool_capacity[j]):
-                return int(j), float(d)
-        return -1, 0.0
-
-    def step(self, dt_s: float) -> None:
-        a = self.arrays
-        t_end = self.t_s + dt_s
-        k, r = self._next_pickup, self._next_return
-        while True:
-            tp = a.pickup_t_s[k] if k < a.pickup_t_s.size else math.inf
-            tr = a.return_t_s[r] if r < a.return_t_s.size else math.inf
-            if min(tp, tr) >= t_end:
-                break
-            if tr <= tp:
-                p = int(a.return_pool[r])
-                r += 1
-                if self.stock[p] < a.pool_capacity[p]:
-                    self.stock[p] += 1
-                    self.returns[p] += 1
-                else:
-                    j, _ = self._nearest(p, want_bike=False)
-                    if j >= 0:
-                        self.stock[j] += 1
-                        self.returns[j] += 1
-                    else:
-                        self.lost_returns += 1
-            else:
-                p = int(a.pickup_pool[k])
-                k += 1
-                if self.stock[p] > 0:
-                    self.stock[p] -= 1
-                    self.pickups[p] += 1
-                    self.extra_walk_m.append(0.0)
-                else:
-                    j, d = self._nearest(p, want_bike=True)
-                    if j >= 0:
-                        self.stock[j] -= 1
-                        self.pickups[j] += 1
-                        self.extra_walk_m.append(d)
-                    else:
-                        self.unmet[p] += 1
-        self._next_pickup, self._next_return = k, r
-        self.empty_s += np.where(self.stock == 0, dt_s, 0.0)
-        self.t_s = t_end
-        self.step_index += 1
-        self._check()
-
-    def take(self, pool: int, n: int) -> int:
-        """A van loads up to ``n`` bikes at ``pool``; returns how many it got."""
-        got = int(min(n, self.stock[pool]))
-        self.stock[pool] -= got
-        self.in_vans += got
-        return got
-
-    def put(self, pool: int, n: int) -> int:
-        """A van unloads up to ``n`` bikes at ``pool`` (as many as fit); returns how many."""
-        put = int(min(n, self.arrays.pool_capacity[pool] - self.stock[pool]))
-        self.stock[pool] += put
-        self.in_vans -= put
-        return put
-
-    def _check(self) -> None:
-        expected = self.initial_total + int(self.returns.sum()) - int(self.pickups.sum())
-        now = int(self.stock.sum()) + self.in_vans
-        if now != expected or (self.stock < 0).any() or (self.stock > self.arrays.pool_capacity).any():
-            if self.conserved:
-                self.conservation_error = (f"t={self.t_s:.0f}s: pools {int(self.stock.sum())} + vans {self.in_vans} "
-                                           f"!= start {self.initial_total} + returns - pickups = {expected}")
-            self.conserved = False

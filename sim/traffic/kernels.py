@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .routing import EXIT_HERE
+from ..core.routing import EXIT_HERE
 
 __all__ = [
     "PENDING", "QUEUED", "DRIVING", "ARRIVED", "MIN_GAP_M", "LOOKAHEAD_M", "STOPPED_MPS",
