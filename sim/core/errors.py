@@ -8,7 +8,7 @@ Only the CLI's ``main`` turns these into exit codes.
 
 from __future__ import annotations
 
-__all__ = ["SimError", "MapError", "ScenarioError", "CliError"]
+__all__ = ["SimError", "MapError", "ScenarioError", "CliError", "ConservationError"]
 
 
 class SimError(Exception):
@@ -34,3 +34,13 @@ class ScenarioError(SimError, ValueError):
 
 class CliError(SimError, ValueError):
     """A command-line flag is invalid."""
+
+
+class ConservationError(SimError, RuntimeError):
+    """An independent recount of a population disagrees with the engine's running counts: someone
+    was lost or counted twice.  The run stops; its message names the step and the counts."""
+
+    def __init__(self, what: str, step: int, t_s: float, details: dict):
+        self.what, self.step, self.t_s, self.details = what, step, t_s, dict(details)
+        parts = ", ".join(f"{k}={v!r}" for k, v in details.items())
+        super().__init__(f"{what} not conserved at step {step} (t={t_s:.1f} s): {parts}")

@@ -43,7 +43,7 @@ DEFAULT_LANES = {"motorway": 3, "trunk": 2, "primary": 2, "secondary": 2, "terti
 COVERED_VALUES = {"yes", "arcade", "colonnade", "roof", "building_passage"}
 EXTRA_WAY_TAGS = ["name:en", "width", "zone", "section", "covered", "incline", "layer", "footway", "sidewalk",
                   "sidewalk:width", "foot", "bicycle", "motor_vehicle", "ramp", "crossing", "surface",
-                  "lanes:forward", "lanes:backward"]
+                  "lanes:forward", "lanes:backward", "room"]
 EXTRA_NODE_TAGS = ["name", "ref", "railway", "entrance", "covered", "width", "highway"]
 #: Tags whose change along a way must keep a node when the graph is simplified.
 SIMPLIFY_KEEP = ["highway", "width", "zone", "section", "covered", "tunnel", "layer", "lanes",

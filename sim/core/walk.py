@@ -13,7 +13,7 @@ import numpy as np
 from .errors import MapError
 from .osm import Network
 
-__all__ = ["WalkGraph", "build_walk_graph"]
+__all__ = ["WalkGraph", "build_walk_graph", "fine_links", "cell_cuts"]
 
 @dataclass(frozen=True)
 class WalkGraph:
@@ -79,14 +79,64 @@ def _point_along(xy: np.ndarray, distance_m: float) -> np.ndarray:
     return xy[k] + frac * seg[k]
 
 
-def build_walk_graph(net: Network, max_cell_m: float = 100.0) -> WalkGraph:
-    """Split walkable links into cells of at most ``max_cell_m`` and index them as directed edges."""
+def fine_links(net: Network) -> np.ndarray:
+    """Walkable links that get short cells end to end: stairs, ramps and crossings (by OSM tags)."""
+    out = np.zeros(net.n_links, dtype=bool)
+    for i, tags in enumerate(net.link_tags):
+        if not net.walk[i]:
+            continue
+        out[i] = bool(net.steps[i] or net.signal_crossing[i] or tags.get("ramp") == "yes"
+                      or tags.get("footway") == "crossing" or "crossing" in tags)
+    return out
+
+
+def cell_cuts(length_m: float, max_cell_m: float, short_cell_m: float, fine_link: bool,
+              fine_start_m: float, fine_end_m: float) -> np.ndarray:
+    """Positions (m from the start) where a link of ``length_m`` is cut into cells.
+
+    A fine link is cut into cells of at most ``short_cell_m`` end to end.  Otherwise the first
+    ``fine_start_m`` and the last ``fine_end_m`` metres (the approaches to a fine feature) get short
+    cells, and the middle cells of at most ``max_cell_m``; every stretch is cut into equal pieces."""
+    if fine_link:
+        n = max(1, int(math.ceil(length_m / short_cell_m - 1e-9)))
+        return np.linspace(0.0, length_m, n + 1)[1:-1]
+    head = min(fine_start_m, length_m)
+    tail = min(fine_end_m, length_m - head)
+    stretches = [(0.0, head, short_cell_m), (head, length_m - tail, max_cell_m), (length_m - tail, length_m, short_cell_m)]
+    cuts: list[float] = []
+    for lo, hi, size in stretches:
+        if hi - lo <= 1e-9:
+            continue
+        n = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
+        cuts.extend(np.linspace(lo, hi, n + 1)[1:].tolist())
+    return np.asarray(cuts[:-1])
+
+
+def build_walk_graph(net: Network, max_cell_m: float = 100.0, short_cell_m: float | None = None,
+                     approach_m: float = 0.0, fine_nodes: np.ndarray | None = None) -> WalkGraph:
+    """Split walkable links into cells and index them as directed edges.
+
+    Cells are at most ``max_cell_m`` long.  With ``short_cell_m``, stairs, ramps and crossings
+    (:func:`fine_links`) are cut into cells of at most ``short_cell_m`` end to end, and so is the last
+    ``approach_m`` of every link leading to them or to one of ``fine_nodes`` (network node indices:
+    e.g. the gates of a zone), so that a queue's density is seen where it stands."""
     if max_cell_m <= 0:
         raise MapError(f"max_cell_m must be positive, got {max_cell_m!r}")
+    if short_cell_m is not None and not 0 < short_cell_m <= max_cell_m:
+        raise MapError(f"short_cell_m must be positive and at most max_cell_m ({max_cell_m!r}), "
+                       f"got {short_cell_m!r}")
     links = np.flatnonzero(net.walk)
     if links.size == 0:
         raise MapError(f"map {net.name!r} has no walkable ways (footway, pedestrian, steps, or roads "
                        f"with sidewalks)")
+    fine = fine_links(net) if short_cell_m is not None else np.zeros(net.n_links, dtype=bool)
+    hot = np.zeros(net.n_nodes, dtype=bool)
+    if short_cell_m is not None:
+        hot[net.link_u[fine]] = True
+        hot[net.link_v[fine]] = True
+        if fine_nodes is not None:
+            hot[np.asarray(fine_nodes, dtype=np.int64)] = True
+    short = short_cell_m if short_cell_m is not None else max_cell_m
     net_to_walk: dict[int, int] = {}
     node_net: list[int] = []
     xs: list[float] = []
@@ -102,19 +152,22 @@ def build_walk_graph(net: Network, max_cell_m: float = 100.0) -> WalkGraph:
 
     cells: dict[str, list] = {k: [] for k in ("link", "a", "b", "len", "xy")}
     for link in links:
-        a = node_for(int(net.link_u[link]))
-        b_final = node_for(int(net.link_v[link]))
+        u, v = int(net.link_u[link]), int(net.link_v[link])
+        a = node_for(u)
+        b_final = node_for(v)
         length = float(net.length_m[link])
-        pieces = max(1, int(math.ceil(length / max_cell_m - 1e-9)))
+        cuts = cell_cuts(length, max_cell_m, short, bool(fine[link]), approach_m if hot[u] else 0.0,
+                         approach_m if hot[v] else 0.0)
+        bounds = np.concatenate([[0.0], cuts, [length]])
         xy = net.link_geometry_xy[link]
         geom_len = float(np.hypot(*np.diff(xy, axis=0).T).sum()) or 1.0
         start_xy = xy[0]
-        for p in range(pieces):
-            if p == pieces - 1:
+        for p in range(bounds.size - 1):
+            if p == bounds.size - 2:
                 b = b_final
                 end_xy = xy[-1]
             else:
-                end_xy = _point_along(xy, geom_len * (p + 1) / pieces)
+                end_xy = _point_along(xy, geom_len * bounds[p + 1] / length)
                 b = len(node_net)
                 node_net.append(-1)
                 xs.append(float(end_xy[0]))
@@ -122,7 +175,7 @@ def build_walk_graph(net: Network, max_cell_m: float = 100.0) -> WalkGraph:
             cells["link"].append(link)
             cells["a"].append(a)
             cells["b"].append(b)
-            cells["len"].append(length / pieces)
+            cells["len"].append(float(bounds[p + 1] - bounds[p]))
             cells["xy"].append([start_xy, end_xy])
             a, start_xy = b, end_xy
 

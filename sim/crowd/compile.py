@@ -17,11 +17,11 @@ from ..core.osm import load_network
 from ..core.routing import EXIT_HERE, fill_next_hops
 from ..core.walk import WalkGraph, build_walk_graph
 from . import kernels as K
-from .fundamental import capacity_point, los_density_thresholds
+from .fundamental import capacity_point, los_density_thresholds, queue_los_density_thresholds
 from .schema import CrowdScenario
 
-__all__ = ["CrowdArrays", "Arrivals", "compile_crowd", "compute_routes", "free_flow_costs", "generate_arrivals",
-           "walk_graph_for", "NO_CAP"]
+__all__ = ["CrowdArrays", "Arrivals", "Placed", "compile_crowd", "compute_routes", "free_flow_costs",
+           "generate_arrivals", "place_populations", "draw_free_speeds", "walk_graph_for", "NO_CAP"]
 
 NO_CAP = 2**62
 
@@ -31,21 +31,21 @@ class CrowdArrays:
     """Everything the kernels read and never write, for one scenario on one map."""
 
     walk: WalkGraph
+    net: K.Net                           # the kernels' view of the walk network
+    params: K.Params
     dt_s: float
-    v0_mps: float
+    v0_mps: float                        # mean free speed on the level in the weather
     gamma: float
     rho_jam_ppm2: float
     rho_crit_ppm2: float
     q_max_ppms: float
-    los_thresholds_ppm2: np.ndarray      # density at which LOS B..F begin (rain-adjusted)
+    queue_density_ppm2: float            # people queue at this density (weather included)
+    los_thresholds_ppm2: np.ndarray      # density at which walkway LOS B..F begin (rain-adjusted)
+    queue_los_thresholds_ppm2: np.ndarray  # density at which queuing LOS B..F begin (rain-adjusted)
     edge_cell: np.ndarray                # int32
     edge_length_m: np.ndarray
-    edge_out_cap: np.ndarray             # people per step that may leave each edge
-    cell_capacity: np.ndarray            # int32 jam capacity (rain: umbrella spacing)
-    cell_hard_capacity: np.ndarray       # int32 body limit, area x rho_max: never exceeded
-    cell_view_capacity: np.ndarray       # int32 people that stand to watch
-    cell_zone: np.ndarray                # int32, -1 outside every zone
     cell_release_group: np.ndarray       # int32
+    cell_steps: np.ndarray               # bool: stairs
     zone_names: tuple[str, ...]
     zone_cap: np.ndarray                 # int64, NO_CAP when uncapped
     zone_reopen: np.ndarray              # int64 occupancy at which a closed gate reopens
@@ -56,24 +56,63 @@ class CrowdArrays:
     exit_seed_start: np.ndarray
     exit_seed_nodes: np.ndarray
     exit_seed_penalty_s: np.ndarray
-    sink_rate: np.ndarray                # people per step per walk node (inf: no limit)
+    exit_cost_factor: np.ndarray         # per directed edge: weight of its cost on the way out
     shelter_factor: float
     source_names: tuple[str, ...]
     source_nodes: tuple[np.ndarray, ...] # walk nodes of each source
     source_exit_row: np.ndarray          # int32 exit-table row of each source
+    population_cells: tuple[np.ndarray, ...]  # cells each population stands on
+    population_exit_row: np.ndarray      # int32
     release_times_s: np.ndarray          # time each release group is sent home
-_WALK_CACHE: dict[tuple[str, float], WalkGraph] = {}
+    speed_group_names: tuple[str, ...]
+
+    @property
+    def cell_area_m2(self) -> np.ndarray:
+        return self.net.cell_area_m2
+
+    @property
+    def cell_zone(self) -> np.ndarray:
+        return self.net.cell_zone
+
+
+_WALK_CACHE: dict[tuple, WalkGraph] = {}
+
+
+def _gate_nodes(net, scenario: CrowdScenario) -> np.ndarray:
+    """Network nodes where a zone's ways meet other ways: its gates, where queues form."""
+    zone_of = np.full(net.n_links, -1)
+    for z, zone in enumerate(scenario.zones.values()):
+        key, value = (part.strip() for part in zone.match.split("=", 1))
+        zone_of[net.links_where(key, value)] = z
+    walk = net.walk
+    nodes = []
+    for n_field in (net.link_u, net.link_v):
+        nodes.append(n_field[walk])
+    ends = np.concatenate(nodes)
+    zones = np.concatenate([zone_of[walk], zone_of[walk]])
+    gates = []
+    for node in np.unique(ends):
+        if np.unique(zones[ends == node]).size > 1:
+            gates.append(node)
+    return np.asarray(gates, dtype=np.int64)
 
 
 def walk_graph_for(scenario: CrowdScenario) -> WalkGraph:
-    """The scenario's map as a walk graph (cached per map and cell size)."""
-    key = (str(scenario.map_path), scenario.simulation.max_cell_m)
+    """The scenario's map as a walk graph: cells of at most ``max_cell_m``, short cells on stairs,
+    ramps, crossings and zone gates and their approaches (cached per map and cell settings)."""
+    sim = scenario.simulation
+    try:
+        net = load_network(scenario.map_path)
+    except MapError as exc:
+        raise ScenarioError(scenario.source_path, [f"map: {exc}"]) from None
+    gates = _gate_nodes(net, scenario)
+    key = (str(scenario.map_path), sim.max_cell_m, sim.short_cell_m, sim.approach_m, tuple(gates.tolist()))
     if key not in _WALK_CACHE:
         try:
-            net = load_network(scenario.map_path)
+            _WALK_CACHE[key] = build_walk_graph(net, sim.max_cell_m, min(sim.short_cell_m, sim.max_cell_m),
+                                                sim.approach_m, gates)
         except MapError as exc:
             raise ScenarioError(scenario.source_path, [f"map: {exc}"]) from None
-        _WALK_CACHE[key] = build_walk_graph(net, scenario.simulation.max_cell_m)
     return _WALK_CACHE[key]
 
 
@@ -117,17 +156,21 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     sim, crowd, weather = scenario.simulation, scenario.crowd, scenario.weather
     dt = sim.dt_s
     rain = scenario.raining
-    walk_space = 1.0 / crowd.rho_max_ppm2 + (weather.umbrella_walk_space_m2 if rain else 0.0)
-    rho_jam = 1.0 / walk_space
-    v0 = crowd.v0_mps * (weather.rain_free_speed_factor if rain else 1.0)
+    umbrella = weather.umbrella_walk_space_m2 if rain else 0.0
+    rho_jam = 1.0 / (1.0 / crowd.rho_max_ppm2 + umbrella)
+    rain_speed = weather.rain_free_speed_factor if rain else 1.0
+    v0 = crowd.v0_mps * rain_speed
     rho_crit, q_max = capacity_point(v0, crowd.gamma, rho_jam)
-    view_space = max(crowd.view_space_m2, weather.umbrella_view_space_m2 if rain else 0.0, walk_space)
-    los = los_density_thresholds(weather.umbrella_walk_space_m2 if rain else 0.0)
+    _, q_max_dry = capacity_point(crowd.v0_mps, crowd.gamma, crowd.rho_max_ppm2)
+    view_space = max(crowd.view_space_m2, weather.umbrella_view_space_m2 if rain else 0.0, 1.0 / rho_jam)
+    queue_space = crowd.queue_space_m2 + umbrella
+    los = los_density_thresholds(umbrella)
+    queue_los = queue_los_density_thresholds(umbrella)
 
     n_cells = walk.n_cells
     area = walk.cell_area_m2
-    cell_capacity = np.maximum(1, np.floor(area * rho_jam)).astype(np.int32)
-    cell_hard_capacity = np.maximum(1, np.floor(area * crowd.rho_max_ppm2)).astype(np.int32)
+    cell_capacity = np.maximum(1, np.floor(area / queue_space)).astype(np.int32)
+    cell_jam_capacity = np.maximum(cell_capacity, np.floor(area * rho_jam)).astype(np.int32)
     # Stewards keep a walking aisle clear of standing viewers on ways wide enough for one.
     width = walk.cell_width_m
     aisle = crowd.aisle_width_m
@@ -135,15 +178,27 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     cell_view_capacity = np.floor(standing_area / view_space).astype(np.int32)
     edge_cell = (np.arange(2 * n_cells) // 2).astype(np.int32)
     edge_length = walk.cell_length_m[edge_cell].astype(np.float64)
-    # Sending capacity per edge: stairs by direction (IMO), signalised crossings by green share.
-    flow = np.full(2 * n_cells, q_max)
+
+    # Stairs by direction: free speed (Fruin) and capacity (IMO, lowered in rain as on the level).
     forward_up = np.repeat(walk.cell_incline_up, 2).astype(np.int64)
     forward_up[1::2] *= -1
     steps = np.repeat(walk.cell_steps, 2)
-    flow[steps & (forward_up >= 0)] = crowd.stairs_up_flow_ppms     # unknown incline: the lower, up
-    flow[steps & (forward_up < 0)] = crowd.stairs_down_flow_ppms
+    up = steps & (forward_up >= 0)                     # unknown incline: the slower, up
+    down = steps & (forward_up < 0)
+    rain_capacity = q_max / q_max_dry
+    stairs_ppms = np.zeros(2 * n_cells)
+    stairs_ppms[up] = crowd.stairs_up_flow_ppms * rain_capacity
+    stairs_ppms[down] = crowd.stairs_down_flow_ppms * rain_capacity
+    free_factor = np.ones(2 * n_cells)
+    free_factor[up] = crowd.stairs_up_speed_mps / crowd.v0_mps
+    free_factor[down] = crowd.stairs_down_speed_mps / crowd.v0_mps
+    flow = np.where(steps, stairs_ppms, q_max)
     flow[np.repeat(walk.cell_signal, 2)] *= crowd.signal_green_share
     edge_out_cap = flow * walk.cell_width_m[edge_cell] * dt
+    cell_out_cap = np.maximum(edge_out_cap[0::2], edge_out_cap[1::2])
+    cell_stairs_ppms = np.maximum(stairs_ppms[0::2], stairs_ppms[1::2])
+    rho_c_edges = np.where(steps, stairs_ppms / np.maximum(free_factor * v0, 1e-9), 0.0)
+    cell_stairs_rho_c = np.maximum(rho_c_edges[0::2], rho_c_edges[1::2])
 
     cell_zone = _zone_cells(walk, scenario, problems)
     zone_names = scenario_zone_names(scenario)
@@ -155,7 +210,8 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
 
     # Viewing targets and release groups.
     sections = [walk.network.link_tags[link].get("section", "") for link in walk.cell_link]
-    order = scenario.show.release_order if scenario.show.release == "staged" else []
+    show = scenario.show
+    order = show.release_order if show is not None and show.release == "staged" else []
     known_sections = {s for s in sections if s}
     for name in order:
         if name not in known_sections:
@@ -168,7 +224,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     group_of = {name: k for k, name in enumerate(order)}
     cell_release_group = np.array([group_of.get(s, 0) for s in sections], dtype=np.int32)
     n_groups = max(1, len(order))
-    release_times = scenario.show.end_s + scenario.show.release_interval_s * np.arange(n_groups)
+    release_times = (show.end_s + show.release_interval_s * np.arange(n_groups)) if show is not None else np.zeros(0)
     view_zone = np.array([z.view for z in zones] + [False])
     view_cells = np.flatnonzero(view_zone[cell_zone] & (cell_zone >= 0) & (cell_view_capacity > 0))
     weights = np.array([zones[cell_zone[c]].view_weight * scenario.viewing.section_weights.get(sections[c], 1.0)
@@ -198,30 +254,64 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     any_row = len(exit_names) - 1
     exit_index = {name: k for k, name in enumerate(scenario.exits)}
 
+    def exit_row(group: str) -> int:
+        closed = scenario.exits[group].closed if group in scenario.exits else True
+        return any_row if closed else exit_index.get(group, any_row)
+
     source_nodes, source_exit_row = [], []
     for k, source in enumerate(scenario.sources):
         source_nodes.append(_resolve_nodes(walk, source.nodes, f"sources.{k}.nodes", problems))
-        closed = scenario.exits[source.exit].closed if source.exit in scenario.exits else True
-        source_exit_row.append(any_row if closed else exit_index.get(source.exit, any_row))
-    if view_cells.size == 0 and not problems:
+        source_exit_row.append(exit_row(source.exit))
+    population_cells, population_exit_row = [], []
+    for k, pop in enumerate(scenario.populations):
+        key, value = (part.strip() for part in pop.match.split("=", 1))
+        cells = walk.cells_of_links(walk.network.links_where(key, value))
+        if cells.size == 0:
+            problems.append(f"populations.{k}.match: no walkable way on map {walk.network.name!r} has "
+                            f"{key}={value!r}")
+        elif pop.people > int(np.floor(area[cells] * rho_jam).sum()):
+            problems.append(f"populations.{k}.people: {pop.people!r} people do not fit on the ways "
+                            f"{pop.match!r} ({area[cells].sum():.0f} m2 hold {int(np.floor(area[cells] * rho_jam).sum())}"
+                            f" at the jam density {rho_jam:.2f} p/m2)")
+        population_cells.append(cells.astype(np.int32))
+        population_exit_row.append(exit_row(pop.exit))
+    if scenario.sources and view_cells.size == 0 and not problems:
         problems.append("zones: the viewing zones hold no cell wide enough to stand in")
     if problems:
         raise ScenarioError(scenario.source_path, problems)
 
+    node_exit = np.zeros(walk.n_nodes, dtype=np.bool_)
+    node_exit[np.asarray(seed_nodes, dtype=np.int64)] = True
+    capped_zone = np.append(zone_cap < NO_CAP, False)
+    exit_cost_factor = np.where(capped_zone[cell_zone[edge_cell]], crowd.capped_zone_exit_cost_factor, 1.0)
+    net = K.Net(
+        edge_to=walk.edge_to, edge_from=walk.edge_from, edge_cell=edge_cell, edge_length_m=edge_length,
+        edge_out_cap=edge_out_cap, edge_free_factor=free_factor, edge_stairs_ppms=stairs_ppms,
+        cell_area_m2=area.astype(np.float64), cell_width_m=width.astype(np.float64), cell_out_cap=cell_out_cap,
+        cell_capacity=cell_capacity, cell_jam_capacity=cell_jam_capacity, cell_view_capacity=cell_view_capacity,
+        cell_zone=cell_zone, cell_stairs_ppms=cell_stairs_ppms, cell_stairs_rho_c=cell_stairs_rho_c,
+        out_start=walk.out_start, out_edges=walk.out_edges, sink_rate=sink_rate, node_exit=node_exit)
+    params = K.Params(
+        dt_s=float(dt), v0_mps=float(v0), gamma=float(crowd.gamma), rho_jam_ppm2=float(rho_jam),
+        rho_crit_ppm2=float(rho_crit), q_max_ppms=float(q_max), patience_s=float(crowd.patience_s),
+        distance_scale_s=float(crowd.view_distance_scale_s), route_tolerance_s=float(crowd.route_tolerance_s),
+        route_tolerance_frac=float(crowd.route_tolerance_frac))
     arrays = CrowdArrays(
-        walk=walk, dt_s=dt, v0_mps=v0, gamma=crowd.gamma, rho_jam_ppm2=rho_jam, rho_crit_ppm2=rho_crit,
-        q_max_ppms=q_max, los_thresholds_ppm2=los, edge_cell=edge_cell, edge_length_m=edge_length,
-        edge_out_cap=edge_out_cap, cell_capacity=cell_capacity,
-        cell_hard_capacity=cell_hard_capacity, cell_view_capacity=cell_view_capacity,
-        cell_zone=cell_zone, cell_release_group=cell_release_group, zone_names=zone_names,
-        zone_cap=zone_cap, zone_reopen=zone_reopen, zone_area_m2=zone_area,
+        walk=walk, net=net, params=params, dt_s=dt, v0_mps=v0, gamma=crowd.gamma, rho_jam_ppm2=rho_jam,
+        rho_crit_ppm2=rho_crit, q_max_ppms=q_max, queue_density_ppm2=1.0 / queue_space,
+        los_thresholds_ppm2=los, queue_los_thresholds_ppm2=queue_los, edge_cell=edge_cell,
+        edge_length_m=edge_length, cell_release_group=cell_release_group, cell_steps=walk.cell_steps.copy(),
+        zone_names=zone_names, zone_cap=zone_cap, zone_reopen=zone_reopen, zone_area_m2=zone_area,
         view_cell=view_cells.astype(np.int32), view_log_attr=view_log_attr,
         exit_names=exit_names, exit_seed_start=np.asarray(seed_start, dtype=np.int64),
         exit_seed_nodes=np.asarray(seed_nodes, dtype=np.int32),
-        exit_seed_penalty_s=np.asarray(seed_pen, dtype=np.float64), sink_rate=sink_rate,
+        exit_seed_penalty_s=np.asarray(seed_pen, dtype=np.float64), exit_cost_factor=exit_cost_factor,
         shelter_factor=1.0 + weather.shelter_weight * heavy,
         source_names=tuple(s.name for s in scenario.sources), source_nodes=tuple(source_nodes),
-        source_exit_row=np.asarray(source_exit_row, dtype=np.int32), release_times_s=release_times,
+        source_exit_row=np.asarray(source_exit_row, dtype=np.int32),
+        population_cells=tuple(population_cells),
+        population_exit_row=np.asarray(population_exit_row, dtype=np.int32), release_times_s=release_times,
+        speed_group_names=tuple(crowd.speed_groups()),
     )
     _check_reachability(arrays, scenario)
     return arrays
@@ -239,10 +329,6 @@ def _view_seeds(arrays: CrowdArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray
     nexts[1::2] = 2 * cells + 1
     start = np.arange(0, 2 * cells.size + 1, 2, dtype=np.int64)
     return start, nodes, np.zeros(2 * cells.size), nexts
-#: People leaving avoid walking through a capped zone (its gates may be closed to them too).
-CAPPED_ZONE_EXIT_COST_FACTOR = 3.0
-
-
 def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
     """(view_dist, view_next, exit_dist, exit_next) tables for the given edge costs."""
     walk = arrays.walk
@@ -255,20 +341,22 @@ def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
     n_exit = len(arrays.exit_names)
     exit_dist = np.empty((n_exit, walk.n_nodes))
     exit_next = np.empty((n_exit, walk.n_nodes), dtype=np.int32)
-    capped_zone = np.append(arrays.zone_cap < NO_CAP, False)
-    exit_cost = np.where(capped_zone[arrays.cell_zone[arrays.edge_cell]],
-                         edge_cost_s * CAPPED_ZONE_EXIT_COST_FACTOR, edge_cost_s)
+    exit_cost = edge_cost_s * arrays.exit_cost_factor
     fill_next_hops(arrays.exit_seed_start, arrays.exit_seed_nodes, arrays.exit_seed_penalty_s,
                    np.full(arrays.exit_seed_nodes.size, EXIT_HERE, dtype=np.int32), exit_cost,
                    walk.edge_to, walk.out_start, walk.out_edges, exit_dist, exit_next)
     return view_dist, view_next, exit_dist, exit_next
 
 
+#: Slowest speed a route cost assumes (m/s): a jammed edge is costly, not impassable.
+MIN_ROUTE_SPEED_MPS = 0.1
+
+
 def free_flow_costs(arrays: CrowdArrays) -> np.ndarray:
+    """Route costs of an empty network (stairs at their free speeds)."""
     cost = np.empty(arrays.edge_cell.size)
-    speed = np.full(arrays.walk.n_cells, arrays.v0_mps)
-    K.edge_costs(arrays.edge_cell, arrays.edge_length_m, speed, arrays.walk.cell_covered,
-                 arrays.shelter_factor, np.zeros(arrays.edge_cell.size), 0.1, cost)
+    K.edge_costs(arrays.net, arrays.net.edge_free_factor, arrays.v0_mps, arrays.walk.cell_covered,
+                 arrays.shelter_factor, np.zeros(arrays.edge_cell.size), MIN_ROUTE_SPEED_MPS, cost)
     return cost
 
 
@@ -283,6 +371,13 @@ def _check_reachability(arrays: CrowdArrays, scenario: CrowdScenario) -> None:
             if not np.isfinite(exit_dist[arrays.source_exit_row[k], node]):
                 problems.append(f"sources.{k}.nodes.{j}: node {scenario.sources[k].nodes[j]!r} cannot reach "
                                 f"exit group {scenario.sources[k].exit!r}")
+    walk = arrays.walk
+    for k, cells in enumerate(arrays.population_cells):
+        row = arrays.population_exit_row[k]
+        stuck = cells[~(np.isfinite(exit_dist[row, walk.cell_a[cells]]) | np.isfinite(exit_dist[row, walk.cell_b[cells]]))]
+        if stuck.size:
+            problems.append(f"populations.{k}.match: {stuck.size} of its {cells.size} cells cannot reach exit group "
+                            f"{scenario.populations[k].exit!r} on the walk network")
     if problems:
         raise ScenarioError(scenario.source_path, problems)
 
@@ -311,6 +406,7 @@ class Arrivals:
     target: np.ndarray
     stand_frac: np.ndarray
     exit_row: np.ndarray
+    v0_mps: np.ndarray                   # own free speed on the level (weather included)
 
 
 def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.random.Generator,
@@ -321,6 +417,10 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     of its cumulative curve); arrivals stop at the end of the show.  Targets are drawn with weight
     ``appeal * exp(-walk time / view_distance_scale_s)`` from the arrival node.
     """
+    if not scenario.sources:
+        empty = np.zeros(0)
+        return Arrivals(empty, empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int32),
+                        empty, empty.astype(np.int32), empty)
     horizon = min(scenario.show.end_s, scenario.simulation.duration_s)
     grid = np.linspace(0.0, horizon, int(horizon // 10) + 2)
     parts = []
@@ -346,9 +446,96 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     if not parts:
         empty = np.zeros(0)
         return Arrivals(empty, empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int32),
-                        empty, empty.astype(np.int32))
+                        empty, empty.astype(np.int32), empty)
     cols = [np.concatenate(c) for c in zip(*parts)]
     order = np.argsort(cols[0], kind="stable")
+    v0 = draw_free_speeds(scenario, order.size, rng)
     return Arrivals(time_s=cols[0][order], source=cols[1][order].astype(np.int32),
                     node=cols[2][order].astype(np.int32), target=cols[3][order].astype(np.int32),
-                    stand_frac=cols[4][order], exit_row=cols[5][order].astype(np.int32))
+                    stand_frac=cols[4][order], exit_row=cols[5][order].astype(np.int32), v0_mps=v0)
+
+
+def draw_free_speeds(scenario: CrowdScenario, n: int, rng: np.random.Generator, group: str | None = None) -> np.ndarray:
+    """Free walking speeds on the level (m/s, rain included) of ``n`` people: each person's group drawn
+    by the groups' shares (or ``group`` for all), then a normal draw redrawn until it lies within the
+    group's [min, max]."""
+    groups = scenario.crowd.speed_groups()
+    names = list(groups)
+    if group is not None:
+        which = np.full(n, names.index(group))
+    else:
+        shares = np.array([g.share for g in groups.values()])
+        which = rng.choice(len(names), size=n, p=shares / shares.sum()) if len(names) > 1 else np.zeros(n, int)
+    mean = np.array([g.speed_mean_mps for g in groups.values()])[which]
+    sd = np.array([g.speed_sd_mps for g in groups.values()])[which]
+    lo = np.array([g.speed_min_mps for g in groups.values()])[which]
+    hi = np.array([g.speed_max_mps for g in groups.values()])[which]
+    v = rng.normal(mean, sd) if n else np.zeros(0)
+    bad = (v < lo) | (v > hi)
+    while bad.any():
+        v[bad] = rng.normal(mean[bad], sd[bad])
+        bad = (v < lo) | (v > hi)
+    rain = scenario.weather.rain_free_speed_factor if scenario.raining else 1.0
+    return v * rain
+
+
+@dataclass(frozen=True)
+class Placed:
+    """People already in place at t = 0 (the scenario's [[populations]]), in population order."""
+
+    edge: np.ndarray                     # int32 directed edge they stand on
+    pos_m: np.ndarray
+    start_s: np.ndarray                  # when they start to move (pre-movement)
+    exit_row: np.ndarray                 # int32
+    v0_mps: np.ndarray
+    population: np.ndarray               # int32 index of their [[populations]] entry
+
+
+def _premovement(spec, n: int, rng: np.random.Generator) -> np.ndarray:
+    if spec.kind == "fixed":
+        return np.full(n, spec.time_s)
+    if spec.kind == "uniform":
+        return rng.uniform(spec.low_s, spec.high_s, n)
+    if spec.kind == "lognormal":
+        sigma = math.log(spec.p95_s / spec.median_s) / 1.6448536269514722
+        return rng.lognormal(math.log(spec.median_s), sigma, n)
+    if spec.kind == "list":
+        return np.resize(np.asarray(spec.times_s, dtype=float), n)
+    return np.zeros(n)
+
+
+def place_populations(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.random.Generator) -> Placed:
+    """Put every [[populations]] entry on its ways: cells by area (never above the jam density),
+    positions uniform along each cell, facing either way; free speeds and pre-movement times drawn."""
+    parts = []
+    cap = arrays.net.cell_jam_capacity
+    used = np.zeros(cap.size, dtype=np.int64)
+    for k, pop in enumerate(scenario.populations):
+        cells = arrays.population_cells[k]
+        area = arrays.net.cell_area_m2[cells]
+        counts = np.floor(pop.people * area / area.sum()).astype(np.int64)
+        rest = pop.people - int(counts.sum())
+        order = np.argsort(-(pop.people * area / area.sum() - counts), kind="stable")
+        counts[order[:rest]] += 1
+        over = np.maximum(counts + used[cells] - cap[cells], 0)
+        counts -= over
+        spill = int(over.sum())
+        for j in np.argsort(-area, kind="stable"):
+            if spill == 0:
+                break
+            room = int(cap[cells[j]] - used[cells[j]] - counts[j])
+            take = min(room, spill)
+            counts[j] += take
+            spill -= take
+        used[cells] += counts
+        cell_of = np.repeat(cells, counts)
+        n = cell_of.size
+        edge = 2 * cell_of + rng.integers(0, 2, n)
+        pos = rng.random(n) * arrays.edge_length_m[edge]
+        parts.append((edge.astype(np.int32), pos, _premovement(pop.premovement, n, rng),
+                      np.full(n, arrays.population_exit_row[k], dtype=np.int32),
+                      draw_free_speeds(scenario, n, rng, pop.group), np.full(n, k, dtype=np.int32)))
+    if not parts:
+        e = np.zeros(0)
+        return Placed(e.astype(np.int32), e, e, e.astype(np.int32), e, e.astype(np.int32))
+    return Placed(*(np.concatenate(c) for c in zip(*parts)))

@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.errors import ConservationError
 from . import kernels as K
-from .compile import (
-    CrowdArrays,
-    compile_crowd,
-    compute_routes,
-    free_flow_costs,
-    generate_arrivals,
-)
+from .compile import (MIN_ROUTE_SPEED_MPS, CrowdArrays, compile_crowd, compute_routes, free_flow_costs, generate_arrivals,
+                      place_populations)
 from .schema import CrowdScenario
 
 __all__ = ["CrowdEngine"]
 
+
 class CrowdEngine:
     """Mutable state of one crowd run and the step that advances it.
 
-    Agents are structure-of-arrays; index order is arrival order, so agents ``0..n_active-1`` have
-    arrived.  Conservation (arrived = exited + inside) is checked after every step.
+    Agents are structure-of-arrays (:class:`~sim.crowd.kernels.Agents`): people placed on the map
+    first (active from the start), then arrivals in arrival order, so agents ``0..n_active-1`` are
+    in the simulation.  An independent recount of every agent (:meth:`recount`) runs every
+    ``check_every_steps`` steps (1: every step, as the tests do) and raises
+    :class:`~sim.core.errors.ConservationError` when anyone is lost or counted twice.
     """
 
-    def __init__(self, scenario: CrowdScenario, rng: np.random.Generator, arrays: CrowdArrays | None = None):
+    #: Recount cadence of ordinary runs (steps); about 2% of a run's time at one a simulated minute.
+    DEFAULT_CHECK_EVERY_S = 60.0
+
+    def __init__(self, scenario: CrowdScenario, rng: np.random.Generator, arrays: CrowdArrays | None = None,
+                 check_every_steps: int | None = None):
         self.scenario = scenario
         self.arrays = arrays if arrays is not None else compile_crowd(scenario)
         self.rng = rng
@@ -35,108 +39,157 @@ class CrowdEngine:
         walk = a.walk
         self.t_s = 0.0
         self.step_index = 0
+        self.check_every_steps = check_every_steps or max(1, int(round(self.DEFAULT_CHECK_EVERY_S / a.dt_s)))
+        n_cells, n_edges = walk.n_cells, 2 * walk.n_cells
+        self.edges = K.Edges(speed_factor=a.net.edge_free_factor.copy(), out_budget=np.zeros(n_edges),
+                             queue=np.zeros(n_edges, dtype=np.int32), passed=np.zeros(n_edges, dtype=np.int64),
+                             waiter=np.full(n_edges, -1, dtype=np.int32), held_for=np.zeros(n_edges, dtype=np.int32),
+                             held_prev=np.zeros(n_edges, dtype=np.int32),
+                             v0_walking=np.zeros(n_edges))
         self.edge_cost_s = free_flow_costs(a)
-        self.view_dist, self.view_next, self.exit_dist, self.exit_next = compute_routes(a, self.edge_cost_s)
+        self.routes = self._routes(self.edge_cost_s)
         self.next_route_s = scenario.simulation.route_interval_s
-        arr = generate_arrivals(a, scenario, rng, self.view_dist)
+        placed = place_populations(a, scenario, rng)
+        arr = generate_arrivals(a, scenario, rng, self.routes.view_dist)
         self.arrivals = arr
-        n = arr.time_s.size
+        self.placed = placed
+        n_placed = placed.edge.size
+        n = n_placed + arr.time_s.size
         self.n_agents = n
-        self.state = np.zeros(n, dtype=np.int8)
-        self.edge = np.full(n, -1, dtype=np.int32)
-        self.pos_m = np.zeros(n)
-        self.target = arr.target.copy()
-        self.stand_frac = arr.stand_frac
-        self.source_node = arr.node
-        self.exit_group = arr.exit_row
-        self.wait_start_s = np.full(n, -1.0)
-        self.gate_wait_s = np.full(n, -1.0)
-        self.n_active = 0
-        n_cells = walk.n_cells
-        self.cell_count = np.zeros(n_cells, dtype=np.int32)
-        self.cell_standing = np.zeros(n_cells, dtype=np.int32)
-        self.cell_density = np.zeros(n_cells)
-        self.cell_speed = np.full(n_cells, a.v0_mps)
-        self.cell_move_speed = np.full(n_cells, a.v0_mps)
-        self.in_budget = np.zeros(n_cells)
-        self.out_budget = np.zeros(2 * n_cells)
-        self.sink_budget = np.zeros(walk.n_nodes)
-        self.edge_queue = np.zeros(2 * n_cells, dtype=np.int32)
-        self.edge_passed = np.zeros(2 * n_cells, dtype=np.int64)   # people who left each edge, cumulative
-        self.swap_wait_prev = np.zeros(2 * n_cells, dtype=np.int32)
-        self.swap_wait_now = np.zeros(2 * n_cells, dtype=np.int32)
+        self.n_placed = n_placed
+        self.arrival_time_s = np.concatenate([np.zeros(n_placed), arr.time_s])
+        state = np.full(n, K.PENDING, dtype=np.int8)
+        state[:n_placed] = K.WAITING
+        self.agents = K.Agents(
+            state=state, edge=np.concatenate([placed.edge, np.full(arr.time_s.size, -1)]).astype(np.int32),
+            pos_m=np.concatenate([placed.pos_m, np.zeros(arr.time_s.size)]),
+            target=np.concatenate([np.zeros(n_placed, dtype=np.int32), arr.target]).astype(np.int32),
+            stand_frac=np.concatenate([np.zeros(n_placed), arr.stand_frac]),
+            source_node=np.concatenate([np.full(n_placed, -1, dtype=np.int32), arr.node]).astype(np.int32),
+            exit_row=np.concatenate([placed.exit_row, arr.exit_row]).astype(np.int32),
+            v0_mps=np.concatenate([placed.v0_mps, arr.v0_mps]),
+            start_s=np.concatenate([placed.start_s, np.full(arr.time_s.size, np.inf)]),
+            wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0))
+        self.n_active = n_placed
+        count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
+        self.cells = K.Cells(count=count, standing=np.zeros(n_cells, dtype=np.int32), waiting=count.copy(),
+                             queued=np.zeros(n_cells, dtype=np.int32),
+                             density_ppm2=count / a.net.cell_area_m2, supply_step=np.zeros(n_cells), in_budget=np.zeros(n_cells),
+                             out_budget=np.zeros(n_cells))
+        self.nodes = K.Nodes(sink_budget=np.zeros(walk.n_nodes), exited=np.zeros(walk.n_nodes, dtype=np.int64))
         n_zones = len(a.zone_names)
-        self.zone_open = np.ones(n_zones, dtype=np.bool_)
-        self.zone_admit = np.zeros(n_zones, dtype=np.int64)
-        self.zone_gate_queue = np.zeros(n_zones, dtype=np.int64)
-        self.zone_occupancy = np.zeros(n_zones, dtype=np.int64)
-        self.zone_max_density = np.zeros(n_zones)
+        self.zones = K.Zones(open=np.ones(n_zones, dtype=np.bool_), admit=np.zeros(n_zones, dtype=np.int64),
+                             gate_queue=np.zeros(n_zones, dtype=np.int64), occupancy=np.zeros(n_zones, dtype=np.int64),
+                             max_density=np.zeros(n_zones))
+        K.zone_stats(self.cells, a.net, self.zones)
         self.counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self.exited = 0
         self.admitted_last_step = np.zeros(n_zones, dtype=np.int64)
-        self.conserved = True
-        self._state_counts = np.zeros(6, dtype=np.int64)
+        self.recounts = 0
+        self._recount_states = np.zeros(K.N_STATES, dtype=np.int64)
+        self._recount_cells = [np.zeros(n_cells, dtype=np.int64) for _ in range(3)]
+
+    # -- views used by controllers, KPIs and plots --------------------------------------------------
+    @property
+    def state(self) -> np.ndarray:
+        return self.agents.state
+
+    @property
+    def gate_wait_s(self) -> np.ndarray:
+        return self.agents.gate_wait_s
+
+    @property
+    def wait_start_s(self) -> np.ndarray:
+        return self.agents.wait_start_s
+
+    @property
+    def cell_count(self) -> np.ndarray:
+        return self.cells.count
+
+    @property
+    def cell_standing(self) -> np.ndarray:
+        return self.cells.standing
+
+    @property
+    def cell_density(self) -> np.ndarray:
+        """Everyone on each cell per m2, after the last step."""
+        return self.cells.count / self.arrays.net.cell_area_m2
+
+    @property
+    def edge_passed(self) -> np.ndarray:
+        return self.edges.passed
+
+    @property
+    def edge_queue(self) -> np.ndarray:
+        return self.edges.queue
+
+    @property
+    def zone_occupancy(self) -> np.ndarray:
+        return self.zones.occupancy
+
+    @property
+    def zone_max_density(self) -> np.ndarray:
+        return self.zones.max_density
+
+    @property
+    def zone_gate_queue(self) -> np.ndarray:
+        return self.zones.gate_queue
 
     # -- controls (called by the Mesa controller agents) ------------------------------------------
     def set_gate(self, zone: int, is_open: bool) -> None:
-        self.zone_open[zone] = is_open
+        self.zones.open[zone] = is_open
 
     def release_group(self, group: int, max_people: int = -1) -> int:
         """Send home people standing in release group ``group`` (at most ``max_people``; -1: all)."""
-        return int(K.release_standing(self.n_active, self.state, self.edge, self.arrays.edge_cell,
-                                      self.cell_standing, self.arrays.cell_release_group, group, max_people))
+        return int(K.release_standing(self.n_active, self.agents, self.arrays.net, self.cells, self.routes,
+                                      self.arrays.cell_release_group, group, max_people, self.counters))
 
     def end_arrivals(self) -> None:
         """The show is over: arriving walkers turn home, people still at sources leave."""
-        K.end_arrivals(self.t_s, self.n_active, self.state, self.wait_start_s, self.gate_wait_s, self.counters)
+        K.end_arrivals(self.t_s, self.n_active, self.agents, self.counters)
 
     # -- stepping ---------------------------------------------------------------------------------
-    def refresh_routes(self) -> None:
+    def _routes(self, edge_cost_s: np.ndarray) -> K.Routes:
         a = self.arrays
-        out_rate = np.maximum(a.edge_out_cap / a.dt_s, 1e-3)
-        K.edge_costs(a.edge_cell, a.edge_length_m, self.cell_speed, a.walk.cell_covered, a.shelter_factor,
-                     self.edge_queue / out_rate, 0.1, self.edge_cost_s)
-        self.view_dist, self.view_next, self.exit_dist, self.exit_next = compute_routes(a, self.edge_cost_s)
-        K.retarget_full(self.n_active, self.state, self.edge, self.target, a.walk.edge_to, a.edge_cell,
-                        a.view_cell, self.cell_standing, a.cell_view_capacity, a.view_log_attr, self.view_dist,
-                        self.scenario.crowd.view_distance_scale_s, self.counters)
+        view_dist, view_next, exit_dist, exit_next = compute_routes(a, edge_cost_s)
+        return K.Routes(view_next=view_next, view_dist=view_dist, exit_next=exit_next, exit_dist=exit_dist,
+                        edge_cost_s=edge_cost_s, view_cell=a.view_cell, view_log_attr=a.view_log_attr)
+
+    def refresh_routes(self) -> None:
+        """Route tables from the congestion now: speeds on every edge and the queues at their ends."""
+        a = self.arrays
+        out_rate = np.maximum(a.net.edge_out_cap / a.dt_s, 1e-3)
+        cost = np.empty_like(self.edge_cost_s)
+        K.edge_costs(a.net, self.edges.speed_factor, a.v0_mps, a.walk.cell_covered, a.shelter_factor,
+                     np.zeros_like(cost), MIN_ROUTE_SPEED_MPS, cost)
+        self.edge_cost_s = cost
+        self.routes = self._routes(cost)
+        K.retarget_full(self.n_active, self.agents, a.net, self.cells, self.routes, a.params, self.counters)
 
     def step(self) -> None:
         """Advance one time step: arrivals, routes (at their interval), budgets, agents, checks."""
         a = self.arrays
-        dt = a.dt_s
         t = self.t_s
-        new_active = int(np.searchsorted(self.arrivals.time_s, t, side="right"))
+        new_active = self.n_placed + int(np.searchsorted(self.arrivals.time_s, t, side="right"))
         if new_active > self.n_active:
-            self.state[self.n_active:new_active] = K.AT_SOURCE
+            self.agents.state[self.n_active:new_active] = K.AT_SOURCE
             self.n_active = new_active
         if t >= self.next_route_s:
             self.refresh_routes()
             self.next_route_s += self.scenario.simulation.route_interval_s
-        K.refresh_cells(self.cell_count, a.walk.cell_area_m2, a.walk.cell_width_m, dt, a.v0_mps, a.gamma,
-                        a.rho_jam_ppm2, a.rho_crit_ppm2, a.q_max_ppms, self.cell_density, self.cell_speed,
-                        self.cell_move_speed,
-                        self.in_budget, a.edge_out_cap, self.out_budget, a.sink_rate, self.sink_budget)
-        np.subtract(a.zone_cap, self.zone_occupancy, out=self.zone_admit)
-        admit_before = self.zone_admit.copy()
+        K.refresh_cells(a.net, self.cells, self.edges, self.zones, self.nodes, a.params)
+        np.subtract(a.zone_cap, self.zones.occupancy, out=self.zones.admit)
+        admit_before = self.zones.admit.copy()
         offset = int(self.rng.integers(0, self.n_active)) if self.n_active else 0
-        before = self.counters.copy()
-        K.step_agents(t, dt, offset, self.n_active, self.state, self.edge, self.pos_m, self.target,
-                      self.stand_frac, self.source_node, self.exit_group, self.wait_start_s, self.gate_wait_s,
-                      a.walk.edge_to, a.edge_cell, a.edge_length_m, self.out_budget, self.cell_count,
-                      self.cell_standing, a.cell_capacity, a.cell_view_capacity, a.cell_zone, self.cell_move_speed,
-                      self.in_budget, self.zone_open, self.zone_admit, self.zone_gate_queue, self.view_next,
-                      self.view_dist, a.view_cell, a.view_log_attr, self.scenario.crowd.view_distance_scale_s,
-                      self.exit_next, self.sink_budget, self.scenario.crowd.patience_s, self.counters,
-                      self.edge_queue, self.edge_passed, a.cell_hard_capacity, self.swap_wait_prev,
-                      self.swap_wait_now)
-        self.admitted_last_step = admit_before - self.zone_admit
-        K.zone_stats(self.cell_count, a.walk.cell_area_m2, a.cell_zone, self.zone_occupancy,
-                     self.zone_max_density)
+        K.step_agents(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
+                      self.routes, a.params, self.counters)
+        self.admitted_last_step = admit_before - self.zones.admit
+        K.zone_stats(self.cells, a.net, self.zones)
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
-        self.t_s = self.step_index * dt
-        self._check_conservation(before)
+        self.t_s = self.step_index * a.dt_s
+        if self.step_index % self.check_every_steps == 0 or self.n_active == self.exited:
+            self.recount()
 
     @property
     def inside(self) -> int:
@@ -145,25 +198,33 @@ class CrowdEngine:
 
     @property
     def on_network(self) -> int:
-        return int(self.cell_count.sum())
+        return int(self.cells.count.sum())
 
-    def _check_conservation(self, before: np.ndarray) -> None:
-        """entered = exited + inside, from the cells' counts; every minute also by a full recount."""
-        at_source_bound = self.n_active - self.exited - self.on_network
-        if at_source_bound < 0:
-            self.conserved = False
-        if self.step_index % max(1, int(round(60.0 / self.arrays.dt_s))) == 0 or self.n_active == self.exited:
-            self.recount_ok()
+    def state_counts(self) -> dict[str, int]:
+        """How many agents are in each state now (an independent recount)."""
+        self.recount()
+        return {name: int(v) for name, v in zip(K.STATE_NAMES, self._recount_states)}
 
-    def recount_ok(self) -> bool:
-        """Recount every agent's state and compare with the cells' counts and the counters."""
-        K.count_states(self.n_active, self.state, self._state_counts)
-        c = self._state_counts
-        walking_or_standing = c[K.WALK_IN] + c[K.STANDING] + c[K.WALK_OUT]
-        ok = (walking_or_standing == self.on_network
-              and c[K.EXITED] == self.exited
-              and c[K.AT_SOURCE] + walking_or_standing + c[K.EXITED] == self.n_active
-              and int(self.cell_standing.sum()) == c[K.STANDING])
-        if not ok:
-            self.conserved = False
-        return ok
+    def recount(self) -> None:
+        """Recount every agent from its own state and edge and compare with the running counts (cells,
+        standing viewers, people in place, exits); raise :class:`ConservationError` on a mismatch."""
+        states, count, standing, waiting = self._recount_states, *self._recount_cells
+        K.count_states(self.n_active, self.agents.state, self.agents.edge, self.arrays.edge_cell, states, count,
+                       standing, waiting)
+        self.recounts += 1
+        problems = {}
+        if states[K.PENDING] != 0:
+            problems["active but pending"] = int(states[K.PENDING])
+        if states[K.EXITED] != self.exited:
+            problems["exited (recount / counters)"] = (int(states[K.EXITED]), self.exited)
+        for name, recounted, running in (("people on cells", count, self.cells.count),
+                                         ("standing", standing, self.cells.standing),
+                                         ("waiting in place", waiting, self.cells.waiting)):
+            bad = np.flatnonzero(recounted != running)
+            if bad.size:
+                c = int(bad[0])
+                problems[f"{name} (cell {c}: recount / engine)"] = (int(recounted[c]), int(running[c]))
+                problems[f"{name}: cells that disagree"] = int(bad.size)
+        if problems:
+            raise ConservationError("crowd agents", self.step_index, self.t_s,
+                                    {"entered": self.n_active, "exited": self.exited, **problems})

@@ -23,6 +23,7 @@ from numba import njit
 __all__ = [
     "WEIDMANN_V0_MPS", "WEIDMANN_GAMMA", "WEIDMANN_RHO_MAX", "FRUIN_SPACE_M2", "LOS_NAMES",
     "weidmann_speed", "weidmann_flow", "capacity_point", "level_of_service", "los_density_thresholds",
+    "queue_los_density_thresholds", "FRUIN_QUEUE_SPACE_M2",
 ]
 
 WEIDMANN_V0_MPS = 1.34
@@ -32,6 +33,9 @@ WEIDMANN_RHO_MAX = 5.4
 #: Fruin (1971) walkway levels of service: lower bound of space per person (m2) for A..E.
 #: Space below the E bound (0.46 m2, about 2.17 p/m2) is LOS F.
 FRUIN_SPACE_M2 = np.array([3.25, 2.32, 1.39, 0.93, 0.46])
+#: Fruin (1971) queuing (waiting, standing) levels of service: lower bound of space per person (m2)
+#: for A..E.  Space below the E bound (0.19 m2, about 5.3 p/m2) is LOS F.
+FRUIN_QUEUE_SPACE_M2 = np.array([1.2, 0.9, 0.65, 0.28, 0.19])
 LOS_NAMES = ("A", "B", "C", "D", "E", "F")
 
 
@@ -74,6 +78,14 @@ def los_density_thresholds(extra_space_m2: float = 0.0) -> np.ndarray:
     space threshold, so every level is reached at a lower density.
     """
     return 1.0 / (FRUIN_SPACE_M2 + extra_space_m2)
+
+
+def queue_los_density_thresholds(extra_space_m2: float = 0.0) -> np.ndarray:
+    """Densities (p/m2) at which queuing LOS B, C, D, E and F begin, with ``extra_space_m2`` per person.
+
+    Dry: [0.83, 1.11, 1.54, 3.57, 5.26] (Fruin 1971, queuing areas).  People standing or waiting are
+    judged on this table, walkers on :func:`los_density_thresholds`."""
+    return 1.0 / (FRUIN_QUEUE_SPACE_M2 + extra_space_m2)
 
 
 @njit(cache=True)

@@ -1,88 +1,291 @@
-"""Numba kernels of the crowd engine: arrays in, arrays out, no I/O.
+"""Numba kernels of the crowd engine: named bundles of arrays in, arrays out, no I/O.
 
-The pedestrian rules (the plain-Python reference in :mod:`sim.reference` implements the same):
+The pedestrian rules (the plain-Python reference in :mod:`sim.crowd.reference` implements the same):
 
-* Walkers on a cell move at Weidmann's speed for the cell's density (both directions share the
-  cell's area), computed once per step from the densities at the start of the step; above the
-  critical density they advance at q_max / rho, so a queue discharges at capacity.
-* A walker at the end of its edge crosses into the next edge of its route only if all hold:
-  the edge it leaves still has *sending* capacity this step (width x specific-flow capacity x dt:
-  the fundamental diagram's maximum, or the IMO figure for stairs, or a share of it at signalised
-  crossings); the cell it enters still has *receiving* capacity (width x dt x the maximum flow
-  while its density is below critical, else the congested flow rho * v(rho)); the cell is below
-  its jam capacity (area x jam density), except that two people waiting to cross the same node in
-  opposite directions may swap places up to the body limit (area x rho_max); and, when the cell belongs to another zone with a gate,
-  the gate is open and still admits people this step.  Otherwise the walker waits at the end of
-  its edge: it queues, it never vanishes.
-* Fractions of capacity carry over to the next step (at most one person), so flows are exact on
-  average.
-* Walkers are processed from a rotating start index drawn from the run's random generator, then
-  people waiting at sources in arrival order, so no agent index is always first.
+* **Speed.** Every step starts from the cell densities of the last step.  A walker on directed
+  edge ``e`` of cell ``c`` advances ``v0_i * speed_factor[e] * dt``: ``v0_i`` is the person's own
+  free speed on the level (drawn per person), ``speed_factor`` the share of the mean free speed the
+  space allows (:func:`refresh_cells`).  Below the critical density that share is Weidmann's shape
+  ``1 - exp(-gamma (1/rho - 1/rho_jam))`` at the cell's density (all people in it, standing ones
+  included), so the mean walker follows Weidmann's fundamental diagram and faster walkers pass
+  slower ones by the same share.  Above it the cell is congested: walkers move at the diagram's
+  speed, or faster where the cell can pass on more (the cell transmission model's flux: at the head
+  of a queue that dissolves), so that queues discharge at capacity.  On stairs the free speed is the stair
+  speed of the direction (up or down), and the diagram is triangular: free speed up to the density
+  at which the stair carries its capacity (IMO), then the flow falls linearly to zero at jam.
+* **Crossing a node.** A walker reaching the end of its edge takes the next edge of its route (to
+  its viewing spot, or to its exit group) if all hold: the gate of the zone it enters, if any, is
+  open and still admits; the edge it leaves and the cell it leaves both have *sending* capacity left
+  this step (per edge: the direction's capacity, the IMO figure on stairs, a green share at
+  signals; per cell: the larger of its two directions, so that two-way flow never exceeds the
+  capacity); the cell it enters has *receiving* capacity left (the cell transmission model's supply:
+  the maximum flow while its density is below critical, the congested flow above) and has room:
+  fewer people than at the queue density (area / queue space per person, umbrellas included):
+  people stop closing up there, so a queue fills the cells behind it at the density people queue
+  at.  When the cell is full but someone waits at its near end to come the opposite way, the two
+  swap places (a counterflow swap): no cell gets denser, and both cells' sending capacity is used.
+* **Other ways.** If the route's edge is blocked, the walker takes another edge leaving the same
+  node (never straight back) whose remaining cost to the same goal is within the tolerance, or
+  within the wait it expects for the route's edge (the people held for it last step over its
+  capacity), whichever is larger: ``cost(g) + dist(goal, end of g) <= dist(goal, node) +
+  max(tolerance_s, tolerance_frac * dist, wait)``, trying them in the node's edge order.  Otherwise it waits at the end of its edge: it queues, it
+  never vanishes, and the cells behind fill at the queue density.
+* **Exits.** A walker leaves the map at an exit node only through the sending capacity of the edge
+  it arrives on (and the exit's own rate, when the scenario sets one).
+* **Short cells.** When a walker crosses a short cell within a step, it moves on in the same step
+  (at most :data:`MAX_HOPS` cells), so short cells never slow anyone.
+* **Order.** Capacity left unused in a step carries over to the next one (at most one step's worth,
+  and at least one person), so flows are exact on average even when walkers reach a cell's end in
+  bursts.  Walkers are processed from a rotating start index drawn from the run's random
+  generator, then people waiting at sources in arrival order, so no agent index is always first.
+* **Standing and waiting.** Viewers stand at their spot until released; people placed on the map at
+  the start wait until their pre-movement time has passed.  Both then head for their exit from where
+  they stand: they turn round when the exit is nearer behind them.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from ..core.routing import EXIT_HERE
-from .fundamental import weidmann_flow, weidmann_speed
 
 __all__ = [
-    "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED",
-    "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "N_COUNTERS",
-    "refresh_cells", "step_agents", "retarget_full", "release_standing", "end_arrivals", "zone_stats", "count_states",
-    "edge_costs",
+    "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED", "WAITING", "N_STATES", "STATE_NAMES",
+    "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
+    "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
+    "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "Routes", "Params",
+    "refresh_cells", "step_agents", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
+    "count_states", "edge_costs", "weidmann_shape",
 ]
 
 # Agent states.
-PENDING, AT_SOURCE, WALK_IN, STANDING, WALK_OUT, EXITED = 0, 1, 2, 3, 4, 5
-# Indices into the per-step counters array.
-C_EXITED, C_BALKED, C_RETARGETED, C_ENTERED_NETWORK, C_ADMITTED, C_LEFT_FROM_SOURCE = 0, 1, 2, 3, 4, 5
-N_COUNTERS = 6
+PENDING, AT_SOURCE, WALK_IN, STANDING, WALK_OUT, EXITED, WAITING = 0, 1, 2, 3, 4, 5, 6
+N_STATES = 7
+STATE_NAMES = ("pending", "at_source", "walking_in", "standing", "walking_out", "exited", "waiting")
+# Indices into the counters array (cumulative over the run).
+(C_EXITED, C_BALKED, C_RETARGETED, C_ENTERED_NETWORK, C_ADMITTED, C_LEFT_FROM_SOURCE, C_SWAPS, C_REROUTED,
+ C_TURNED, C_STARTED) = range(10)
+N_COUNTERS = 10
+COUNTER_NAMES = ("exited", "gave_up_at_gates", "retargeted", "entered_network", "admitted_at_gates",
+                 "left_from_source", "counterflow_swaps", "took_another_way", "turned_to_exit", "started_moving")
+#: Most cells one walker crosses in one step (short cells are crossed in the same step).
+MAX_HOPS = 8
+
+# Results of trying to enter an edge.
+_OK, _BLOCK_GATE, _BLOCK_OUT, _BLOCK_IN, _BLOCK_FULL = 0, 1, 2, 3, 4
+
+
+class Agents(NamedTuple):
+    """Everyone of a run, as parallel arrays (index = arrival order; people in place first)."""
+    state: np.ndarray          # int8, one of the states above
+    edge: np.ndarray           # int32 directed edge, -1 off the network
+    pos_m: np.ndarray          # metres along the edge
+    target: np.ndarray         # int32 viewing target (row of the view tables)
+    stand_frac: np.ndarray     # where along the target cell they stop (0..1)
+    source_node: np.ndarray    # int32 walk node they arrive at
+    exit_row: np.ndarray       # int32 row of the exit tables
+    v0_mps: np.ndarray         # own free speed on the level
+    start_s: np.ndarray        # people in place: when they start to move
+    wait_start_s: np.ndarray   # when they began waiting at a closed gate (-1: not waiting)
+    gate_wait_s: np.ndarray    # last completed gate wait (-1: none)
+
+
+class Net(NamedTuple):
+    """The compiled walk network (never written by the kernels)."""
+    edge_to: np.ndarray            # int32
+    edge_from: np.ndarray          # int32
+    edge_cell: np.ndarray          # int32
+    edge_length_m: np.ndarray
+    edge_out_cap: np.ndarray       # people per step that may leave the edge
+    edge_free_factor: np.ndarray   # free speed on the edge / free speed on the level (stairs, rain)
+    edge_stairs_ppms: np.ndarray   # stairs: capacity of the direction, p/(m s); 0 on the level
+    cell_area_m2: np.ndarray
+    cell_width_m: np.ndarray
+    cell_out_cap: np.ndarray       # people per step that may leave the cell, both directions together
+    cell_capacity: np.ndarray      # int32 people walkers fill the cell to: the queue density (area / queue space)
+    cell_jam_capacity: np.ndarray  # int32 people at the weather's jam density: counterflow never goes beyond
+    cell_view_capacity: np.ndarray # int32 people that stand to watch
+    cell_zone: np.ndarray          # int32, -1 outside every zone
+    cell_stairs_ppms: np.ndarray   # stairs: the larger capacity of its directions; 0 on the level
+    cell_stairs_rho_c: np.ndarray  # stairs: density at which that capacity is reached
+    out_start: np.ndarray          # int32 CSR: edges leaving node n are out_edges[out_start[n]:out_start[n+1]]
+    out_edges: np.ndarray          # int32
+    sink_rate: np.ndarray          # people per step per walk node that an exit lets out (inf: no own limit)
+    node_exit: np.ndarray          # bool: some exit group leaves the map at this walk node
+
+
+class Cells(NamedTuple):
+    """Per-cell state: counts and this step's densities and budgets."""
+    count: np.ndarray          # int32 everyone on the cell
+    standing: np.ndarray       # int32 viewers standing
+    waiting: np.ndarray        # int32 people in place before they move
+    queued: np.ndarray         # int32 walkers held at an end of the cell this step
+    density_ppm2: np.ndarray
+    supply_step: np.ndarray    # people the cell can receive this step (0 when it has no room)
+    in_budget: np.ndarray      # people who may still enter this step
+    out_budget: np.ndarray     # people who may still leave this step (both directions)
+
+
+class Edges(NamedTuple):
+    """Per-directed-edge state."""
+    speed_factor: np.ndarray   # share of a walker's free speed the space allows this step
+    out_budget: np.ndarray
+    queue: np.ndarray          # int32 walkers held at the edge's end this step
+    passed: np.ndarray         # int64 people who left the edge, cumulative
+    waiter: np.ndarray         # int32 a walker held at the edge's end by a full cell (-1: none), for swaps
+    held_for: np.ndarray       # int32 walkers held this step waiting to enter the edge (route costs)
+    held_prev: np.ndarray      # int32 ... last step (the wait a walker expects for it)
+    v0_walking: np.ndarray     # sum of the free speeds of the walkers on the edge (after the last step)
+
+
+class Zones(NamedTuple):
+    open: np.ndarray           # bool gate open
+    admit: np.ndarray          # int64 people the gate still admits this step
+    gate_queue: np.ndarray     # int64 people held at its gates this step
+    occupancy: np.ndarray      # int64
+    max_density: np.ndarray    # densest cell, p/m2
+
+
+class Nodes(NamedTuple):
+    """Per-walk-node state: the exits."""
+    sink_budget: np.ndarray    # people an exit node may still let out this step
+    exited: np.ndarray         # int64 people who left the map at each node, cumulative
+
+
+class Routes(NamedTuple):
+    view_next: np.ndarray      # int32 (targets, nodes): next edge toward each viewing target
+    view_dist: np.ndarray      # (targets, nodes) perceived seconds to it
+    exit_next: np.ndarray      # int32 (exit rows, nodes); EXIT_HERE at the exit nodes
+    exit_dist: np.ndarray
+    edge_cost_s: np.ndarray    # perceived seconds to cross each directed edge
+    view_cell: np.ndarray      # int32 cell of each viewing target
+    view_log_attr: np.ndarray  # log appeal of each viewing target
+
+
+class Params(NamedTuple):
+    dt_s: float
+    v0_mps: float              # mean free speed on the level (Weidmann's v0; rain included)
+    gamma: float               # Weidmann's gamma (1/m2)
+    rho_jam_ppm2: float        # walking stops here (rain: umbrellas)
+    rho_crit_ppm2: float       # density of maximum flow on the level
+    q_max_ppms: float          # maximum specific flow on the level
+    patience_s: float          # wait at a closed gate before going home
+    distance_scale_s: float    # walking time that divides a viewing spot's appeal by e
+    route_tolerance_s: float
+    route_tolerance_frac: float
 
 
 @njit(cache=True)
-def refresh_cells(cell_count, cell_area_m2, cell_width_m, dt_s, v0_mps, gamma, rho_max, rho_crit,
-                  q_max_ppms, cell_density, cell_speed, cell_move_speed, in_budget, edge_out_cap, out_budget,
-                  sink_rate, sink_budget):
-    """Densities, speeds and this step's flow budgets, from the counts at the start of the step.
+def weidmann_shape(density_ppm2: float, gamma: float, rho_jam: float) -> float:
+    """Share of the free speed Weidmann's diagram allows at a density (1 when empty, 0 at jam)."""
+    if density_ppm2 <= 1e-9:
+        return 1.0
+    if density_ppm2 >= rho_jam:
+        return 0.0
+    return 1.0 - np.exp(-gamma * (1.0 / density_ppm2 - 1.0 / rho_jam))
 
-    ``cell_speed`` is Weidmann's speed (routing costs, reported speeds); ``cell_move_speed`` is how
-    fast walkers advance toward the cell's end (equal below critical density)."""
-    for c in range(cell_count.shape[0]):
-        rho = cell_count[c] / cell_area_m2[c]
-        cell_density[c] = rho
-        cell_speed[c] = weidmann_speed(rho, v0_mps, gamma, rho_max)
-        if rho <= rho_crit:
-            supply = q_max_ppms
-            cell_move_speed[c] = cell_speed[c]
+
+@njit(cache=True, inline="always")
+def _stairs_shape(density_ppm2: float, capacity_ppms: float, free_mps: float, rho_jam: float) -> float:
+    """Share of the free stair speed on a stair of the given capacity (triangular diagram)."""
+    rho_c = capacity_ppms / free_mps
+    if density_ppm2 <= rho_c:
+        return 1.0
+    if density_ppm2 >= rho_jam:
+        return 0.0
+    flow = capacity_ppms * (rho_jam - density_ppm2) / (rho_jam - rho_c)
+    return flow / (density_ppm2 * free_mps)
+
+
+@njit(cache=True)
+def refresh_cells(net, cells, edges, zones, nodes, p):
+    """Densities, speed factors and this step's flow budgets, from the counts at the start of the step.
+
+    Below the critical density a walker's share of its free speed is the diagram's (Weidmann on the
+    level, triangular on stairs).  Above it the cell is congested and its walkers advance at the
+    flux the edge can pass on: ``F``, the smaller of the edge's sending capacity and what the cells
+    beyond its end can receive (the cell transmission model's flux), shared so that the walkers on
+    the edge, each at its own free speed times one common factor, bring ``F`` people to its end per
+    step on average, but never slower than the diagram's speed at the cell's density.  In a queue
+    that is the diagram's speed; at the head of a queue that dissolves it is faster (the queue
+    discharges at capacity); behind a closed gate or a full cell walkers close up at the diagram's
+    speed and wait at the end."""
+    for c in range(cells.count.shape[0]):
+        rho = cells.count[c] / net.cell_area_m2[c]
+        cells.density_ppm2[c] = rho
+        q_stairs = net.cell_stairs_ppms[c]
+        if q_stairs > 0.0:
+            rho_c = net.cell_stairs_rho_c[c]
+            if rho <= rho_c:
+                supply = q_stairs
+            elif rho >= p.rho_jam_ppm2:
+                supply = 0.0
+            else:
+                supply = q_stairs * (p.rho_jam_ppm2 - rho) / (p.rho_jam_ppm2 - rho_c)
+        elif rho <= p.rho_crit_ppm2:
+            supply = p.q_max_ppms
         else:
-            supply = weidmann_flow(rho, v0_mps, gamma, rho_max)
-            # Queue discharge: a congested cell still sends at capacity toward its ends (the sending
-            # side of the cell transmission model), so walkers advance at q_max / rho.
-            cell_move_speed[c] = q_max_ppms / rho
-        in_budget[c] = min(in_budget[c], 1.0) + supply * cell_width_m[c] * dt_s
-    for e in range(edge_out_cap.shape[0]):
-        out_budget[e] = min(out_budget[e], 1.0) + edge_out_cap[e]
-    for n in range(sink_rate.shape[0]):
-        sink_budget[n] = min(sink_budget[n], 1.0) + sink_rate[n]
+            supply = rho * p.v0_mps * weidmann_shape(rho, p.gamma, p.rho_jam_ppm2)
+        cells.supply_step[c] = supply * net.cell_width_m[c] * p.dt_s if cells.count[c] < net.cell_capacity[c] else 0.0
+        per_step = supply * net.cell_width_m[c] * p.dt_s
+        cells.in_budget[c] = min(cells.in_budget[c], max(per_step, 1.0)) + per_step
+        cells.out_budget[c] = min(cells.out_budget[c], max(net.cell_out_cap[c], 1.0)) + net.cell_out_cap[c]
+    for e in range(edges.speed_factor.shape[0]):
+        c = net.edge_cell[e]
+        rho = cells.density_ppm2[c]
+        free = net.edge_free_factor[e]
+        q = net.edge_stairs_ppms[e]
+        if q > 0.0:
+            rho_c = q / (free * p.v0_mps)
+            shape = _stairs_shape(rho, q, free * p.v0_mps, p.rho_jam_ppm2)
+        else:
+            rho_c = p.rho_crit_ppm2
+            shape = weidmann_shape(rho, p.gamma, p.rho_jam_ppm2)
+        if rho <= rho_c or edges.v0_walking[e] <= 0.0:
+            edges.speed_factor[e] = free * shape
+        else:
+            # Congested: the walkers on the edge together bring the flux F to its end per step.
+            flux = min(net.edge_out_cap[e], _downstream_supply(e, c, net, cells, zones))
+            share = flux * net.edge_length_m[e] / (p.dt_s * edges.v0_walking[e])
+            edges.speed_factor[e] = min(free, max(free * shape, share))
+        edges.out_budget[e] = min(edges.out_budget[e], max(net.edge_out_cap[e], 1.0)) + net.edge_out_cap[e]
+    for n in range(nodes.sink_budget.shape[0]):
+        nodes.sink_budget[n] = min(nodes.sink_budget[n], max(net.sink_rate[n], 1.0)) + net.sink_rate[n]
+
+
+@njit(cache=True, inline="always")
+def _downstream_supply(e, c, net, cells, zones):
+    """People per step the cells beyond the end of edge ``e`` can take (not back into its own
+    cell, not through a closed gate); at an exit, as many as the edge sends."""
+    node = net.edge_to[e]
+    total = net.edge_out_cap[e] if net.node_exit[node] else 0.0
+    for j in range(net.out_start[node], net.out_start[node + 1]):
+        c2 = net.edge_cell[net.out_edges[j]]
+        if c2 == c:
+            continue
+        z = net.cell_zone[c2]
+        if z >= 0 and net.cell_zone[c] != z and not zones.open[z]:
+            continue
+        total += cells.supply_step[c2]
+    return total
 
 
 @njit(cache=True)
-def _choose_view_target(node, view_cell, cell_standing, cell_view_capacity, view_log_attr, view_dist,
-                        distance_scale_s, current):
-    """Best viewing target with room, scored by attractiveness and travel time from ``node``."""
+def _choose_view_target(node, cells, net, routes, p, current):
+    """Best viewing target with room, scored by appeal and travel time from ``node``."""
     best = current
     best_score = -np.inf
-    for t in range(view_cell.shape[0]):
-        c = view_cell[t]
-        if t == current or cell_standing[c] >= cell_view_capacity[c]:
+    for t in range(routes.view_cell.shape[0]):
+        c = routes.view_cell[t]
+        if t == current or cells.standing[c] >= net.cell_view_capacity[c]:
             continue
-        d = view_dist[t, node]
+        d = routes.view_dist[t, node]
         if not np.isfinite(d):
             continue
-        score = view_log_attr[t] - d / distance_scale_s
+        score = routes.view_log_attr[t] - d / p.distance_scale_s
         if score > best_score:
             best_score = score
             best = t
@@ -90,20 +293,229 @@ def _choose_view_target(node, view_cell, cell_standing, cell_view_capacity, view
 
 
 @njit(cache=True)
-def step_agents(t_s, dt_s, order_offset, n_active, state, edge, pos_m, target, stand_frac, source_node,
-                exit_group, wait_start_s, gate_wait_s, edge_to, edge_cell, edge_length_m, out_budget,
-                cell_count, cell_standing, cell_capacity, cell_view_capacity, cell_zone, cell_move_speed,
-                in_budget, zone_open, zone_admit, zone_gate_queue, view_next, view_dist, view_cell,
-                view_log_attr, distance_scale_s, exit_next, sink_budget, patience_s, counters, edge_queue,
-                edge_passed, cell_hard_capacity, swap_wait_prev, swap_wait_now):
-    """One step for agents ``0..n_active-1``: walkers from ``order_offset`` round (the rules are in
-    the module docstring), then people waiting at sources, in arrival order."""
-    for z in range(zone_gate_queue.shape[0]):
-        zone_gate_queue[z] = 0
+def _turn_to_exit(i, a, net, routes, counters):
+    """Face the nearer way to the exit from where the person stands: turn round if the exit is
+    nearer behind (by the route costs of the two parts of the edge)."""
+    e = a.edge[i]
+    length = net.edge_length_m[e]
+    pos = a.pos_m[i]
+    row = a.exit_row[i]
+    ahead = routes.exit_dist[row, net.edge_to[e]] + routes.edge_cost_s[e] * (length - pos) / length
+    behind = routes.exit_dist[row, net.edge_from[e]] + routes.edge_cost_s[e ^ 1] * pos / length
+    if behind < ahead:
+        a.edge[i] = e ^ 1
+        a.pos_m[i] = length - pos
+        counters[C_TURNED] += 1
+
+
+@njit(cache=True)
+def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters):
+    """One step for agents ``0..n_active-1``: people in place whose time has come start, walkers
+    move from ``order_offset`` round (the rules are in the module docstring), then people waiting
+    at sources step on, in arrival order.
+
+    The hot path reads the bundles' arrays as locals (inner functions close over them): Numba passes
+    a bundle to a called function by value, which costs more than the work of a step."""
+    state, edge, pos_m, target, exit_row = a.state, a.edge, a.pos_m, a.target, a.exit_row
+    v0, wait_start, gate_wait = a.v0_mps, a.wait_start_s, a.gate_wait_s
+    edge_to, edge_cell, edge_length = net.edge_to, net.edge_cell, net.edge_length_m
+    cell_zone, cell_capacity, cell_jam = net.cell_zone, net.cell_capacity, net.cell_jam_capacity
+    out_start, out_edges, view_capacity = net.out_start, net.out_edges, net.cell_view_capacity
+    count, standing, queued = cells.count, cells.standing, cells.queued
+    in_budget, cell_out = cells.in_budget, cells.out_budget
+    speed_factor, edge_out, edge_queue, passed = edges.speed_factor, edges.out_budget, edges.queue, edges.passed
+    waiter, v0_walking, held_for, held_prev = edges.waiter, edges.v0_walking, edges.held_for, edges.held_prev
+    edge_out_cap = net.edge_out_cap
+    zone_open, zone_admit, gate_queue = zones.open, zones.admit, zones.gate_queue
+    view_next, view_dist, exit_next, exit_dist = routes.view_next, routes.view_dist, routes.exit_next, routes.exit_dist
+    edge_cost, view_cell = routes.edge_cost_s, routes.view_cell
+    dt, patience, tol_s, tol_frac = p.dt_s, p.patience_s, p.route_tolerance_s, p.route_tolerance_frac
+    sink_budget, exited_at = nodes.sink_budget, nodes.exited
+
+    def next_edge(j, node):
+        """The route's next edge for walker ``j`` at ``node``."""
+        if state[j] == WALK_IN:
+            return view_next[target[j], node]
+        return exit_next[exit_row[j], node]
+
+    def try_enter(i, e, c, f):
+        """Move walker ``i`` from the end of ``e`` (cell ``c``) into ``f`` if gate, sending and
+        receiving capacity and room allow, or by a counterflow swap; returns _OK or why not."""
+        c2 = edge_cell[f]
+        z = cell_zone[c2]
+        gated = z >= 0 and cell_zone[c] != z
+        if gated and (not zone_open[z] or zone_admit[z] <= 0):
+            return _BLOCK_GATE
+        if edge_out[e] < 1.0 or cell_out[c] < 1.0:
+            return _BLOCK_OUT
+        if count[c2] >= cell_capacity[c2]:
+            # Counterflow: someone waits at the end of the other way (f ^ 1) to come into c; the
+            # two swap places, so neither cell gets denser and both cells' sending capacity is used.
+            back = f ^ 1
+            j = waiter[back]
+            if (j < 0 or gated or cell_out[c2] < 1.0 or edge_out[back] < 1.0 or edge[j] != back
+                    or (state[j] != WALK_IN and state[j] != WALK_OUT) or pos_m[j] < edge_length[back]):
+                return _BLOCK_FULL
+            g = next_edge(j, edge_to[back])
+            if g < 0 or edge_cell[g] != c:
+                return _BLOCK_FULL
+            waiter[back] = -1
+            edge_out[back] -= 1.0
+            cell_out[c2] -= 1.0
+            passed[back] += 1
+            edge[j] = g
+            pos_m[j] = 0.0
+            counters[C_SWAPS] += 1
+        elif in_budget[c2] < 1.0:
+            return _BLOCK_IN
+        else:
+            in_budget[c2] -= 1.0
+            count[c] -= 1
+            count[c2] += 1
+        cell_out[c] -= 1.0
+        edge_out[e] -= 1.0
+        passed[e] += 1
+        if gated:
+            zone_admit[z] -= 1
+            counters[C_ADMITTED] += 1
+        return _OK
+
+    def end_gate_wait(i, c, f):
+        if wait_start[i] >= 0.0:
+            z = cell_zone[edge_cell[f]]
+            if z >= 0 and cell_zone[c] != z:
+                gate_wait[i] = t_s - wait_start[i]
+                wait_start[i] = -1.0
+
+    def cross_node(i, e):
+        """A walker at the end of ``e``: leave, turn back, or enter the next edge (the route's or
+        another within the tolerance).  Returns the edge entered, or -1 if it stays or left."""
+        c = edge_cell[e]
+        node = edge_to[e]
+        walking_in = state[i] == WALK_IN
+        row = target[i] if walking_in else exit_row[i]
+        f = view_next[row, node] if walking_in else exit_next[row, node]
+        if f == EXIT_HERE:
+            if edge_out[e] < 1.0 or cell_out[c] < 1.0:
+                status = _BLOCK_OUT
+            elif sink_budget[node] < 1.0:
+                status = _BLOCK_IN
+            else:
+                edge_out[e] -= 1.0
+                cell_out[c] -= 1.0
+                sink_budget[node] -= 1.0
+                exited_at[node] += 1
+                count[c] -= 1
+                passed[e] += 1
+                state[i] = EXITED
+                edge[i] = -1
+                counters[C_EXITED] += 1
+                return -1
+        elif f < 0:
+            edge_queue[e] += 1
+            queued[c] += 1
+            return -1
+        elif edge_cell[f] == c:             # the goal is back along this cell: turn round
+            edge[i] = f
+            pos_m[i] = 0.0
+            return -1
+        else:
+            status = try_enter(i, e, c, f)
+            if status == _OK:
+                end_gate_wait(i, c, f)
+                return f
+        if (status != _BLOCK_OUT and out_start[node + 1] - out_start[node] > 2 and edge_out[e] >= 1.0
+                and cell_out[c] >= 1.0):
+            # Another way within the tolerance of the route's remaining cost.
+            best = view_dist[row, node] if walking_in else exit_dist[row, node]
+            slack = max(tol_s, tol_frac * best)
+            if f >= 0 and edge_out_cap[f] > 0.0:        # the expected wait for the route's edge
+                slack = max(slack, held_prev[f] / edge_out_cap[f] * dt)
+            for j in range(out_start[node], out_start[node + 1]):
+                g = out_edges[j]
+                if g == f or g == (e ^ 1) or edge_cell[g] == c:
+                    continue
+                rest = view_dist[row, edge_to[g]] if walking_in else exit_dist[row, edge_to[g]]
+                if edge_cost[g] + rest > best + slack:
+                    continue
+                if try_enter(i, e, c, g) == _OK:
+                    counters[C_REROUTED] += 1
+                    end_gate_wait(i, c, g)
+                    return g
+        edge_queue[e] += 1
+        queued[c] += 1
+        held_for[f if f >= 0 and status != _BLOCK_OUT else e] += 1
+        if status == _BLOCK_FULL:
+            waiter[e] = i
+        if status == _BLOCK_GATE:
+            z = cell_zone[edge_cell[f]]
+            if wait_start[i] < 0.0:
+                wait_start[i] = t_s
+            gate_queue[z] += 1
+            if walking_in and t_s - wait_start[i] >= patience:   # gives up and goes home
+                gate_wait[i] = t_s - wait_start[i]
+                wait_start[i] = -1.0
+                state[i] = WALK_OUT
+                counters[C_BALKED] += 1
+        return -1
+
+    def walk(i):
+        """One walker's move: stop at its viewing spot, or advance and cross nodes (at most MAX_HOPS)."""
+        e = edge[i]
+        c = edge_cell[e]
+        length = edge_length[e]
+        pos = pos_m[i]
+        advance = v0[i] * speed_factor[e] * dt
+        if state[i] == WALK_IN and c == view_cell[target[i]]:
+            stop = a.stand_frac[i] * length
+            if pos <= stop:
+                if pos + advance < stop:
+                    pos_m[i] = pos + advance
+                    return
+                pos_m[i] = stop
+                if standing[c] < view_capacity[c]:
+                    state[i] = STANDING
+                    standing[c] += 1
+                    return
+                new_target = _choose_view_target(edge_to[e], cells, net, routes, p, target[i])
+                counters[C_RETARGETED] += 1
+                if new_target == target[i]:          # nowhere with room: stay here
+                    state[i] = STANDING
+                    standing[c] += 1
+                else:
+                    target[i] = new_target
+                return
+        pos = pos + advance
+        for _hop in range(MAX_HOPS):
+            if pos < length:
+                pos_m[i] = pos
+                return
+            overshoot = pos - length
+            pos_m[i] = length
+            f = cross_node(i, e)
+            if f < 0:
+                return
+            edge[i] = f
+            e = f
+            length = edge_length[f]
+            pos = overshoot
+            pos_m[i] = min(pos, length)
+
+    for z in range(gate_queue.shape[0]):
+        gate_queue[z] = 0
     for e in range(edge_queue.shape[0]):
         edge_queue[e] = 0
-        swap_wait_prev[e] = swap_wait_now[e]
-        swap_wait_now[e] = 0
+        held_prev[e] = held_for[e]
+        held_for[e] = 0
+        v0_walking[e] = 0.0
+    for c in range(queued.shape[0]):
+        queued[c] = 0
+    for i in range(n_active):
+        if state[i] == WAITING and a.start_s[i] <= t_s:
+            state[i] = WALK_OUT
+            cells.waiting[edge_cell[edge[i]]] -= 1
+            counters[C_STARTED] += 1
+            _turn_to_exit(i, a, net, routes, counters)
     for k in range(n_active):
         i = order_offset + k
         if i >= n_active:
@@ -111,100 +523,12 @@ def step_agents(t_s, dt_s, order_offset, n_active, state, edge, pos_m, target, s
         s = state[i]
         if s != WALK_IN and s != WALK_OUT:
             continue
-        e = edge[i]
-        c = edge_cell[e]
-        length = edge_length_m[e]
-        pos = pos_m[i]
-        advance = cell_move_speed[c] * dt_s
-        if s == WALK_IN and c == view_cell[target[i]]:
-            stop = stand_frac[i] * length
-            if pos <= stop:
-                if pos + advance < stop:
-                    pos_m[i] = pos + advance
-                    continue
-                pos_m[i] = stop
-                if cell_standing[c] < cell_view_capacity[c]:
-                    state[i] = STANDING
-                    cell_standing[c] += 1
-                    continue
-                new_target = _choose_view_target(edge_to[e], view_cell, cell_standing, cell_view_capacity,
-                                                 view_log_attr, view_dist, distance_scale_s, target[i])
-                counters[C_RETARGETED] += 1
-                if new_target == target[i]:          # nowhere with room: stay here
-                    state[i] = STANDING
-                    cell_standing[c] += 1
-                else:
-                    target[i] = new_target
-                continue
-        pos = pos + advance
-        if pos < length:
-            pos_m[i] = pos
-            continue
-        overshoot = pos - length
-        pos_m[i] = length
-        node = edge_to[e]
-        if s == WALK_IN:
-            f = view_next[target[i], node]
-        else:
-            f = exit_next[exit_group[i], node]
-        if f == EXIT_HERE:
-            if sink_budget[node] >= 1.0:
-                sink_budget[node] -= 1.0
-                cell_count[c] -= 1
-                state[i] = EXITED
-                edge[i] = -1
-                counters[C_EXITED] += 1
-                edge_passed[e] += 1
-            else:
-                edge_queue[e] += 1
-            continue
-        if f < 0:
-            continue
-        c2 = edge_cell[f]
-        if c2 == c:                                   # turn back on the same cell
-            edge[i] = f
-            pos_m[i] = 0.0
-            continue
-        z = cell_zone[c2]
-        gated = z >= 0 and cell_zone[c] != z
-        if gated and (not zone_open[z] or zone_admit[z] <= 0):
-            if wait_start_s[i] < 0.0:
-                wait_start_s[i] = t_s
-            zone_gate_queue[z] += 1
-            edge_queue[e] += 1
-            if s == WALK_IN and t_s - wait_start_s[i] >= patience_s:   # gives up and goes home
-                gate_wait_s[i] = t_s - wait_start_s[i]
-                wait_start_s[i] = -1.0
-                state[i] = WALK_OUT
-                counters[C_BALKED] += 1
-            continue
-        if out_budget[e] < 1.0:
-            edge_queue[e] += 1
-            continue
-        if in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
-            # Counterflow swap: someone in c2 waits to come the other way into c, so the two squeeze
-            # past each other (bounded by the body limit) instead of locking each other in.
-            if swap_wait_prev[e ^ 1] > 0 and cell_count[c2] < cell_hard_capacity[c2]:
-                swap_wait_prev[e ^ 1] -= 1
-            else:
-                swap_wait_now[f] += 1
-                edge_queue[e] += 1
-                continue
-        else:
-            in_budget[c2] -= 1.0
-        out_budget[e] -= 1.0
-        cell_count[c] -= 1
-        cell_count[c2] += 1
-        if gated:
-            zone_admit[z] -= 1
-            counters[C_ADMITTED] += 1
-            if wait_start_s[i] >= 0.0:
-                gate_wait_s[i] = t_s - wait_start_s[i]
-                wait_start_s[i] = -1.0
-        edge_passed[e] += 1
-        edge[i] = f
-        pos_m[i] = min(overshoot, edge_length_m[f])
+        walk(i)
+        s = state[i]
+        if s == WALK_IN or s == WALK_OUT:
+            v0_walking[edge[i]] += v0[i]
     # People waiting at a source step onto the first edge of their route if there is room.
+    source_node = a.source_node
     for i in range(n_active):
         if state[i] != AT_SOURCE:
             continue
@@ -214,117 +538,126 @@ def step_agents(t_s, dt_s, order_offset, n_active, state, edge, pos_m, target, s
         c2 = edge_cell[f]
         z = cell_zone[c2]
         if z >= 0 and (not zone_open[z] or zone_admit[z] <= 0):
-            if wait_start_s[i] < 0.0:
-                wait_start_s[i] = t_s
-            zone_gate_queue[z] += 1
-            if t_s - wait_start_s[i] >= patience_s:
-                gate_wait_s[i] = t_s - wait_start_s[i]
-                wait_start_s[i] = -1.0
+            if wait_start[i] < 0.0:
+                wait_start[i] = t_s
+            gate_queue[z] += 1
+            if t_s - wait_start[i] >= patience:
+                gate_wait[i] = t_s - wait_start[i]
+                wait_start[i] = -1.0
                 state[i] = EXITED
                 counters[C_BALKED] += 1
                 counters[C_LEFT_FROM_SOURCE] += 1
             continue
-        if in_budget[c2] < 1.0 or cell_count[c2] >= cell_capacity[c2]:
+        if in_budget[c2] < 1.0 or count[c2] >= cell_capacity[c2]:
             continue
         in_budget[c2] -= 1.0
-        cell_count[c2] += 1
+        count[c2] += 1
         if z >= 0:
             zone_admit[z] -= 1
             counters[C_ADMITTED] += 1
-            if wait_start_s[i] >= 0.0:
-                gate_wait_s[i] = t_s - wait_start_s[i]
-                wait_start_s[i] = -1.0
+            if wait_start[i] >= 0.0:
+                gate_wait[i] = t_s - wait_start[i]
+                wait_start[i] = -1.0
         edge[i] = f
         pos_m[i] = 0.0
         state[i] = WALK_IN
         counters[C_ENTERED_NETWORK] += 1
+        v0_walking[f] += v0[i]
 
 
 @njit(cache=True)
-def retarget_full(n_active, state, edge, target, edge_to, edge_cell, view_cell, cell_standing,
-                  cell_view_capacity, view_log_attr, view_dist, distance_scale_s, counters):
+def retarget_full(n_active, a, net, cells, routes, p, counters):
     """Walkers whose viewing spot has filled up choose the best one with room (at route refresh),
     instead of discovering it only on arrival."""
     for i in range(n_active):
-        if state[i] != WALK_IN:
+        if a.state[i] != WALK_IN:
             continue
-        c = view_cell[target[i]]
-        if cell_standing[c] < cell_view_capacity[c]:
+        c = routes.view_cell[a.target[i]]
+        if cells.standing[c] < net.cell_view_capacity[c]:
             continue
-        node = edge_to[edge[i]]
-        new_target = _choose_view_target(node, view_cell, cell_standing, cell_view_capacity, view_log_attr,
-                                         view_dist, distance_scale_s, target[i])
-        if new_target != target[i]:
-            target[i] = new_target
+        new_target = _choose_view_target(net.edge_to[a.edge[i]], cells, net, routes, p, a.target[i])
+        if new_target != a.target[i]:
+            a.target[i] = new_target
             counters[C_RETARGETED] += 1
 
 
 @njit(cache=True)
-def release_standing(n_active, state, edge, edge_cell, cell_standing, cell_release_group, group, max_people):
+def release_standing(n_active, a, net, cells, routes, cell_release_group, group, max_people, counters):
     """Send people standing on cells of release ``group`` home, in arrival order, at most
-    ``max_people`` (negative: everyone); returns how many were released."""
+    ``max_people`` (negative: everyone), each facing the nearer way to its exit; returns how many."""
     released = 0
     for i in range(n_active):
         if released == max_people:
             break
-        if state[i] == STANDING:
-            c = edge_cell[edge[i]]
+        if a.state[i] == STANDING:
+            c = net.edge_cell[a.edge[i]]
             if cell_release_group[c] == group:
-                state[i] = WALK_OUT
-                cell_standing[c] -= 1
+                a.state[i] = WALK_OUT
+                cells.standing[c] -= 1
                 released += 1
+                _turn_to_exit(i, a, net, routes, counters)
     return released
 
 
 @njit(cache=True)
-def end_arrivals(t_s, n_active, state, wait_start_s, gate_wait_s, counters):
+def end_arrivals(t_s, n_active, a, counters):
     """At the show's end: walkers still arriving turn home; people still at sources leave at once."""
     for i in range(n_active):
-        s = state[i]
+        s = a.state[i]
         if s == WALK_IN or s == AT_SOURCE:
-            if wait_start_s[i] >= 0.0:
-                gate_wait_s[i] = t_s - wait_start_s[i]
-                wait_start_s[i] = -1.0
+            if a.wait_start_s[i] >= 0.0:
+                a.gate_wait_s[i] = t_s - a.wait_start_s[i]
+                a.wait_start_s[i] = -1.0
             if s == WALK_IN:
-                state[i] = WALK_OUT
+                a.state[i] = WALK_OUT
             else:
-                state[i] = EXITED
+                a.state[i] = EXITED
                 counters[C_LEFT_FROM_SOURCE] += 1
 
 
 @njit(cache=True)
-def zone_stats(cell_count, cell_area_m2, cell_zone, zone_occupancy, zone_max_density):
+def zone_stats(cells, net, zones):
     """Occupancy and densest cell of each zone."""
-    for z in range(zone_occupancy.shape[0]):
-        zone_occupancy[z] = 0
-        zone_max_density[z] = 0.0
-    for c in range(cell_count.shape[0]):
-        z = cell_zone[c]
+    for z in range(zones.occupancy.shape[0]):
+        zones.occupancy[z] = 0
+        zones.max_density[z] = 0.0
+    for c in range(cells.count.shape[0]):
+        z = net.cell_zone[c]
         if z >= 0:
-            zone_occupancy[z] += cell_count[c]
-            rho = cell_count[c] / cell_area_m2[c]
-            if rho > zone_max_density[z]:
-                zone_max_density[z] = rho
+            zones.occupancy[z] += cells.count[c]
+            rho = cells.count[c] / net.cell_area_m2[c]
+            if rho > zones.max_density[z]:
+                zones.max_density[z] = rho
 
 
 @njit(cache=True)
-def count_states(n_active, state, out):
-    """How many agents are in each state (an independent recount for the conservation check)."""
-    for k in range(out.shape[0]):
-        out[k] = 0
+def count_states(n_active, state, edge, edge_cell, out_states, out_cell_count, out_cell_standing, out_cell_waiting):
+    """An independent recount: agents per state, and people per cell (on it, standing, waiting),
+    from each agent's own state and edge (never from the cells' running counts)."""
+    out_states[:] = 0
+    out_cell_count[:] = 0
+    out_cell_standing[:] = 0
+    out_cell_waiting[:] = 0
     for i in range(n_active):
-        out[state[i]] += 1
+        s = state[i]
+        out_states[s] += 1
+        if s == WALK_IN or s == WALK_OUT or s == STANDING or s == WAITING:
+            c = edge_cell[edge[i]]
+            out_cell_count[c] += 1
+            if s == STANDING:
+                out_cell_standing[c] += 1
+            elif s == WAITING:
+                out_cell_waiting[c] += 1
 
 
 @njit(cache=True)
-def edge_costs(edge_cell, edge_length_m, cell_speed, cell_covered, shelter_factor, queue_delay_s, min_speed_mps,
-               out_cost_s):
-    """Perceived travel time of each directed edge: length / congested speed, uncovered cells
-    weighted by the rain's shelter factor, plus the queue delay at its end."""
-    for e in range(edge_cell.shape[0]):
-        c = edge_cell[e]
-        v = max(cell_speed[c], min_speed_mps)
-        cost = edge_length_m[e] / v
-        if not cell_covered[c]:
+def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_delay_s, min_speed_mps, out_cost_s):
+    """Perceived travel time of each directed edge: length / the mean walker's speed on it
+    (stairs and congestion included), uncovered cells weighted by the rain's shelter factor, plus the
+    queue delay at its end."""
+    for e in range(net.edge_cell.shape[0]):
+        v = max(v0_mps * speed_factor[e], min_speed_mps)
+        cost = net.edge_length_m[e] / v
+        if not cell_covered[net.edge_cell[e]]:
             cost *= shelter_factor
         out_cost_s[e] = cost + queue_delay_s[e]

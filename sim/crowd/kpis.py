@@ -32,7 +32,6 @@ class CrowdRecorder:
         self.inside = np.zeros(n_steps, dtype=np.int64)
         self.exited = np.zeros(n_steps, dtype=np.int64)
         self.entered = np.zeros(n_steps, dtype=np.int64)
-        self.conserved_each_step = np.ones(n_steps, dtype=bool)
         self.cell_peak_density = np.zeros(engine.arrays.walk.n_cells)
         self.n = 0
         self.cell_density_every = 0          # off; see keep_cell_density
@@ -62,7 +61,6 @@ class CrowdRecorder:
         self.inside[k] = engine.inside
         self.exited[k] = engine.exited
         self.entered[k] = engine.n_active
-        self.conserved_each_step[k] = engine.conserved and engine.n_active == engine.exited + engine.inside
         np.maximum(self.cell_peak_density, engine.cell_density, out=self.cell_peak_density)
         self.n += 1
         if self.cell_density_every and self.n % self.cell_density_every == 0:
@@ -86,6 +84,13 @@ def _clearance_s(occupancy: np.ndarray, dt_s: float, end_step: int) -> float | N
     return float(after[0] * dt_s) if after.size else None
 
 
+def _recounted(engine) -> bool:
+    """A last independent recount (it raises :class:`~sim.core.errors.ConservationError` on a mismatch,
+    as every recount during the run would have)."""
+    engine.recount()
+    return True
+
+
 def crowd_summary(model) -> dict:
     """The KPIs of a finished (or partly run) model, as plain data for ``summary.json``."""
     engine = model.engine
@@ -94,7 +99,7 @@ def crowd_summary(model) -> dict:
     n = rec.n
     dt = rec.dt_s
     los = rec.los_levels()
-    end_step = int(round(model.scenario.show.end_s / dt))
+    end_step = int(round(model.scenario.show.end_s / dt)) if model.scenario.show is not None else 0
     zones = {}
     for z, name in enumerate(arrays.zone_names):
         gate = model.gates.get(name)
@@ -129,7 +134,7 @@ def crowd_summary(model) -> dict:
         "agents_entered": int(engine.n_active),
         "agents_exited": int(engine.exited),
         "agents_inside": int(engine.inside),
-        "agents_conserved": bool(rec.conserved_each_step[:n].all() and engine.recount_ok()),
+        "agents_conserved": _recounted(engine),
         "balked_at_gates": int(counters[K.C_BALKED]),
         "weather": {"rain_mm_per_h": model.scenario.weather.rain_mm_per_h,
                     "jam_density_ppm2": round(arrays.rho_jam_ppm2, 3),
@@ -146,8 +151,33 @@ def crowd_summary(model) -> dict:
         "gate_wait_s_p95": round(float(np.percentile(waits, 95)), 1) if waits.size else 0.0,
         "gate_wait_s_mean": round(float(waits.mean()), 1) if waits.size else 0.0,
         "clearance_zone": main,
-        "clearance_s": zones[main]["clearance_s"],
+        "clearance_s": zones[main]["clearance_s"] if main is not None else None,
+        "everyone_out_s": _everyone_out_s(rec, engine),
+        "counters": {name: int(v) for name, v in zip(K.COUNTER_NAMES, counters)},
+        "exited_by_node": _exited_by_node(engine),
     }
+
+
+def _everyone_out_s(rec: CrowdRecorder, engine) -> float | None:
+    """When the last person left the map (None if someone is still inside or yet to arrive)."""
+    n = rec.n
+    if n == 0 or engine.inside > 0 or engine.n_active < engine.n_agents:
+        return None
+    inside = rec.inside[:n] + (engine.n_agents - rec.entered[:n])
+    out = np.flatnonzero(inside == 0)
+    return float((out[0] + 1) * rec.dt_s) if out.size else None
+
+
+def _exited_by_node(engine) -> dict[str, int]:
+    """People who left the map at each exit node, by the node's name (or OSM id)."""
+    walk = engine.arrays.walk
+    net = walk.network
+    out = {}
+    for node in np.flatnonzero(engine.nodes.exited):
+        net_node = walk.node_net[node]
+        label = net.node_tags[net_node].get("name") or str(net.node_osmid[net_node]) if net_node >= 0 else str(node)
+        out[label] = int(engine.nodes.exited[node])
+    return out
 
 
 def format_table(summary: dict) -> str:

@@ -28,12 +28,13 @@ class CrowdModel(mesa.Model):
     (``self.rng``) is the only source of randomness, so the same seed gives the same run.
     """
 
-    def __init__(self, scenario: CrowdScenario, seed: int | None = None, arrays: CrowdArrays | None = None):
+    def __init__(self, scenario: CrowdScenario, seed: int | None = None, arrays: CrowdArrays | None = None,
+                 check_every_steps: int | None = None):
         seed_value = scenario.simulation.seed if seed is None else int(seed)
         super().__init__(rng=seed_value)
         self.seed_value = seed_value
         self.scenario = scenario
-        self.engine = CrowdEngine(scenario, self.rng, arrays)
+        self.engine = CrowdEngine(scenario, self.rng, arrays, check_every_steps)
         a = self.engine.arrays
         self.steps_per_minute = max(1, int(round(60.0 / a.dt_s)))
         self.n_steps = int(np.ceil(scenario.simulation.duration_s / a.dt_s))
@@ -41,8 +42,10 @@ class CrowdModel(mesa.Model):
         for z, name in enumerate(a.zone_names):
             if a.zone_cap[z] < NO_CAP:
                 self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
-        self.show = ShowController(self, scenario.show.end_s, a.release_times_s, scenario.show.release_rate_pps,
-                                   scenario.show.release_hold_density_ppm2, scenario.show.release_max_hold_s)
+        show = scenario.show
+        self.show = None if show is None else ShowController(
+            self, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
+            show.release_max_hold_s)
         self.recorder = CrowdRecorder(self.engine, self.n_steps)
         reporters = {"minute": lambda m: m.engine.t_s / 60.0,
                      "inside": lambda m: m.engine.inside,
@@ -62,7 +65,8 @@ class CrowdModel(mesa.Model):
         """Controllers act on the last state, then the engine advances one time step."""
         for gate in self.gates.values():
             gate.step()
-        self.show.step()
+        if self.show is not None:
+            self.show.step()
         self.engine.step()
         self.recorder.record(self.engine)
         if self.engine.step_index % self.steps_per_minute == 0:

@@ -5,15 +5,26 @@ See ``scenarios/bund_lightshow_*.toml`` for annotated examples.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..core.schema import Profile, ScenarioBase, Strict
 from ..core.weather import WeatherSpec
 
-__all__ = ["CrowdScenario", "SimulationSpec", "CrowdSpec", "ShowSpec", "ZoneSpec", "ViewingSpec", "ExitSpec",
-           "SourceSpec"]
+__all__ = ["CrowdScenario", "SimulationSpec", "CrowdSpec", "SpeedGroupSpec", "ShowSpec", "ZoneSpec", "ViewingSpec",
+           "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec"]
+
+
+def check_selector(value: str) -> str:
+    """A way selector ``KEY=VALUE`` (an OSM tag of the ways meant)."""
+    if "=" not in value or not value.split("=", 1)[0].strip() or not value.split("=", 1)[1].strip():
+        raise ValueError(f"expected KEY=VALUE such as 'zone=promenade', got {value!r}")
+    return value
+
+
+#: Ways selected by one of their OSM tags, ``KEY=VALUE``.
+Selector = Annotated[str, AfterValidator(check_selector)]
 
 
 class SimulationSpec(Strict):
@@ -21,14 +32,49 @@ class SimulationSpec(Strict):
     dt_s: float = Field(1.0, gt=0, le=5, description="time step (s)")
     seed: int = Field(0, ge=0)
     route_interval_s: float = Field(60.0, gt=0, description="how often routes follow congestion (s)")
-    max_cell_m: float = Field(100.0, gt=0, description="longest cell a link is split into (m)")
+    max_cell_m: float = Field(
+        25.0, gt=0, description="longest cell a link is split into (m); see README, 'Cell length', for the "
+                                "measurement behind the default")
+    short_cell_m: float = Field(
+        2.5, gt=0, description="cell length on stairs, ramps, crossings and gates and on their approaches (m)")
+    approach_m: float = Field(10.0, ge=0, description="length of the approach cut into short cells (m)")
+
+
+class SpeedGroupSpec(Strict):
+    """Free walking speeds on the level of one group of people (e.g. an age group, RiMEA test 7):
+    normal with this mean and sd, redrawn outside [min, max]."""
+    share: float = Field(gt=0, description="share of the people in this group (relative)")
+    speed_mean_mps: float = Field(gt=0)
+    speed_sd_mps: float = Field(0.0, ge=0)
+    speed_min_mps: float = Field(gt=0)
+    speed_max_mps: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> "SpeedGroupSpec":
+        if not self.speed_min_mps <= self.speed_mean_mps <= self.speed_max_mps:
+            raise ValueError(f"need speed_min_mps <= speed_mean_mps <= speed_max_mps, got "
+                             f"{self.speed_min_mps!r}, {self.speed_mean_mps!r}, {self.speed_max_mps!r}")
+        return self
 
 
 class CrowdSpec(Strict):
-    v0_mps: float = Field(1.34, gt=0, description="Weidmann free speed")
+    v0_mps: float = Field(1.34, gt=0, description="mean free speed on the level (Weidmann 1993)")
+    v0_sd_mps: float = Field(0.26, ge=0, description="spread of free speeds (Weidmann 1993)")
+    v0_truncate_sd: float = Field(
+        2.5, gt=0, description="free speeds are drawn within mean +- this many sd (project assumption)")
+    groups: dict[str, SpeedGroupSpec] = Field(
+        default_factory=dict, description="speed groups (omit: everyone from v0_mps and v0_sd_mps)")
     gamma: float = Field(1.913, gt=0, description="Weidmann gamma (m^-2)")
     rho_max_ppm2: float = Field(5.4, gt=0, description="Weidmann jam density")
     view_space_m2: float = Field(0.3, gt=0, description="ground a dry standing viewer claims")
+    queue_space_m2: float = Field(
+        0.28, gt=0, description="ground a person in a queue takes: people close up to the onset of Fruin's "
+                                "(1971) queuing LOS E (0.28 m2, body contact), not beyond; umbrellas add "
+                                "weather.umbrella_walk_space_m2")
+    stairs_up_speed_mps: float = Field(
+        0.58, gt=0, description="mean free speed up stairs (Fruin 1971 via PD 7974-6: 0.49-0.67 m/s)")
+    stairs_down_speed_mps: float = Field(
+        0.81, gt=0, description="mean free speed down stairs (Fruin 1971 via PD 7974-6: 0.60-1.01 m/s)")
     stairs_up_flow_ppms: float = Field(0.88, gt=0, description="IMO MSC.1/Circ.1238 stairs up")
     stairs_down_flow_ppms: float = Field(1.1, gt=0, description="IMO MSC.1/Circ.1238 stairs down")
     signal_green_share: float = Field(0.45, gt=0, le=1, description="share of time a signalised crossing is green")
@@ -38,6 +84,30 @@ class CrowdSpec(Strict):
     aisle_width_m: float = Field(
         0.0, ge=0, description="walking aisle stewards keep clear of standing viewers on every viewing way "
                                "wider than twice this (one-way loops); 0: people stand everywhere")
+    route_tolerance_s: float = Field(
+        2.0, ge=0, description="a walker held at a node takes another edge whose remaining cost is within "
+                                "this many seconds of its route's (project assumption)")
+    route_tolerance_frac: float = Field(
+        0.05, ge=0, description="... or within this share of it, whichever is larger (project assumption)")
+    capped_zone_exit_cost_factor: float = Field(
+        1.0, ge=1, description="people leaving weigh the time they walk through a capped zone by this factor "
+                               "(its gates may be closed to them); 1: no avoidance (project assumption; "
+                               "README: sensitivity)")
+
+    @model_validator(mode="after")
+    def _groups(self) -> "CrowdSpec":
+        if self.v0_mps - self.v0_truncate_sd * self.v0_sd_mps <= 0 and not self.groups:
+            raise ValueError(f"v0_mps - v0_truncate_sd * v0_sd_mps must be positive (free speeds), got "
+                             f"{self.v0_mps!r} - {self.v0_truncate_sd!r} * {self.v0_sd_mps!r}")
+        return self
+
+    def speed_groups(self) -> dict[str, SpeedGroupSpec]:
+        """The speed groups, or one group ``everyone`` from ``v0_mps`` and ``v0_sd_mps``."""
+        if self.groups:
+            return dict(self.groups)
+        spread = self.v0_truncate_sd * self.v0_sd_mps
+        return {"everyone": SpeedGroupSpec(share=1.0, speed_mean_mps=self.v0_mps, speed_sd_mps=self.v0_sd_mps,
+                                           speed_min_mps=self.v0_mps - spread, speed_max_mps=self.v0_mps + spread)}
 
 
 class ShowSpec(Strict):
@@ -65,18 +135,11 @@ class ShowSpec(Strict):
 
 
 class ZoneSpec(Strict):
-    match: str = Field(description="edge tag selector KEY=VALUE, e.g. 'zone=promenade'")
+    match: Selector = Field(description="edge tag selector KEY=VALUE, e.g. 'zone=promenade'")
     cap: int | None = Field(None, ge=1, description="people admitted at most; omit for no cap")
     reopen_fraction: float = Field(0.95, gt=0, le=1, description="gates reopen below this share of cap")
     view: bool = Field(False, description="people come here to watch the show")
     view_weight: float = Field(1.0, gt=0, description="appeal of this zone's viewing spots")
-
-    @field_validator("match")
-    @classmethod
-    def _selector(cls, value: str) -> str:
-        if "=" not in value or not value.split("=", 1)[0].strip() or not value.split("=", 1)[1].strip():
-            raise ValueError(f"expected KEY=VALUE such as 'zone=promenade', got {value!r}")
-        return value
 
 
 class ViewingSpec(Strict):
@@ -106,6 +169,37 @@ class SourceSpec(Strict):
 
 
 
+class PremovementSpec(Strict):
+    """How long people placed on the map wait before they move (pre-movement time)."""
+    kind: Literal["none", "fixed", "uniform", "lognormal", "list"] = "none"
+    time_s: float = Field(0.0, ge=0, description="fixed: everyone starts at this time")
+    low_s: float = Field(0.0, ge=0, description="uniform: earliest start")
+    high_s: float = Field(0.0, ge=0, description="uniform: latest start")
+    median_s: float = Field(30.0, gt=0, description="lognormal: median start")
+    p95_s: float = Field(120.0, gt=0, description="lognormal: 95th percentile of the start")
+    times_s: list[float] = Field(default_factory=list, description="list: start times, assigned in turn")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PremovementSpec":
+        if self.kind == "uniform" and self.high_s < self.low_s:
+            raise ValueError(f"high_s ({self.high_s!r}) must be >= low_s ({self.low_s!r})")
+        if self.kind == "lognormal" and self.p95_s <= self.median_s:
+            raise ValueError(f"p95_s ({self.p95_s!r}) must be above median_s ({self.median_s!r})")
+        if self.kind == "list" and (not self.times_s or min(self.times_s) < 0):
+            raise ValueError("kind = 'list' needs times_s, a non-empty list of start times >= 0")
+        return self
+
+
+class PopulationSpec(Strict):
+    """People already in place at t = 0 (an evacuation, a crowd already there), standing on ways."""
+    name: str
+    match: Selector = Field(description="ways they stand on: edge tag selector KEY=VALUE, e.g. 'name=Room'")
+    people: int = Field(ge=1)
+    exit: str = Field(description="name of the [exits] group they leave by")
+    group: str | None = Field(None, description="speed group of all of them (omit: drawn by the groups' shares)")
+    premovement: PremovementSpec = PremovementSpec()
+
+
 class CrowdScenario(ScenarioBase):
     """A validated crowd scenario (see ``scenarios/*.toml`` for annotated examples)."""
 
@@ -115,23 +209,36 @@ class CrowdScenario(ScenarioBase):
     simulation: SimulationSpec
     weather: WeatherSpec = WeatherSpec()
     crowd: CrowdSpec = CrowdSpec()
-    show: ShowSpec
-    zones: dict[str, ZoneSpec] = Field(min_length=1)
+    show: ShowSpec | None = Field(None, description="the show people come to watch (omit: an evacuation)")
+    zones: dict[str, ZoneSpec] = Field(default_factory=dict)
     viewing: ViewingSpec = ViewingSpec()
     exits: dict[str, ExitSpec] = Field(min_length=1)
-    sources: list[SourceSpec] = Field(min_length=1)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    populations: list[PopulationSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "CrowdScenario":
         problems = []
-        if self.show.end_s > self.simulation.duration_s:
+        if self.show is not None and self.show.end_s > self.simulation.duration_s:
             problems.append(f"show.end_s ({self.show.end_s!r}) is after simulation.duration_s "
                             f"({self.simulation.duration_s!r})")
+        if self.sources and self.show is None:
+            problems.append("show: [[sources]] bring people to watch a show; add a [show] table (start_s, end_s)")
         for k, source in enumerate(self.sources):
             if source.exit not in self.exits:
                 problems.append(f"sources.{k}.exit: {source.exit!r} is not an [exits] group "
                                 f"(have {sorted(self.exits)!r})")
-        if not any(z.view for z in self.zones.values()):
+        groups = self.crowd.speed_groups()
+        for k, pop in enumerate(self.populations):
+            if pop.exit not in self.exits:
+                problems.append(f"populations.{k}.exit: {pop.exit!r} is not an [exits] group "
+                                f"(have {sorted(self.exits)!r})")
+            if pop.group is not None and pop.group not in groups:
+                problems.append(f"populations.{k}.group: {pop.group!r} is not a speed group "
+                                f"(have {sorted(groups)!r})")
+        if not self.sources and not self.populations:
+            problems.append("sources: a scenario needs [[sources]] (arrivals) or [[populations]] (people in place)")
+        if self.sources and not any(z.view for z in self.zones.values()):
             problems.append("zones: no zone has view = true, so nobody has anywhere to watch from")
         if self.primary_zone is not None and self.primary_zone not in self.zones:
             problems.append(f"primary_zone: {self.primary_zone!r} is not a zone (have {sorted(self.zones)!r})")
@@ -142,10 +249,12 @@ class CrowdScenario(ScenarioBase):
         return self
 
     @property
-    def main_zone(self) -> str:
+    def main_zone(self) -> str | None:
+        """The zone whose clearance is reported: ``primary_zone``, else 'promenade', else the first
+        zone (None without zones)."""
         if self.primary_zone is not None:
             return self.primary_zone
-        return "promenade" if "promenade" in self.zones else next(iter(self.zones))
+        return "promenade" if "promenade" in self.zones else next(iter(self.zones), None)
 
     @property
     def raining(self) -> bool:

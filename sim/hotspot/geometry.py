@@ -52,7 +52,7 @@ class Stair:
     down_speed_mps: float = round(sum(FRUIN_DOWN_MPS) / 2, 3)
 
 
-def _segment(field: str, value, problems: list[str]) -> np.ndarray | None:
+def as_segment(field: str, value: object, problems: list[str]) -> np.ndarray | None:
     """``value`` (((x0, y0), (x1, y1)) or a 2-point LineString) as ``[x0, y0, x1, y1]``."""
     try:
         coords = list(value.coords) if isinstance(value, LineString) else [tuple(p) for p in value]
@@ -69,7 +69,7 @@ def _segment(field: str, value, problems: list[str]) -> np.ndarray | None:
     return arr.reshape(4)
 
 
-def _ring_edges(area) -> list[np.ndarray]:
+def _ring_edges(area: Polygon | MultiPolygon) -> list[np.ndarray]:
     edges = []
     polys = area.geoms if isinstance(area, MultiPolygon) else [area]
     for poly in polys:
@@ -111,13 +111,14 @@ class HotspotGeometry:
     periodic_x : the area repeats along x (its left and right edges are not walls; a rectangle)
     """
 
-    def __init__(self, area, *, exits: Mapping[str, object] | None = None,
+    def __init__(self, area: Polygon | MultiPolygon | Sequence[Polygon], *, exits: Mapping[str, object] | None = None,
                  entries: Mapping[str, object] | None = None, waypoints: Mapping[str, object] | None = None,
                  directions: Mapping[str, Sequence[float]] | None = None, stairs: Sequence[Stair] = (),
-                 field_cell_m: float = 0.1, wall_slowdown_m: float = 0.4, periodic_x: bool = False):
+                 field_cell_m: float = 0.1, wall_slowdown_m: float = 0.0, periodic_x: bool = False):
         problems: list[str] = []
         self.area = self._walkable(area, problems)
-        exits, entries, waypoints, directions = dict(exits or {}), dict(entries or {}), dict(waypoints or {}), dict(directions or {})
+        exits, entries = dict(exits or {}), dict(entries or {})
+        waypoints, directions = dict(waypoints or {}), dict(directions or {})
         if not (isinstance(field_cell_m, (int, float)) and 0.02 <= field_cell_m <= 0.5):
             problems.append(f"field_cell_m: expected 0.02-0.5 m, got {field_cell_m!r}")
         if not (isinstance(wall_slowdown_m, (int, float)) and 0 <= wall_slowdown_m <= 5):
@@ -144,7 +145,7 @@ class HotspotGeometry:
         self.exit_seg = np.zeros((len(exits), 4))
         self.exit_outward = np.zeros((len(exits), 2))       # zero for an exit inside the area
         for k, (name, value) in enumerate(exits.items()):
-            seg = _segment(f"exits[{name!r}]", value, problems)
+            seg = as_segment(f"exits[{name!r}]", value, problems)
             if seg is None:
                 continue
             self.exit_seg[k] = seg
@@ -157,7 +158,7 @@ class HotspotGeometry:
         self.entry_seg = np.zeros((len(entries), 4))
         self.entry_inward = np.zeros((len(entries), 2))
         for k, (name, value) in enumerate(entries.items()):
-            seg = _segment(f"entries[{name!r}]", value, problems)
+            seg = as_segment(f"entries[{name!r}]", value, problems)
             if seg is None:
                 continue
             self.entry_seg[k] = seg
@@ -172,7 +173,7 @@ class HotspotGeometry:
         self.goal_seg = np.zeros((n_goals, 4))
         self.goal_seg[: len(exits)] = self.exit_seg
         for k, (name, value) in enumerate(waypoints.items()):
-            seg = _segment(f"waypoints[{name!r}]", value, problems)
+            seg = as_segment(f"waypoints[{name!r}]", value, problems)
             if seg is not None:
                 self.goal_seg[len(exits) + k] = seg
                 if not self.area.buffer(_TOL_M).intersects(LineString(seg.reshape(2, 2))):
@@ -208,7 +209,8 @@ class HotspotGeometry:
                     problems.append(f"stairs[{st.name!r}].{field_name}: expected 0-3 m/s, got {v!r}")
             self.stair_speed_mps[k] = (st.up_speed_mps, st.down_speed_mps)
             if not isinstance(st.polygon, Polygon) or st.polygon.is_empty or not st.polygon.intersects(self.area):
-                problems.append(f"stairs[{st.name!r}].polygon: expected a polygon overlapping the area, got {st.polygon!r}")
+                problems.append(f"stairs[{st.name!r}].polygon: expected a polygon overlapping the area, "
+                                f"got {st.polygon!r}")
         if problems:
             raise GeometryError(problems)
 
@@ -221,7 +223,7 @@ class HotspotGeometry:
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
-    def _walkable(area, problems: list[str]):
+    def _walkable(area: object, problems: list[str]) -> Polygon | MultiPolygon | None:
         if isinstance(area, (list, tuple)):
             if not area or not all(isinstance(p, Polygon) for p in area):
                 problems.append(f"area: expected a Polygon, a MultiPolygon or a list of Polygons, got {area!r}")

@@ -1,10 +1,13 @@
 """Model parameters of the hotspot model and the free-speed distribution.
 
-Defaults follow JuPedSim's ``CollisionFreeSpeedModel`` (strength 8 / range 0.1 m for neighbours,
-strength 5 / range 0.02 m for walls, time gap 1 s, radius 0.2 m), except the step: JuPedSim steps
-every 0.01 s, we default to 0.05 s (the first-order speed rule stays collision-free for dt well below
-the time gap; see docs/hotspot.md for the check).  Free speeds follow Weidmann (1993): mean 1.34 m/s,
-standard deviation 0.26 m/s, truncated symmetrically so that the mean is kept.
+Repulsion defaults are JuPedSim's ``CollisionFreeSpeedModel`` ones (strength 8 / range 0.1 m for
+neighbours, strength 5 / range 0.02 m for walls).  The two calibration parameters of the model, the
+time gap and the body size, are set to 0.8 s and 0.18 m (JuPedSim: 1 s, 0.2 m): with them the speeds
+in a periodic corridor follow Weidmann's fundamental diagram within 0.11 m/s at 1-4 p/m2, where
+JuPedSim's values run 0.14-0.18 m/s below it at 2-3 p/m2 (docs/hotspot.md has the scan).  The step
+defaults to 0.05 s (JuPedSim: 0.01 s); the speed rule needs dt below the time gap.  Free speeds follow
+Weidmann (1993): mean 1.34 m/s, standard deviation 0.26 m/s, truncated symmetrically so that the mean
+is kept.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ NEGLIGIBLE_WEIGHT = 1e-3
 class CsmParameters:
     """Parameters of the collision-free speed model (Tordeux, Chraibi & Seyfried 2016).
 
+    ``CsmParameters.jupedsim_defaults()`` gives JuPedSim's values (time gap 1 s, radius 0.2 m).
+
     ``speed = min(v0, max(0, spacing / time_gap_s))`` along the direction
     ``e0 + sum_j -a_n exp((r_i + r_j - d_ij) / d_n) e_ij + sum_w -a_w exp((r_i - d_iw) / d_w) e_iw``
     (normalised); ``spacing`` is the gap (centre distance minus both radii) to the closest neighbour
@@ -43,13 +48,13 @@ class CsmParameters:
     """
 
     dt_s: float = 0.05
-    time_gap_s: float = 1.0
-    radius_m: float = 0.2
+    time_gap_s: float = 0.8
+    radius_m: float = 0.18
     strength_neighbor_repulsion: float = 8.0
     range_neighbor_repulsion_m: float = 0.1
     strength_geometry_repulsion: float = 5.0
     range_geometry_repulsion_m: float = 0.02
-    wall_min_distance_ratio: float = 0.5     # centres never come closer to a wall than this x radius
+    wall_min_distance_ratio: float = 1.0     # centres never come closer to a wall than this x radius
     level_mean_speed_mps: float = WEIDMANN_MEAN_MPS  # population mean the stair factors are relative to
     waypoint_reach_m: float = 0.5            # a way point counts as reached within this distance
 
@@ -66,7 +71,8 @@ class CsmParameters:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 problems.append(f"{name}: expected a finite number >= 0, got {value!r}")
         if not (isinstance(self.wall_min_distance_ratio, (int, float)) and 0 <= self.wall_min_distance_ratio <= 1):
-            problems.append(f"wall_min_distance_ratio: expected a number in [0, 1], got {self.wall_min_distance_ratio!r}")
+            problems.append(f"wall_min_distance_ratio: expected a number in [0, 1], "
+                            f"got {self.wall_min_distance_ratio!r}")
         if not problems and self.dt_s >= self.time_gap_s:
             problems.append(f"dt_s: must be below time_gap_s ({self.time_gap_s!r} s) for the speed rule to stay "
                             f"collision-free, got {self.dt_s!r}")
@@ -74,6 +80,11 @@ class CsmParameters:
             problems.append(f"radius_m: expected at most 1 m, got {self.radius_m!r}")
         if problems:
             raise ParameterError("invalid CsmParameters:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    @classmethod
+    def jupedsim_defaults(cls, **overrides) -> "CsmParameters":
+        """JuPedSim's CollisionFreeSpeedModel defaults (time gap 1 s, radius 0.2 m, dt 0.01 s)."""
+        return cls(**{"time_gap_s": 1.0, "radius_m": 0.2, "dt_s": 0.01, **overrides})
 
     def neighbor_cutoff_m(self, max_radius_m: float) -> float:
         """Centre distance beyond which a neighbour's repulsion weight is below 1e-3."""
