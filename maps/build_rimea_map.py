@@ -1,4 +1,5 @@
-"""Build ``maps/rimea.osm``: the geometries of the RiMEA test cases as a walk network.
+"""Build ``maps/rimea.osm``: the geometries of the RiMEA test cases (and a few more validation
+geometries, prefix ``V``) as a walk network.
 
 RiMEA (Richtlinie fuer Mikroskopische Entfluchtungsanalysen, version 3.0, 2016) describes its tests
 as rooms, corridors, doors and stairs.  A network model represents each as links with a length and
@@ -54,11 +55,10 @@ def build() -> None:
         x += 100
         way(f"{test} start", [point(f"{test} start", x, 0), point(f"{test} foot", x + 0.5, 0)], 2)
         stairs(f"{test} stairs", [f"{test} foot", point(f"{test} exit", x + 10.5, 0)], 2, up)
-    # T4: fundamental diagram, corridor 10 m wide (RiMEA: 1,000 m; 200 m suffice for 70 s).
-    x += 100
-    way("T4 corridor", [point("T4 start", x, 0), point("T4 exit", x + 200, 0)], 10)
+    # T4: fundamental diagram, corridor 1,000 m x 10 m (RiMEA), drawn north-south out of the way.
+    way("T4 corridor", [point("T4 start", x + 100, -100), point("T4 exit", x + 100, -1100)], 10)
     # T5: pre-movement, room 8 m x 5 m, a 1 m door in the middle of a short wall.
-    x += 300
+    x += 400
     way("T5 room", [point("T5 back", x, 0), point("T5 door", x + 8, 0)], 5)
     way("T5 doorway", ["T5 door", point("T5 exit", x + 9, 0)], 1)
     # T6: 20 people round a left corner, two legs 12 m x 2 m; they start on the first 6 m.
@@ -131,6 +131,24 @@ def build() -> None:
     way("T15 corner start", [point("T15 corner start", x, 40), point("T15 corner a", x + 25, 40)], 10)
     way("T15 corner leg 1", ["T15 corner a", point("T15 corner", x + 55, 40)], 2)
     way("T15 corner leg 2", ["T15 corner", point("T15 corner exit", x + 55, 60)], 2)
+
+    # Further validation geometries (tests/validation/test_walking.py), prefix V.
+    # V1: two-way flow, a corridor 100 m x 4 m between two halls of 20 m x 20 m.
+    x += 200
+    way("V1 west hall", [point("V1 west door", x, 0), point("V1 west end", x + 20, 0)], 20)
+    way("V1 corridor", ["V1 west end", point("V1 east end", x + 120, 0)], 4)
+    way("V1 east hall", ["V1 east end", point("V1 east door", x + 140, 0)], 20)
+    way("V1 west doorway", [point("V1 west exit", x - 5, 0), "V1 west door"], 10)
+    way("V1 east doorway", ["V1 east door", point("V1 east exit", x + 145, 0)], 10)
+    # V2: a 3 m bottleneck (5 m long) in a 4 m corridor, fed from a hall of 30 m x 30 m.
+    x += 200
+    way("V2 hall", [point("V2 back", x, 0), point("V2 corridor start", x + 30, 0)], 30)
+    way("V2 corridor", ["V2 corridor start", point("V2 bottleneck start", x + 60, 0)], 4)
+    way("V2 bottleneck", ["V2 bottleneck start", point("V2 bottleneck end", x + 65, 0)], 3)
+    way("V2 corridor after", ["V2 bottleneck end", point("V2 exit", x + 95, 0)], 4)
+    # V3: an exit at the end of a 10 m wide way.
+    x += 150
+    way("V3 plaza", [point("V3 back", x, 0), point("V3 exit", x + 30, 0)], 10)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ Only the CLI's ``main`` turns these into exit codes.
 
 from __future__ import annotations
 
-__all__ = ["SimError", "MapError", "ScenarioError", "CliError", "ConservationError"]
+__all__ = ["SimError", "MapError", "ScenarioError", "CliError", "ConservationError", "OutputError",
+           "ResourceError"]
 
 
 class SimError(Exception):
@@ -44,3 +45,12 @@ class ConservationError(SimError, RuntimeError):
         self.what, self.step, self.t_s, self.details = what, step, t_s, dict(details)
         parts = ", ".join(f"{k}={v!r}" for k, v in details.items())
         super().__init__(f"{what} not conserved at step {step} (t={t_s:.1f} s): {parts}")
+
+
+class OutputError(SimError, OSError):
+    """A results folder cannot be written (not writable, not a folder, holds other files).  Raised
+    before the run, so no time is spent on a run whose results could not be kept."""
+
+
+class ResourceError(SimError, MemoryError):
+    """A request needs more memory than is available; refused before the run with the estimate."""

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import MapError
 from .osm import Network
 
-__all__ = ["WalkGraph", "build_walk_graph", "fine_links", "cell_cuts"]
+__all__ = ["WalkGraph", "build_walk_graph", "fine_links", "narrowing_nodes", "cell_cuts"]
 
 @dataclass(frozen=True)
 class WalkGraph:
@@ -90,6 +90,22 @@ def fine_links(net: Network) -> np.ndarray:
     return out
 
 
+#: A node where the walkable widths of its ways differ by more than this factor is a narrowing
+#: (a door, a bottleneck), where queues form: its approaches get short cells.
+NARROWING_RATIO = 1.5
+
+
+def narrowing_nodes(net: Network) -> np.ndarray:
+    """Nodes where walkable ways of clearly different widths meet (doors, bottlenecks)."""
+    widest = np.zeros(net.n_nodes)
+    narrowest = np.full(net.n_nodes, np.inf)
+    walk = np.flatnonzero(net.walk)
+    for ends in (net.link_u[walk], net.link_v[walk]):
+        np.maximum.at(widest, ends, net.width_m[walk])
+        np.minimum.at(narrowest, ends, net.width_m[walk])
+    return widest > NARROWING_RATIO * narrowest
+
+
 def cell_cuts(length_m: float, max_cell_m: float, short_cell_m: float, fine_link: bool,
               fine_start_m: float, fine_end_m: float) -> np.ndarray:
     """Positions (m from the start) where a link of ``length_m`` is cut into cells.
@@ -118,8 +134,9 @@ def build_walk_graph(net: Network, max_cell_m: float = 100.0, short_cell_m: floa
 
     Cells are at most ``max_cell_m`` long.  With ``short_cell_m``, stairs, ramps and crossings
     (:func:`fine_links`) are cut into cells of at most ``short_cell_m`` end to end, and so is the last
-    ``approach_m`` of every link leading to them or to one of ``fine_nodes`` (network node indices:
-    e.g. the gates of a zone), so that a queue's density is seen where it stands."""
+    ``approach_m`` of every link leading to them, to a narrowing (:func:`narrowing_nodes`: doors,
+    bottlenecks) or to one of ``fine_nodes`` (network node indices: e.g. the gates of a zone), so
+    that a queue's density is seen where it stands."""
     if max_cell_m <= 0:
         raise MapError(f"max_cell_m must be positive, got {max_cell_m!r}")
     if short_cell_m is not None and not 0 < short_cell_m <= max_cell_m:
@@ -134,6 +151,7 @@ def build_walk_graph(net: Network, max_cell_m: float = 100.0, short_cell_m: floa
     if short_cell_m is not None:
         hot[net.link_u[fine]] = True
         hot[net.link_v[fine]] = True
+        hot |= narrowing_nodes(net)
         if fine_nodes is not None:
             hot[np.asarray(fine_nodes, dtype=np.int64)] = True
     short = short_cell_m if short_cell_m is not None else max_cell_m
