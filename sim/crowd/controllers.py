@@ -104,7 +104,8 @@ class ShowController(mesa.Agent):
             if t < when:
                 continue
             cells = self._group_cells[group]
-            walking = (engine.cell_count[cells] - engine.cell_standing[cells]) / area[cells] if cells.size else None
+            counts = np.asarray(engine.cell_count)[cells] - np.asarray(engine.cell_standing)[cells]
+            walking = counts / area[cells] if cells.size else None
             crowded = walking is not None and walking.max() >= self.hold_density_ppm2
             since = self._held_since[group]
             if crowded and (since is None or t - since < self.max_hold_s):

@@ -1,27 +1,32 @@
 """Plain-Python reference of the crowd engine: one ``mesa.Agent`` per pedestrian.
 
-The same rules as the Numba kernels of :mod:`sim.crowd_kernels` (their module docstring states
+The same rules as the Numba kernels of :mod:`sim.crowd.kernels` (their module docstring states
 them), written the way a typical Mesa model is: every :class:`Pedestrian` holds its own state
-(edge, position, state, viewing target, exit group, gate wait) and decides in plain Python, one
-agent after another.  It is the baseline the engine is tested against (``tests/test_reference.py``:
-identical per-step counts) and timed against (``benchmarks/bench_reference.py``).
+(edge, position, state, free speed, viewing target, exit group, gate wait) and decides in plain
+Python, one agent after another.  It is the baseline the engine is tested against
+(``tests/test_reference.py``: identical per-step counts and agents) and timed against
+(``benchmarks/bench_reference.py``).
 
-What is shared with the engine, so that both start from the same inputs: the compiled scenario
-(:func:`~sim.crowd.compile_crowd`), the route tables (:func:`~sim.crowd.compute_routes`, a
-network-level Dijkstra, not per-agent logic), the arrival list (:func:`~sim.crowd.generate_arrivals`
-with the model's seeded generator), Weidmann's formula (its plain-Python form) and the controller
-agents of :mod:`sim.control` (gates, end of show, release), which act through ``model.engine``.
+Shared with the engine, so both start from the same inputs: the compiled scenario
+(:func:`~sim.crowd.compile.compile_crowd`), the route tables (:func:`~sim.crowd.compile.compute_routes`,
+a network-level Dijkstra, not per-agent logic), the people placed on the map and the arrival list
+(:func:`~sim.crowd.compile.place_populations`, :func:`~sim.crowd.compile.generate_arrivals`, with the
+model's seeded generator in the same order), and the controller agents of
+:mod:`sim.crowd.controllers` (gates, end of show, release), which act through ``model.engine``.
 
-What is written again here, without NumPy or Numba: cell densities, speeds and flow budgets with
-their carry-over; every walker's move (viewing spot, end of edge, exit sink, gates and patience,
-sending and receiving capacity, jam space, counterflow swaps); people waiting at sources in
-arrival order; edge costs for the route refresh; retargeting when a viewing spot is full; the end
-of arrivals and the release of standing groups; zone statistics; the conservation check.
+Written again here, without NumPy or Numba: cell densities, supplies, speed shares (Weidmann on the
+level, the triangular diagram on stairs, the congested flux), flow budgets with their carry-over;
+every walker's move (viewing spot, the end of an edge, exits, gates and patience, sending and
+receiving capacity, the queue density, counterflow swaps, other ways within the tolerance or the
+expected wait, short cells crossed in one step); people in place starting at their time and facing
+their exit; people waiting at sources in arrival order; edge costs for the route refresh;
+retargeting when a viewing spot is full; the end of arrivals and the release of standing groups;
+zone statistics.
 
-Step order (as :meth:`sim.model.CityModel.step` and :meth:`sim.crowd.CrowdEngine.step`): gates,
-show controller, arrivals, route refresh at its interval, cell refresh, zone admissions, the
-rotating start index drawn from ``model.rng``, walkers from that index round, people at sources,
-zone statistics, conservation.
+Step order (as :meth:`sim.crowd.model.CrowdModel.step` and :meth:`sim.crowd.engine.CrowdEngine.step`):
+gates, show controller, arrivals, route refresh at its interval, cell refresh, zone admissions, the
+rotating start index drawn from ``model.rng``, people in place, walkers from that index round,
+people at sources, zone statistics.
 """
 
 from __future__ import annotations
@@ -35,14 +40,15 @@ import numpy as np
 
 from ..core.routing import EXIT_HERE
 from .compile import (
+    MIN_ROUTE_SPEED_MPS,
     NO_CAP,
     CrowdArrays,
     compile_crowd,
     compute_routes,
     generate_arrivals,
+    place_populations,
 )
 from .controllers import ShowController, ZoneGate
-from .fundamental import weidmann_speed
 from .kernels import (
     AT_SOURCE,
     C_ADMITTED,
@@ -50,11 +56,18 @@ from .kernels import (
     C_ENTERED_NETWORK,
     C_EXITED,
     C_LEFT_FROM_SOURCE,
+    C_REROUTED,
     C_RETARGETED,
+    C_STARTED,
+    C_SWAPS,
+    C_TURNED,
     EXITED,
+    MAX_HOPS,
     N_COUNTERS,
+    N_STATES,
     PENDING,
     STANDING,
+    WAITING,
     WALK_IN,
     WALK_OUT,
 )
@@ -62,23 +75,35 @@ from .schema import CrowdScenario
 
 __all__ = ["Pedestrian", "ReferenceCrowdModel", "StepCounts", "engine_step_counts"]
 
-#: Weidmann's speed as plain Python (the compiled function's own source, run by the interpreter).
-_weidmann_speed_mps = getattr(weidmann_speed, "py_func", weidmann_speed)
+_OK, _BLOCK_GATE, _BLOCK_OUT, _BLOCK_IN, _BLOCK_FULL = 0, 1, 2, 3, 4
 
-#: Slowest speed an edge cost assumes (m/s), as the engine's route refresh.
-MIN_ROUTE_SPEED_MPS = 0.1
-N_STATES = 6
+
+def _weidmann_shape(rho: float, gamma: float, rho_jam: float) -> float:
+    if rho <= 1e-9:
+        return 1.0
+    if rho >= rho_jam:
+        return 0.0
+    return 1.0 - math.exp(-gamma * (1.0 / rho - 1.0 / rho_jam))
+
+
+def _stairs_shape(rho: float, capacity_ppms: float, free_mps: float, rho_jam: float) -> float:
+    rho_c = capacity_ppms / free_mps
+    if rho <= rho_c:
+        return 1.0
+    if rho >= rho_jam:
+        return 0.0
+    return capacity_ppms * (rho_jam - rho) / (rho_jam - rho_c) / (rho * free_mps)
 
 
 @dataclass(frozen=True)
 class StepCounts:
     """Integer counts after one step, comparable between the engine and the reference."""
 
-    entered: int                      # arrived so far (agents 0..entered-1)
+    entered: int                      # in the simulation so far (agents 0..entered-1)
     exited: int                       # left the map or gave up at a source
     inside: int                       # entered - exited
-    states: tuple[int, ...]           # agents per state (PENDING..EXITED) among those arrived
-    counters: tuple[int, ...]         # cumulative event counters (crowd_kernels.C_*)
+    states: tuple[int, ...]           # agents per state among those entered
+    counters: tuple[int, ...]         # cumulative event counters (kernels.C_*)
     cell_count: tuple[int, ...]       # people on each cell
     cell_standing: tuple[int, ...]    # people standing to watch on each cell
     zone_occupancy: tuple[int, ...]
@@ -87,7 +112,7 @@ class StepCounts:
 
 
 def engine_step_counts(engine) -> StepCounts:
-    """The engine's :class:`StepCounts` (``engine`` is a :class:`~sim.crowd.CrowdEngine`)."""
+    """The engine's :class:`StepCounts` (``engine`` is a :class:`~sim.crowd.engine.CrowdEngine`)."""
     n = engine.n_active
     states = np.bincount(engine.state[:n], minlength=N_STATES)
     return StepCounts(
@@ -100,55 +125,65 @@ def engine_step_counts(engine) -> StepCounts:
 
 class Pedestrian(mesa.Agent):
     """One person: where they are (directed edge and metres along it), what they are doing
-    (arriving, standing, leaving) and where they are going (viewing target, exit group)."""
+    (waiting in place, arriving, standing, leaving), how fast they walk and where they are going."""
 
-    def __init__(self, model: "ReferenceCrowdModel", index: int, arrival_time_s: float, source_node: int,
-                 target: int, stand_frac: float, exit_group: int):
+    def __init__(self, model: "ReferenceCrowdModel", index: int, state: int, edge: int, pos_m: float,
+                 source_node: int, target: int, stand_frac: float, exit_row: int, v0_mps: float, start_s: float):
         super().__init__(model)
-        self.index = index                    # arrival order (the engine's agent index)
-        self.arrival_time_s = arrival_time_s
-        self.state = AT_SOURCE
-        self.edge = -1                        # directed edge, -1 off the network
-        self.pos_m = 0.0                      # metres along the edge
+        self.index = index                    # the engine's agent index
+        self.state = state
+        self.edge = edge                      # directed edge, -1 off the network
+        self.pos_m = pos_m                    # metres along the edge
+        self.source_node = source_node
         self.target = target                  # viewing target (row of the view tables)
         self.stand_frac = stand_frac          # where along the target cell they stop (0..1)
-        self.source_node = source_node
-        self.exit_group = exit_group          # row of the exit tables
+        self.exit_row = exit_row              # row of the exit tables
+        self.v0_mps = v0_mps                  # own free speed on the level
+        self.start_s = start_s                # people in place: when they start to move
         self.wait_start_s = -1.0              # when they began waiting at a closed gate (-1: not)
         self.gate_wait_s = -1.0               # last completed gate wait
 
     # -- the walker's step -----------------------------------------------------------------------
     def step(self) -> None:
-        """Walk on: stop at the viewing spot, or advance and try to cross into the next edge."""
+        """Walk on: stop at the viewing spot, or advance and cross nodes (short cells in one step)."""
         m = self.model
         e = self.edge
         c = m.edge_cell[e]
-        advance_m = m.cell_move_speed_mps[c] * m.dt_s
+        length = m.edge_length_m[e]
+        advance = self.v0_mps * m.speed_factor[e] * m.dt_s
         if self.state == WALK_IN and c == m.view_cell[self.target]:
-            stop_m = self.stand_frac * m.edge_length_m[e]
-            if self.pos_m <= stop_m:
-                self._approach_spot(c, stop_m, advance_m)
+            stop = self.stand_frac * length
+            if self.pos_m <= stop:
+                self._approach_spot(c, e, stop, advance)
                 return
-        pos_m = self.pos_m + advance_m
-        length_m = m.edge_length_m[e]
-        if pos_m < length_m:
-            self.pos_m = pos_m
-            return
-        self.pos_m = length_m
-        self._cross_node(e, c, pos_m - length_m)
+        pos = self.pos_m + advance
+        for _hop in range(MAX_HOPS):
+            if pos < length:
+                self.pos_m = pos
+                return
+            overshoot = pos - length
+            self.pos_m = length
+            f = self._cross_node(e)
+            if f < 0:
+                return
+            self.edge = f
+            e = f
+            length = m.edge_length_m[f]
+            pos = overshoot
+            self.pos_m = min(pos, length)
 
-    def _approach_spot(self, c: int, stop_m: float, advance_m: float) -> None:
+    def _approach_spot(self, c: int, e: int, stop: float, advance: float) -> None:
         """On the target cell before the chosen spot: walk to it, then stand if there is room,
         else choose another spot (or stand here if none has room)."""
         m = self.model
-        if self.pos_m + advance_m < stop_m:
-            self.pos_m += advance_m
+        if self.pos_m + advance < stop:
+            self.pos_m += advance
             return
-        self.pos_m = stop_m
+        self.pos_m = stop
         if m.cell_standing[c] < m.cell_view_capacity[c]:
             self._stand(c)
             return
-        new_target = self.choose_view_target(m.edge_to[self.edge])
+        new_target = self.choose_view_target(m.edge_to[e])
         m.counters[C_RETARGETED] += 1
         if new_target == self.target:
             self._stand(c)
@@ -159,63 +194,78 @@ class Pedestrian(mesa.Agent):
         self.state = STANDING
         self.model.cell_standing[c] += 1
 
-    def _cross_node(self, e: int, c: int, overshoot_m: float) -> None:
-        """At the end of edge ``e``: leave the map, turn back, or step into the next edge if the
-        gate, the sending edge and the receiving cell all allow it; otherwise queue."""
+    def next_edge(self, node: int) -> int:
+        """The route's next edge at ``node`` (toward the viewing spot, or the exit)."""
         m = self.model
+        return m.view_next[self.target][node] if self.state == WALK_IN else m.exit_next[self.exit_row][node]
+
+    def _cross_node(self, e: int) -> int:
+        """At the end of edge ``e``: leave the map, turn back, or step into the route's next edge
+        or another within the tolerance (or the expected wait); otherwise queue.  Returns the edge
+        entered, or -1."""
+        m = self.model
+        c = m.edge_cell[e]
         node = m.edge_to[e]
-        if self.state == WALK_IN:
-            f = m.view_next[self.target][node]
-        else:
-            f = m.exit_next[self.exit_group][node]
+        walking_in = self.state == WALK_IN
+        row = self.target if walking_in else self.exit_row
+        f = self.next_edge(node)
         if f == EXIT_HERE:
-            if m.sink_budget[node] >= 1.0:
+            if m.edge_out[e] < 1.0 or m.cell_out[c] < 1.0:
+                status = _BLOCK_OUT
+            elif m.sink_budget[node] < 1.0:
+                status = _BLOCK_IN
+            else:
+                m.edge_out[e] -= 1.0
+                m.cell_out[c] -= 1.0
                 m.sink_budget[node] -= 1.0
+                m.node_exited[node] += 1
                 m.cell_count[c] -= 1
-                m.counters[C_EXITED] += 1
                 m.edge_passed[e] += 1
                 self.state = EXITED
                 self.edge = -1
-            else:
-                m.edge_queue[e] += 1
-            return
-        if f < 0:
-            return
-        c2 = m.edge_cell[f]
-        if c2 == c:                                   # turn back on the same cell
+                m.counters[C_EXITED] += 1
+                return -1
+        elif f < 0:
+            m.edge_queue[e] += 1
+            m.cell_queued[c] += 1
+            return -1
+        elif m.edge_cell[f] == c:                     # the goal is back along this cell: turn round
             self.edge = f
             self.pos_m = 0.0
-            return
-        z = m.cell_zone[c2]
-        gated = z >= 0 and m.cell_zone[c] != z
-        if gated and not m.gate_admits(z):
-            self._wait_at_gate(z)
-            m.edge_queue[e] += 1
-            if self.state == WALK_IN and m.t_s - self.wait_start_s >= m.patience_s:
-                self._give_up(WALK_OUT)
-            return
-        if m.out_budget[e] < 1.0:                     # sending capacity of this edge used up
-            m.edge_queue[e] += 1
-            return
-        if m.in_budget[c2] < 1.0 or m.cell_count[c2] >= m.cell_capacity[c2]:
-            # No room: squeeze past someone waiting to come the other way (up to the body limit).
-            if m.swap_wait_prev[e ^ 1] > 0 and m.cell_count[c2] < m.cell_hard_capacity[c2]:
-                m.swap_wait_prev[e ^ 1] -= 1
-                m.swaps += 1
-            else:
-                m.swap_wait_now[f] += 1
-                m.edge_queue[e] += 1
-                return
+            return -1
         else:
-            m.in_budget[c2] -= 1.0
-        m.out_budget[e] -= 1.0
-        m.cell_count[c] -= 1
-        m.cell_count[c2] += 1
-        if gated:
-            self._pass_gate(z)
-        m.edge_passed[e] += 1
-        self.edge = f
-        self.pos_m = min(overshoot_m, m.edge_length_m[f])
+            status = m.try_enter(self, e, c, f)
+            if status == _OK:
+                self._end_gate_wait(c, f)
+                return f
+        degree = m.out_start[node + 1] - m.out_start[node]
+        if status != _BLOCK_OUT and degree > 2 and m.edge_out[e] >= 1.0 and m.cell_out[c] >= 1.0:
+            dist = m.view_dist if walking_in else m.exit_dist
+            best = dist[row][node]
+            slack = max(m.tolerance_s, m.tolerance_frac * best)
+            if f >= 0 and m.edge_out_cap[f] > 0.0:        # the expected wait for the route's edge
+                slack = max(slack, m.held_prev[f] / m.edge_out_cap[f] * m.dt_s)
+            for j in range(m.out_start[node], m.out_start[node + 1]):
+                g = m.out_edges[j]
+                if g == f or g == (e ^ 1) or m.edge_cell[g] == c:
+                    continue
+                if m.edge_cost_s[g] + dist[row][m.edge_to[g]] > best + slack:
+                    continue
+                if m.try_enter(self, e, c, g) == _OK:
+                    m.counters[C_REROUTED] += 1
+                    self._end_gate_wait(c, g)
+                    return g
+        m.edge_queue[e] += 1
+        m.cell_queued[c] += 1
+        m.held_for[f if f >= 0 and status != _BLOCK_OUT else e] += 1
+        if status == _BLOCK_FULL:
+            m.waiter[e] = self
+        if status == _BLOCK_GATE:
+            z = m.cell_zone[m.edge_cell[f]]
+            self._wait_at_gate(z)
+            if walking_in and m.t_s - self.wait_start_s >= m.patience_s:
+                self._give_up(WALK_OUT)
+        return -1
 
     # -- gates -----------------------------------------------------------------------------------
     def _wait_at_gate(self, z: int) -> None:
@@ -234,13 +284,13 @@ class Pedestrian(mesa.Agent):
         if new_state == EXITED:
             m.counters[C_LEFT_FROM_SOURCE] += 1
 
-    def _pass_gate(self, z: int) -> None:
+    def _end_gate_wait(self, c: int, f: int) -> None:
         m = self.model
-        m.zone_admit[z] -= 1
-        m.counters[C_ADMITTED] += 1
         if self.wait_start_s >= 0.0:
-            self.gate_wait_s = m.t_s - self.wait_start_s
-            self.wait_start_s = -1.0
+            z = m.cell_zone[m.edge_cell[f]]
+            if z >= 0 and m.cell_zone[c] != z:
+                self.gate_wait_s = m.t_s - self.wait_start_s
+                self.wait_start_s = -1.0
 
     # -- at the source ---------------------------------------------------------------------------
     def enter_from_source(self) -> None:
@@ -261,13 +311,18 @@ class Pedestrian(mesa.Agent):
         m.in_budget[c2] -= 1.0
         m.cell_count[c2] += 1
         if z >= 0:
-            self._pass_gate(z)
+            m.zone_admit[z] -= 1
+            m.counters[C_ADMITTED] += 1
+            if self.wait_start_s >= 0.0:
+                self.gate_wait_s = m.t_s - self.wait_start_s
+                self.wait_start_s = -1.0
         self.edge = f
         self.pos_m = 0.0
         self.state = WALK_IN
         m.counters[C_ENTERED_NETWORK] += 1
+        m.v0_walking[f] += self.v0_mps
 
-    # -- choices and orders ----------------------------------------------------------------------
+    # -- choices ---------------------------------------------------------------------------------
     def choose_view_target(self, node: int) -> int:
         """Best viewing target with room other than the current one, by appeal and travel time
         from ``node``; the current target if none has room."""
@@ -290,12 +345,26 @@ class Pedestrian(mesa.Agent):
     def retarget_if_full(self) -> None:
         """At a route refresh: a walker whose viewing spot has filled picks one with room."""
         m = self.model
-        if m.cell_standing[m.view_cell[self.target]] < m.cell_view_capacity[m.view_cell[self.target]]:
+        c = m.view_cell[self.target]
+        if m.cell_standing[c] < m.cell_view_capacity[c]:
             return
         new_target = self.choose_view_target(m.edge_to[self.edge])
         if new_target != self.target:
             self.target = new_target
             m.counters[C_RETARGETED] += 1
+
+    def turn_to_exit(self) -> None:
+        """Face the nearer way to the exit from where the person stands."""
+        m = self.model
+        e = self.edge
+        length = m.edge_length_m[e]
+        row = self.exit_row
+        ahead = m.exit_dist[row][m.edge_to[e]] + m.edge_cost_s[e] * (length - self.pos_m) / length
+        behind = m.exit_dist[row][m.edge_from[e]] + m.edge_cost_s[e ^ 1] * self.pos_m / length
+        if behind < ahead:
+            self.edge = e ^ 1
+            self.pos_m = length - self.pos_m
+            m.counters[C_TURNED] += 1
 
     def end_arrival(self) -> None:
         """The show is over: an arriving walker turns home; someone still at a source leaves."""
@@ -309,18 +378,13 @@ class Pedestrian(mesa.Agent):
             self.state = EXITED
             m.counters[C_LEFT_FROM_SOURCE] += 1
 
-    def go_home(self) -> None:
-        """Released: a standing viewer starts walking out."""
-        self.state = WALK_OUT
-        self.model.cell_standing[self.model.edge_cell[self.edge]] -= 1
-
 
 class ReferenceCrowdModel(mesa.Model):
     """A crowd scenario with one :class:`Pedestrian` agent per person (the naive baseline).
 
-    Built from the same inputs as :class:`~sim.model.CityModel` (compiled arrays, routes, seeded
-    arrivals), with the same controllers; with the same seed, every step's counts equal the
-    engine's (:meth:`step_counts`, :func:`engine_step_counts`).
+    Built from the same inputs as :class:`~sim.crowd.model.CrowdModel` (compiled arrays, routes,
+    seeded placements and arrivals), with the same controllers; with the same seed, every step's
+    counts equal the engine's (:meth:`step_counts`, :func:`engine_step_counts`).
     """
 
     def __init__(self, scenario: CrowdScenario, seed: int | None = None, arrays: CrowdArrays | None = None):
@@ -330,75 +394,103 @@ class ReferenceCrowdModel(mesa.Model):
         self.scenario = scenario
         a = arrays if arrays is not None else compile_crowd(scenario)
         self.arrays = a
-        self.engine = self          # the controllers of sim.control act through ``model.engine``
-        walk = a.walk
+        self.engine = self          # the controllers act through ``model.engine``
+        net, p = a.net, a.params
         self.dt_s = float(a.dt_s)
         self.t_s = 0.0
         self.step_index = 0
         self.n_steps = int(math.ceil(scenario.simulation.duration_s / self.dt_s))
         self.steps_per_minute = max(1, int(round(60.0 / self.dt_s)))
-        self.patience_s = scenario.crowd.patience_s
-        self.view_distance_scale_s = scenario.crowd.view_distance_scale_s
+        self.patience_s = p.patience_s
+        self.view_distance_scale_s = p.distance_scale_s
+        self.tolerance_s, self.tolerance_frac = p.route_tolerance_s, p.route_tolerance_frac
         self.route_interval_s = scenario.simulation.route_interval_s
         self.next_route_s = self.route_interval_s
         # Fixed inputs as plain lists.
-        self.edge_to: list[int] = walk.edge_to.tolist()
-        self.edge_cell: list[int] = a.edge_cell.tolist()
-        self.edge_length_m: list[float] = a.edge_length_m.tolist()
-        self.edge_out_cap: list[float] = a.edge_out_cap.tolist()
-        self.cell_area_m2: list[float] = walk.cell_area_m2.tolist()
-        self.cell_width_m: list[float] = walk.cell_width_m.tolist()
-        self.cell_covered: list[bool] = walk.cell_covered.tolist()
-        self.cell_capacity: list[int] = a.cell_capacity.tolist()
-        self.cell_hard_capacity: list[int] = a.cell_hard_capacity.tolist()
-        self.cell_view_capacity: list[int] = a.cell_view_capacity.tolist()
-        self.cell_zone: list[int] = a.cell_zone.tolist()
+        self.edge_to: list[int] = net.edge_to.tolist()
+        self.edge_from: list[int] = net.edge_from.tolist()
+        self.edge_cell: list[int] = net.edge_cell.tolist()
+        self.edge_length_m: list[float] = net.edge_length_m.tolist()
+        self.edge_out_cap: list[float] = net.edge_out_cap.tolist()
+        self.edge_free_factor: list[float] = net.edge_free_factor.tolist()
+        self.edge_stairs_ppms: list[float] = net.edge_stairs_ppms.tolist()
+        self.cell_area_m2: list[float] = net.cell_area_m2.tolist()
+        self.cell_width_m: list[float] = net.cell_width_m.tolist()
+        self.cell_out_cap: list[float] = net.cell_out_cap.tolist()
+        self.cell_capacity: list[int] = net.cell_capacity.tolist()
+        self.cell_view_capacity: list[int] = net.cell_view_capacity.tolist()
+        self.cell_zone: list[int] = net.cell_zone.tolist()
+        self.cell_stairs_ppms: list[float] = net.cell_stairs_ppms.tolist()
+        self.cell_stairs_rho_c: list[float] = net.cell_stairs_rho_c.tolist()
+        self.cell_covered: list[bool] = a.walk.cell_covered.tolist()
         self.cell_release_group: list[int] = a.cell_release_group.tolist()
+        self.out_start: list[int] = net.out_start.tolist()
+        self.out_edges: list[int] = net.out_edges.tolist()
+        self.sink_rate: list[float] = net.sink_rate.tolist()
+        self.node_exit: list[bool] = net.node_exit.tolist()
         self.view_cell: list[int] = a.view_cell.tolist()
         self.view_log_attr: list[float] = a.view_log_attr.tolist()
-        self.sink_rate: list[float] = a.sink_rate.tolist()
         self.zone_cap: list[int] = a.zone_cap.tolist()
+        self.v0_mps, self.gamma = p.v0_mps, p.gamma
+        self.rho_jam, self.rho_crit, self.q_max = p.rho_jam_ppm2, p.rho_crit_ppm2, p.q_max_ppms
         # Mutable cell, edge, node and zone state.
-        n_cells, n_edges, n_zones = walk.n_cells, 2 * walk.n_cells, len(a.zone_names)
+        n_cells, n_edges, n_zones, n_nodes = a.walk.n_cells, 2 * a.walk.n_cells, len(a.zone_names), a.walk.n_nodes
         self.cell_count = [0] * n_cells
         self.cell_standing = [0] * n_cells
+        self.cell_waiting = [0] * n_cells
+        self.cell_queued = [0] * n_cells
         self.cell_density_ppm2 = [0.0] * n_cells
-        self.cell_speed_mps = [a.v0_mps] * n_cells
-        self.cell_move_speed_mps = [a.v0_mps] * n_cells
+        self.supply_step = [0.0] * n_cells
         self.in_budget = [0.0] * n_cells
-        self.out_budget = [0.0] * n_edges
-        self.sink_budget = [0.0] * walk.n_nodes
+        self.cell_out = [0.0] * n_cells
+        self.speed_factor = list(self.edge_free_factor)
+        self.edge_out = [0.0] * n_edges
         self.edge_queue = [0] * n_edges
         self.edge_passed = [0] * n_edges
-        self.swap_wait_prev = [0] * n_edges
-        self.swap_wait_now = [0] * n_edges
+        self.waiter: list[Pedestrian | None] = [None] * n_edges
+        self.held_for = [0] * n_edges
+        self.held_prev = [0] * n_edges
+        self.v0_walking = [0.0] * n_edges
+        self.sink_budget = [0.0] * n_nodes
+        self.node_exited = [0] * n_nodes
         self.zone_open = [True] * n_zones
         self.zone_admit = [0] * n_zones
         self.zone_gate_queue = [0] * n_zones
         self.zone_occupancy = [0] * n_zones
         self.zone_max_density_ppm2 = [0.0] * n_zones
         self.counters = [0] * N_COUNTERS
-        self.swaps = 0                 # counterflow swaps (a diagnostic the engine does not count)
         self.exited = 0
-        self.conserved = True
-        # Routes and arrivals: the engine's own functions, the model's generator.
-        self.edge_cost_s = self._edge_costs([a.v0_mps] * n_cells, [0] * n_edges)
+        # Routes, people in place and arrivals: the engine's own functions, the model's generator.
+        self.edge_cost_s = self._edge_costs()
         self._set_routes(compute_routes(a, np.array(self.edge_cost_s)))
+        placed = place_populations(a, scenario, self.rng)
         arrivals = generate_arrivals(a, scenario, self.rng, self._view_dist_array)
+        self.n_placed = int(placed.edge.size)
         self._arrival_time_s: list[float] = arrivals.time_s.tolist()
-        self._arrival_args = list(zip(arrivals.time_s.tolist(), arrivals.node.tolist(), arrivals.target.tolist(),
-                                      arrivals.stand_frac.tolist(), arrivals.exit_row.tolist()))
-        self.n_agents = len(self._arrival_args)
-        self.arrived: list[Pedestrian] = []   # in arrival order; exited agents stay (state EXITED)
-        # Controllers, as in CityModel.
+        self._arrival_args = list(zip(arrivals.node.tolist(), arrivals.target.tolist(),
+                                      arrivals.stand_frac.tolist(), arrivals.exit_row.tolist(),
+                                      arrivals.v0_mps.tolist()))
+        self.n_agents = self.n_placed + len(self._arrival_args)
+        self.arrived: list[Pedestrian] = []   # in engine index order; exited agents stay (state EXITED)
+        for k, (edge, pos, start, row, v0) in enumerate(zip(placed.edge.tolist(), placed.pos_m.tolist(),
+                                                            placed.start_s.tolist(), placed.exit_row.tolist(),
+                                                            placed.v0_mps.tolist())):
+            self.arrived.append(Pedestrian(self, k, WAITING, edge, pos, -1, 0, 0.0, row, v0, start))
+            c = self.edge_cell[edge]
+            self.cell_count[c] += 1
+            self.cell_waiting[c] += 1
+        self._zone_stats()
+        # Controllers, as in CrowdModel.
         self.gates: dict[str, ZoneGate] = {}
         for z, name in enumerate(a.zone_names):
             if a.zone_cap[z] < NO_CAP:
                 self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
-        self.show = ShowController(self, scenario.show.end_s, a.release_times_s, scenario.show.release_rate_pps)
-        self.inside_per_step: list[int] = []
+        show = scenario.show
+        self.show = None if show is None else ShowController(
+            self, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
+            show.release_max_hold_s)
 
-    # -- control surface used by ZoneGate and ShowController ---------------------------------------
+    # -- the control surface used by ZoneGate and ShowController -----------------------------------
     def set_gate(self, zone: int, is_open: bool) -> None:
         """Open or close every entrance of ``zone``."""
         self.zone_open[zone] = bool(is_open)
@@ -408,15 +500,17 @@ class ReferenceCrowdModel(mesa.Model):
         return self.zone_open[zone] and self.zone_admit[zone] > 0
 
     def release_group(self, group: int, max_people: int = -1) -> int:
-        """Send home people standing on cells of release ``group``, in arrival order, at most
-        ``max_people`` (-1: all); returns how many went."""
+        """Send home people standing on cells of release ``group``, in index order, at most
+        ``max_people`` (-1: all), each facing its exit; returns how many went."""
         released = 0
         for ped in self.arrived:
             if released == max_people:
                 break
             if ped.state == STANDING and self.cell_release_group[self.edge_cell[ped.edge]] == group:
-                ped.go_home()
+                ped.state = WALK_OUT
+                self.cell_standing[self.edge_cell[ped.edge]] -= 1
                 released += 1
+                ped.turn_to_exit()
         return released
 
     def end_arrivals(self) -> None:
@@ -425,19 +519,21 @@ class ReferenceCrowdModel(mesa.Model):
             if ped.state == WALK_IN or ped.state == AT_SOURCE:
                 ped.end_arrival()
 
+    @property
+    def cell_count_array(self) -> np.ndarray:
+        return np.asarray(self.cell_count)
+
     # -- routes ----------------------------------------------------------------------------------
-    def _edge_costs(self, cell_speed_mps: list[float], edge_queue: list[int]) -> list[float]:
-        """Perceived time of each directed edge: length / congested speed (uncovered cells weighted
-        by the rain's shelter factor) plus the queue at its end over its sending rate."""
+    def _edge_costs(self) -> list[float]:
+        """Perceived time of each directed edge: length / the mean walker's speed on it, uncovered
+        cells weighted by the rain's shelter factor."""
         a = self.arrays
         costs = []
         for e in range(len(self.edge_cell)):
-            c = self.edge_cell[e]
-            cost_s = self.edge_length_m[e] / max(cell_speed_mps[c], MIN_ROUTE_SPEED_MPS)
-            if not self.cell_covered[c]:
+            cost_s = self.edge_length_m[e] / max(self.v0_mps * self.speed_factor[e], MIN_ROUTE_SPEED_MPS)
+            if not self.cell_covered[self.edge_cell[e]]:
                 cost_s *= a.shelter_factor
-            out_rate_pps = max(self.edge_out_cap[e] / self.dt_s, 1e-3)
-            costs.append(cost_s + edge_queue[e] / out_rate_pps)
+            costs.append(cost_s + 0.0)
         return costs
 
     def _set_routes(self, tables) -> None:
@@ -445,58 +541,148 @@ class ReferenceCrowdModel(mesa.Model):
         self._view_dist_array = view_dist
         self.view_dist: list[list[float]] = view_dist.tolist()
         self.view_next: list[list[int]] = view_next.tolist()
+        self.exit_dist: list[list[float]] = exit_dist.tolist()
         self.exit_next: list[list[int]] = exit_next.tolist()
 
     def refresh_routes(self) -> None:
-        """New routes from congested speeds and queues; walkers heading for a full spot retarget."""
-        self.edge_cost_s = self._edge_costs(self.cell_speed_mps, self.edge_queue)
+        """New routes from the speeds on every edge; walkers heading for a full spot retarget."""
+        self.edge_cost_s = self._edge_costs()
         self._set_routes(compute_routes(self.arrays, np.array(self.edge_cost_s)))
         for ped in self.arrived:
             if ped.state == WALK_IN:
                 ped.retarget_if_full()
 
     # -- stepping --------------------------------------------------------------------------------
+    def _downstream_supply(self, e: int, c: int) -> float:
+        node = self.edge_to[e]
+        total = self.edge_out_cap[e] if self.node_exit[node] else 0.0
+        for j in range(self.out_start[node], self.out_start[node + 1]):
+            c2 = self.edge_cell[self.out_edges[j]]
+            if c2 == c:
+                continue
+            z = self.cell_zone[c2]
+            if z >= 0 and self.cell_zone[c] != z and not self.zone_open[z]:
+                continue
+            total += self.supply_step[c2]
+        return total
+
     def refresh_cells(self) -> None:
-        """Densities, speeds and this step's flow budgets from the counts at the start of the step
-        (fractions of a person carry over, at most one)."""
-        a = self.arrays
+        """Densities, supplies, speed shares and this step's flow budgets from the counts at the
+        start of the step (unused capacity carries over, at most one step's worth)."""
         dt = self.dt_s
         for c in range(len(self.cell_count)):
             rho = self.cell_count[c] / self.cell_area_m2[c]
             self.cell_density_ppm2[c] = rho
-            speed = _weidmann_speed_mps(rho, a.v0_mps, a.gamma, a.rho_jam_ppm2)
-            self.cell_speed_mps[c] = speed
-            if rho <= a.rho_crit_ppm2:
-                supply = a.q_max_ppms
-                self.cell_move_speed_mps[c] = speed
+            q_stairs = self.cell_stairs_ppms[c]
+            if q_stairs > 0.0:
+                rho_c = self.cell_stairs_rho_c[c]
+                if rho <= rho_c:
+                    supply = q_stairs
+                elif rho >= self.rho_jam:
+                    supply = 0.0
+                else:
+                    supply = q_stairs * (self.rho_jam - rho) / (self.rho_jam - rho_c)
+            elif rho <= self.rho_crit:
+                supply = self.q_max
             else:
-                supply = rho * speed
-                self.cell_move_speed_mps[c] = a.q_max_ppms / rho    # queue discharge at capacity
-            self.in_budget[c] = min(self.in_budget[c], 1.0) + supply * self.cell_width_m[c] * dt
-        for e in range(len(self.out_budget)):
-            self.out_budget[e] = min(self.out_budget[e], 1.0) + self.edge_out_cap[e]
+                supply = rho * self.v0_mps * _weidmann_shape(rho, self.gamma, self.rho_jam)
+            per_step = supply * self.cell_width_m[c] * dt
+            self.supply_step[c] = per_step if self.cell_count[c] < self.cell_capacity[c] else 0.0
+            self.in_budget[c] = min(self.in_budget[c], max(per_step, 1.0)) + per_step
+            self.cell_out[c] = min(self.cell_out[c], max(self.cell_out_cap[c], 1.0)) + self.cell_out_cap[c]
+        for e in range(len(self.edge_cell)):
+            c = self.edge_cell[e]
+            rho = self.cell_density_ppm2[c]
+            free = self.edge_free_factor[e]
+            q = self.edge_stairs_ppms[e]
+            if q > 0.0:
+                rho_c = q / (free * self.v0_mps)
+                shape = _stairs_shape(rho, q, free * self.v0_mps, self.rho_jam)
+            else:
+                rho_c = self.rho_crit
+                shape = _weidmann_shape(rho, self.gamma, self.rho_jam)
+            if rho <= rho_c or self.v0_walking[e] <= 0.0:
+                self.speed_factor[e] = free * shape
+            else:
+                flux = min(self.edge_out_cap[e], self._downstream_supply(e, c))
+                share = flux * self.edge_length_m[e] / (dt * self.v0_walking[e])
+                self.speed_factor[e] = min(free, max(free * shape, share))
+            self.edge_out[e] = min(self.edge_out[e], max(self.edge_out_cap[e], 1.0)) + self.edge_out_cap[e]
         for n in range(len(self.sink_budget)):
-            self.sink_budget[n] = min(self.sink_budget[n], 1.0) + self.sink_rate[n]
+            self.sink_budget[n] = min(self.sink_budget[n], max(self.sink_rate[n], 1.0)) + self.sink_rate[n]
+
+    def try_enter(self, ped: Pedestrian, e: int, c: int, f: int) -> int:
+        """Move ``ped`` from the end of ``e`` (cell ``c``) into ``f`` if gate, sending and receiving
+        capacity and room allow, or by swapping places with someone waiting to come the other way."""
+        c2 = self.edge_cell[f]
+        z = self.cell_zone[c2]
+        gated = z >= 0 and self.cell_zone[c] != z
+        if gated and not self.gate_admits(z):
+            return _BLOCK_GATE
+        if self.edge_out[e] < 1.0 or self.cell_out[c] < 1.0:
+            return _BLOCK_OUT
+        if self.cell_count[c2] >= self.cell_capacity[c2]:
+            back = f ^ 1
+            other = self.waiter[back]
+            if (other is None or gated or self.cell_out[c2] < 1.0 or self.edge_out[back] < 1.0
+                    or other.edge != back or other.state not in (WALK_IN, WALK_OUT)
+                    or other.pos_m < self.edge_length_m[back]):
+                return _BLOCK_FULL
+            g = other.next_edge(self.edge_to[back])
+            if g < 0 or self.edge_cell[g] != c:
+                return _BLOCK_FULL
+            self.waiter[back] = None
+            self.edge_out[back] -= 1.0
+            self.cell_out[c2] -= 1.0
+            self.edge_passed[back] += 1
+            other.edge = g
+            other.pos_m = 0.0
+            self.counters[C_SWAPS] += 1
+        elif self.in_budget[c2] < 1.0:
+            return _BLOCK_IN
+        else:
+            self.in_budget[c2] -= 1.0
+            self.cell_count[c] -= 1
+            self.cell_count[c2] += 1
+        self.cell_out[c] -= 1.0
+        self.edge_out[e] -= 1.0
+        self.edge_passed[e] += 1
+        if gated:
+            self.zone_admit[z] -= 1
+            self.counters[C_ADMITTED] += 1
+        return _OK
 
     def _admit_arrivals(self) -> None:
-        new_active = bisect.bisect_right(self._arrival_time_s, self.t_s)
+        new_active = self.n_placed + bisect.bisect_right(self._arrival_time_s, self.t_s)
         for index in range(len(self.arrived), new_active):
-            time_s, node, target, frac, exit_row = self._arrival_args[index]
-            self.arrived.append(Pedestrian(self, index, time_s, node, target, frac, exit_row))
+            node, target, frac, exit_row, v0 = self._arrival_args[index - self.n_placed]
+            self.arrived.append(Pedestrian(self, index, AT_SOURCE, -1, 0.0, node, target, frac, exit_row, v0,
+                                           math.inf))
 
     def _move_pedestrians(self) -> None:
-        """Walkers from a random start index round, then people at sources in arrival order."""
+        """People in place whose time has come, walkers from a random start index round, then
+        people at sources in arrival order."""
         self.zone_gate_queue = [0] * len(self.zone_gate_queue)
         self.edge_queue = [0] * len(self.edge_queue)
-        self.swap_wait_prev = self.swap_wait_now
-        self.swap_wait_now = [0] * len(self.swap_wait_now)
+        self.held_prev = self.held_for
+        self.held_for = [0] * len(self.held_for)
+        self.v0_walking = [0.0] * len(self.v0_walking)
+        self.cell_queued = [0] * len(self.cell_queued)
         peds = self.arrived
         n = len(peds)
         offset = int(self.rng.integers(0, n)) if n else 0
+        for ped in peds:
+            if ped.state == WAITING and ped.start_s <= self.t_s:
+                ped.state = WALK_OUT
+                self.cell_waiting[self.edge_cell[ped.edge]] -= 1
+                self.counters[C_STARTED] += 1
+                ped.turn_to_exit()
         for k in range(n):
             ped = peds[(offset + k) % n]
             if ped.state == WALK_IN or ped.state == WALK_OUT:
                 ped.step()
+                if ped.state == WALK_IN or ped.state == WALK_OUT:
+                    self.v0_walking[ped.edge] += ped.v0_mps
         for ped in peds:
             if ped.state == AT_SOURCE:
                 ped.enter_from_source()
@@ -515,7 +701,7 @@ class ReferenceCrowdModel(mesa.Model):
         self.zone_max_density_ppm2 = densest
 
     def advance(self) -> None:
-        """One step of the pedestrians (what :meth:`sim.crowd.CrowdEngine.step` does)."""
+        """One step of the pedestrians (what :meth:`sim.crowd.engine.CrowdEngine.step` does)."""
         self._admit_arrivals()
         if self.t_s >= self.next_route_s:
             self.refresh_routes()
@@ -527,15 +713,14 @@ class ReferenceCrowdModel(mesa.Model):
         self.exited = self.counters[C_EXITED] + self.counters[C_LEFT_FROM_SOURCE]
         self.step_index += 1
         self.t_s = self.step_index * self.dt_s
-        self._check_conservation()
 
     def step(self) -> None:
         """Controllers act on the last state, then every pedestrian takes one step."""
         for gate in self.gates.values():
             gate.step()
-        self.show.step()
+        if self.show is not None:
+            self.show.step()
         self.advance()
-        self.inside_per_step.append(self.inside)
 
     def run(self) -> None:
         """Step to the scenario's end."""
@@ -545,17 +730,12 @@ class ReferenceCrowdModel(mesa.Model):
     # -- counts and checks -----------------------------------------------------------------------
     @property
     def n_active(self) -> int:
-        """People who have arrived so far."""
+        """People in the simulation so far (placed, or arrived)."""
         return len(self.arrived)
 
     @property
     def inside(self) -> int:
-        """People in the simulation: on the walk network or waiting at a source."""
         return self.n_active - self.exited
-
-    @property
-    def on_network(self) -> int:
-        return sum(self.cell_count)
 
     def state_counts(self) -> list[int]:
         """Agents per state, recounted from the Mesa agent set (independently of ``arrived``)."""
@@ -565,25 +745,17 @@ class ReferenceCrowdModel(mesa.Model):
                 counts[ped.state] += 1
         return counts
 
-    def _check_conservation(self) -> None:
-        if self.n_active - self.exited - self.on_network < 0:
-            self.conserved = False
-        if self.step_index % self.steps_per_minute == 0 or self.n_active == self.exited:
-            self.recount_ok()
-
     def recount_ok(self) -> bool:
-        """Entered = exited + inside, from a recount of every agent's state against the cells'
-        counts, the standing counts and the exit counters."""
-        c = self.state_counts()
-        walking_or_standing = c[WALK_IN] + c[STANDING] + c[WALK_OUT]
-        ok = (c[PENDING] == 0
-              and walking_or_standing == self.on_network
-              and c[EXITED] == self.exited
-              and c[AT_SOURCE] + walking_or_standing + c[EXITED] == self.n_active
-              and sum(self.cell_standing) == c[STANDING])
-        if not ok:
-            self.conserved = False
-        return ok
+        """Everyone accounted for: a recount of every agent's state and cell against the running
+        cell counts, standing and waiting counts and the exit counters."""
+        counts = self.state_counts()
+        on_cells = [0] * len(self.cell_count)
+        for ped in self.arrived:
+            if ped.state in (WALK_IN, WALK_OUT, STANDING, WAITING):
+                on_cells[self.edge_cell[ped.edge]] += 1
+        return (counts[PENDING] == 0 and on_cells == self.cell_count and counts[EXITED] == self.exited
+                and sum(counts) == self.n_active and sum(self.cell_standing) == counts[STANDING]
+                and sum(self.cell_waiting) == counts[WAITING])
 
     def step_counts(self) -> StepCounts:
         """This step's :class:`StepCounts` (compare with :func:`engine_step_counts`)."""
@@ -597,7 +769,7 @@ class ReferenceCrowdModel(mesa.Model):
             zone_gate_queue=tuple(self.zone_gate_queue), edge_passed=tuple(self.edge_passed))
 
     def agent_table(self) -> dict[str, list]:
-        """Every arrived agent's state, edge, position, target and gate wait, in arrival order."""
+        """Every agent's state, edge, position, target and gate wait, in index order."""
         return {"state": [p.state for p in self.arrived], "edge": [p.edge for p in self.arrived],
                 "pos_m": [p.pos_m for p in self.arrived], "target": [p.target for p in self.arrived],
                 "gate_wait_s": [p.gate_wait_s for p in self.arrived]}
