@@ -232,14 +232,11 @@ def _no_congested_flux(self, e: int, c: int) -> float:
     return 0.0
 
 
-def _people_in_place(tmp_path: Path) -> dict:
-    return _rimea_data("test09b_four_exits.toml", ["populations.0.people=300", "simulation.duration_s=120"])
-
 
 @pytest.mark.parametrize("scenario, owner, name, changed", [
     (_capped_zones_with_counterflow, ReferenceCrowdModel, "gate_admits", _admit_one_over_the_cap),
     (_two_routes_in_rain, Pedestrian, "choose_view_target", _never_choose_another_spot),
-    (_people_in_place, ReferenceCrowdModel, "_downstream_supply", _no_congested_flux),
+    (_corridor_beyond_capacity, ReferenceCrowdModel, "_downstream_supply", _no_congested_flux),
 ], ids=["gate-off-by-one", "no-retargeting", "no-congested-flux"])
 def test_comparison_catches_a_changed_rule(tmp_path, monkeypatch, scenario, owner, name, changed):
     """Protects the comparison itself: one changed rule in the reference must show as a difference."""
