@@ -4,9 +4,19 @@
     citytwin sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] --seeds N --out DIR [--workers K]
                    [--engine pool|dask] [--scheduler ADDRESS] [--set KEY=VALUE ...] [--quiet]
     citytwin list
-    citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST
+    citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST [--dir DIR] [--url URL]
+    citytwin maps inspect MAP [--profile P] [--limit N]
 
-Only :func:`main` turns errors into exit codes: 0 success, 2 bad input (one clear message).
+Only :func:`main` turns errors into exit codes, each with one clear line on stderr:
+
+    0    success
+    2    bad input: scenario, map, flags, an --out that cannot be written, a demand too large for memory
+    3    a conservation check failed during the run (someone lost or counted twice: a model error);
+         no results are written
+    130  interrupted (Ctrl-C); no results are written
+
+``run`` writes into ``--out`` (default ``out/<scenario stem>-<hash of scenario, --set, seed, plans>``);
+a folder holding an earlier run's results is replaced whole, and the run says so.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .core.errors import CliError, SimError
+from .core.errors import CliError, ConservationError, SimError
 from .core.paths import PROJECT_ROOT
 
 __all__ = ["main", "get_parser"]
@@ -42,7 +52,10 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a scenario and write its results")
     run.add_argument("scenario", help="scenario TOML file (see `citytwin list`)")
-    run.add_argument("--out", default=None, help="results folder (default: out/<scenario file stem>)")
+    run.add_argument("--out", default=None,
+                     help="results folder (default: out/<scenario file stem>-<hash of the scenario, --set, seed "
+                          "and plans>); an earlier run's results there are replaced whole; checked writable "
+                          "before the run")
     run.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a dotted scenario key, e.g. zones.promenade.cap=80000 (repeatable)")
@@ -71,30 +84,55 @@ def get_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the shipped scenarios and maps")
     maps = sub.add_parser("maps", help="manage map files")
     maps_sub = maps.add_subparsers(dest="maps_command", required=True, parser_class=_Parser)
-    fetch = maps_sub.add_parser("fetch", help="download a district from OpenStreetMap (needs internet)")
-    fetch.add_argument("name", help="file stem: writes maps/NAME.osm")
+    fetch = maps_sub.add_parser(
+        "fetch", help="download a district from OpenStreetMap into DIR/NAME.osm (OSM XML; needs internet)",
+        description="Download every road and path (with all their tags and nodes) and the named places in a "
+                    "box from the Overpass API, and write them as OSM XML to DIR/NAME.osm, ready for a "
+                    "scenario's map = \"NAME.osm\".")
+    fetch.add_argument("name", help="file stem: writes DIR/NAME.osm")
     fetch.add_argument("--bbox", nargs=4, type=float, required=True, metavar=("NORTH", "SOUTH", "EAST", "WEST"))
-    fetch.add_argument("--dir", default=str(PROJECT_ROOT / "maps"), help="folder to write into")
+    fetch.add_argument("--dir", default=str(PROJECT_ROOT / "maps"), help="folder to write into (default: maps/)")
+    fetch.add_argument("--url", default=None, help="Overpass API endpoint (default: the public overpass-api.de)")
+    inspect = maps_sub.add_parser(
+        "inspect", help="print what a scenario can refer to on a map: places, connected parts, dead ends, "
+                        "tunnels and their tubes, and what rests on defaults")
+    inspect.add_argument("map", help="map file (.osm, .osm.bz2)")
+    inspect.add_argument("--profile", default="auto", choices=["auto", "CN", "DE", "US-CA", "generic"],
+                         help="defaults profile for missing tags (default: from the map's location)")
+    inspect.add_argument("--limit", type=_positive, default=40, help="longest list printed per section")
     return parser
 
 
 
 def _cmd_run(args) -> int:
-    from .core.results import write_results
+    from .core.results import default_out_dir, prepare_results, provenance, write_results
     from .kinds import build_run, kind_of, load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     run = build_run(scenario, seed=args.seed, plans=args.plans)   # every map check, before any output
-    out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {str(out)!r} exists and is not a folder: give a folder path")
+    seed = getattr(run, "seed_value", args.seed)
+    plans = getattr(run, "plan_names", None)
+    out = Path(args.out) if args.out else default_out_dir(args.scenario, scenario, seed, args.plans)
+    folder = prepare_results(out)          # writable, a folder, no foreign files: before the run
     kind = kind_of(scenario)
-    if not args.quiet:
-        print(kind.describe_run(scenario, run), file=sys.stderr)
-    summary = run.run(progress=not args.quiet)
-    write_results(run, out, plots=not args.no_plots)
+    command = ["citytwin", "run", str(args.scenario), "--out", str(out), "--seed", str(seed),
+               *(f"--set={o}" for o in args.overrides), *(f"--plan={p}" for p in args.plans),
+               *(["--no-plots"] if args.no_plots else [])]
+    try:
+        if not args.quiet:
+            print(kind.describe_run(scenario, run), file=sys.stderr)
+            if folder.replaced:
+                print(f"{out}/ holds an earlier run's results: replaced whole when this run finishes",
+                      file=sys.stderr)
+        summary = run.run(progress=not args.quiet)
+        block = provenance(scenario, seed, plans=[p for p in plans or [] if p], overrides=args.overrides)
+        write_results(run, folder, plots=not args.no_plots, provenance_block=block, command=command)
+    except BaseException:
+        folder.discard()                   # a failed or interrupted run leaves no folder behind
+        raise
     print(kind.format_table(summary))
-    print(f"results in {out}/")
+    replaced = f" (replaced an earlier run's results: {folder.replaced_files} file(s))" if folder.replaced else ""
+    print(f"results in {out}/{replaced}")
     return 0
 
 
@@ -141,24 +179,28 @@ def _cmd_list() -> int:
     return 0
 
 
-def _cmd_maps_fetch(args) -> int:
+def _cmd_maps_fetch(args, post=None) -> int:
+    from .core.fetch import OVERPASS_URL, fetch_osm
+
     north, south, east, west = args.bbox
     if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
         raise CliError(f"--bbox: expected NORTH SOUTH EAST WEST with south < north and west < east, "
                        f"got {args.bbox!r}")
-    import osmnx as ox
+    name = args.name.removesuffix(".osm")
+    if not name or "/" in name or "\\" in name:
+        raise CliError(f"maps fetch: NAME {args.name!r} must be a file stem such as mydistrict (see --dir)")
+    target = Path(args.dir) / f"{name}.osm"
+    result = fetch_osm((south, west, north, east), target, url=args.url or OVERPASS_URL, post=post)
+    print(result.summary())
+    print(f"next: citytwin maps inspect {target}   (places, tunnels, defaults), then a scenario with "
+          f"map = \"{target.name}\"")
+    return 0
 
-    target = Path(args.dir) / f"{args.name}.osm"
-    try:
-        graph = ox.graph_from_bbox((west, south, east, north), network_type="all", simplify=False,
-                                   retain_all=True)
-    except Exception as exc:  # no network, Overpass errors
-        raise CliError(f"maps fetch: download failed ({exc}); this needs internet access") from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
-    graphml = target.with_suffix(".graphml")
-    ox.save_graphml(graph, graphml)
-    print(f"wrote {graphml} ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges); "
-          f"load it with any scenario's map = \"{graphml.name}\"")
+
+def _cmd_maps_inspect(args) -> int:
+    from .core.inspect import inspect_map
+
+    print(inspect_map(args.map, {"profile": args.profile}, limit=args.limit))
     return 0
 
 
@@ -171,7 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sweep(args)
         if args.command == "list":
             return _cmd_list()
+        if args.maps_command == "inspect":
+            return _cmd_maps_inspect(args)
         return _cmd_maps_fetch(args)
+    except ConservationError as exc:        # a model error, not bad input: its own exit code
+        print(f"error: {exc}; no results written (a model error: please report it with the scenario "
+              f"and seed)", file=sys.stderr)
+        return 3
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.core.errors import ScenarioError
@@ -120,6 +121,7 @@ def test_same_seed_same_result_and_vehicles_conserved(tmp_path):
         for plan in s["plans"].values():
             plan.pop("wall_seconds")
             plan.pop("vehicle_updates_per_s")
+            plan.pop("invariants")                      # its timing
     assert first == second
     assert first["vehicles_conserved"]
     other = PlanComparison(scenario_from_dict(data), seed=99).run()
@@ -226,7 +228,7 @@ def test_tunnel_not_on_the_map_and_too_short_convoys_are_clean_errors(tmp_path):
         compile_traffic(scenario_from_dict(data, "t.toml"))
     data = tunnel_scenario(tmp_path, {"p": {"control": "fixed", "motor_s": 600, "convoy_s": 600}})
     data["demand"][0]["origins"] = ["Nowhere"]
-    with pytest.raises(ScenarioError, match=r"demand\.0\.origins: no node named 'Nowhere'"):
+    with pytest.raises(ScenarioError, match=r"demand\.0\.origins\.0: no node named 'Nowhere'"):
         compile_traffic(scenario_from_dict(data, "t.toml"))
 
 
@@ -237,10 +239,10 @@ def test_engine_runs_on_the_real_extract_through_dalian_road_tunnel(tmp_path, sh
     through it, cars on the approaches: conserved, invariants hold, convoys cross."""
     from sim.core.osm import load_network
     from sim.core.roads import build_road_graph
-    from sim.traffic.compile import _find_tubes
+    from sim.traffic.tubes import find_tubes
 
     road = build_road_graph(load_network(shared_osm))
-    tubes = _find_tubes(road, "Dalian Road Tunnel", "test")
+    tubes = find_tubes(road, "Dalian Road Tunnel", "test")
     assert len(tubes) == 2
     assert all(1200 < t.length_m < 2800 for t in tubes)
     net = road.network
@@ -280,3 +282,159 @@ def test_engine_runs_on_the_real_extract_through_dalian_road_tunnel(tmp_path, sh
     assert summary["plans"]["p"]["convoys"] >= 2
     assert int(model.engine.tube_exits[tube.index, 1]) > 0
     assert int(model.engine.tube_exits[tube.index, 0]) > 0
+
+
+# --------------------------------------------------------------------------- issue 13: honest vehicles
+
+def idm_queue_outflow_veh_h(v0_mps: float, a: float = 1.0, b: float = 1.5, s0: float = 2.0, t_headway: float = 1.0,
+                            length_m: float = 5.0, n: int = 60, dt_s: float = 0.01, first: int = 10,
+                            last: int = 50) -> float:
+    """IDM's queue-outflow rate, independently of the engine: a standing queue at IDM's jam gap s0
+    starts behind a stop line that vanishes at t = 0 (plain NumPy, step 0.01 s); the rate at which
+    vehicles ``first`` .. ``last`` cross the line (Treiber, Hennecke & Helbing 2000; Treiber &
+    Kesting, Traffic Flow Dynamics, ch. 11 'dynamic capacity')."""
+    x = -np.arange(n) * (s0 + length_m)
+    v = np.zeros(n)
+    cross = np.full(n, np.nan)
+    t = 0.0
+    while np.isnan(cross[last]) and t < 900:
+        gap = np.concatenate([[1e9], x[:-1] - length_m - x[1:]])
+        dv = np.concatenate([[0.0], v[1:] - v[:-1]])
+        s_star = s0 + np.maximum(0.0, v * t_headway + v * dv / (2 * math.sqrt(a * b)))
+        acc = a * (1 - (v / v0_mps) ** 4 - (s_star / np.maximum(gap, 0.01)) ** 2)
+        v_next = np.maximum(v + acc * dt_s, 0.0)
+        x_next = x + 0.5 * (v + v_next) * dt_s
+        crossed = np.isnan(cross) & (x < 0) & (x_next >= 0)
+        cross[crossed] = t + dt_s * (0 - x[crossed]) / np.maximum(x_next[crossed] - x[crossed], 1e-12)
+        x, v, t = x_next, v_next, t + dt_s
+    return (last - first) / (cross[last] - cross[first]) * 3600.0
+
+
+def signal_scenario(tmp_path: Path, rate_veh_h: float = 1500.0, duration_s: float = 900.0) -> dict:
+    """A one-lane road, 2 km to a signal (a side street gives it a second phase) and 1 km beyond;
+    400 s cycles, so a long queue stands at every red."""
+    points = {"Origin": (0, 0), "Signal": (2000, 0), "Destination": (3000, 0), "Side": (2000, -300)}
+    road = {"highway": "primary", "oneway": "yes", "lanes": "1", "maxspeed": "50", "bicycle": "no"}
+    path = write_osm(tmp_path / "signal.osm", points,
+                     [(["Origin", "Signal"], road), (["Signal", "Destination"], road),
+                      (["Side", "Signal"], {**road, "highway": "secondary"})],
+                     node_tags={"Signal": {"highway": "traffic_signals"}})
+    return {"name": "queue at a red light", "kind": "traffic", "map": str(path),
+            "simulation": {"duration_s": duration_s, "dt_s": 0.5, "seed": 1},
+            "signals": {"cycle_s": 400, "intergreen_s": 4}, "vehicles": {"car": {"speed_spread": 0.0}},
+            "demand": [{"name": "cars", "classes": {"car": 1.0}, "origins": ["Origin"], "destinations": ["Destination"],
+                        "profile": [[0, rate_veh_h], [60, rate_veh_h]]}]}
+
+
+def test_a_standing_queue_discharges_at_idms_queue_outflow_rate(tmp_path):
+    """The lane-capacity test that does not depend on insertion: about 80 cars stand at a red light;
+    when it turns green, vehicles 10 to 50 of the queue cross the stop line at IDM's queue-outflow
+    rate, computed here by an independent fine-step integration of the same model (3%)."""
+    model = TrafficModel(scenario_from_dict(signal_scenario(tmp_path)))
+    e, a = model.engine, model.arrays
+    signal = a.road.network.find_node("Signal")
+    down = int(np.flatnonzero(a.road.edge_from == signal)[0])
+    crossed_at: dict[int, float] = {}
+    while e.step_index < model.n_steps:
+        model.step()
+        for i in np.flatnonzero((e.veh_edge == down) | (e.veh_state == 3)):
+            crossed_at.setdefault(int(i), e.t_s)
+    times = np.sort(np.array(list(crossed_at.values())))
+    bursts = np.concatenate([[0], np.flatnonzero(np.diff(times) > 20) + 1])    # one per green
+    queued = [k for k in bursts if k + 50 < times.size and times[k] > 100]   # behind a red that built a queue
+    assert queued
+    k = queued[0]
+    outflow = 40 / (times[k + 50] - times[k + 10]) * 3600
+    reference = idm_queue_outflow_veh_h(50 / 3.6)
+    assert 1700 < reference < 1950
+    assert outflow == pytest.approx(reference, rel=0.03)
+    assert model.summary()["kinematics"] == {"decel_clamps": 0, "hard_stops": 0, "instant_stops": 0,
+                                             "overlaps_seen": 0}
+
+
+def test_no_clamps_nor_instant_stops_on_the_simple_networks(tmp_path):
+    single = TrafficModel(scenario_from_dict(single_lane_scenario(tmp_path, duration_s=1200)))
+    single.run()
+    tunnel = PlanComparison(scenario_from_dict(tunnel_scenario(
+        tmp_path, {"p": {"control": "fixed", "motor_s": 600, "convoy_s": 600}}, duration_s=2400)))
+    summary = tunnel.run()
+    for kin in (single.engine.kinematics, summary["plans"]["p"]["kinematics"]):
+        assert kin == {"decel_clamps": 0, "hard_stops": 0, "instant_stops": 0, "overlaps_seen": 0}
+
+
+def test_an_invariant_violation_stops_the_run_loudly(tmp_path):
+    """A bicycle put into the tube outside a convoy phase: the run stops at once with the first
+    violation (every run checks, not only the tests)."""
+    from sim.core.errors import InvariantError
+    from sim.traffic.kernels import DRIVING
+
+    data = tunnel_scenario(tmp_path, {"p": {"control": "fixed", "motor_s": 900, "convoy_s": 600}}, duration_s=600)
+    model = TrafficModel(scenario_from_dict(data), "p")
+    e, a = model.engine, model.arrays
+    while e.t_s < 120:
+        model.step()
+    bike = int(np.flatnonzero(a.cls_is_bike[e.veh_cls[: e.n_trips]] & (e.veh_state[: e.n_trips] == DRIVING))[0])
+    tube = a.tubes[0]
+    e.veh_edge[bike] = tube.edges[0]
+    e.veh_lane[bike] = a.lane_start[tube.edges[0]] + 1
+    e.veh_pos[bike] = 500.0
+    with pytest.raises(InvariantError, match=r"bicycle\(s\) in tube 0 .* outside a convoy phase"):
+        for _ in range(4):
+            model.step()
+
+
+def test_area_demand_unreachable_pairs_and_same_place_trips(tmp_path):
+    """Random trips between areas; every unreachable pair named; a destination drawn at the origin
+    is drawn again (never dropped silently)."""
+    points = {"A": (0, 0), "B": (500, 0), "C": (1000, 0), "Island": (3000, 0), "Island 2": (3300, 0)}
+    road = {"highway": "residential", "maxspeed": "30"}
+    path = write_osm(tmp_path / "areas.osm", points, [(["A", "B", "C"], road), (["Island", "Island 2"], road)])
+    data = {"name": "areas", "kind": "traffic", "map": str(path),
+            "simulation": {"duration_s": 600, "dt_s": 0.5, "seed": 3},
+            "demand": [{"name": "cars", "classes": {"car": 1.0}, "origins": ["A", "B", "C"],
+                        "destinations": ["A", "B", "C"], "profile": [[0, 600], [10, 600]]}]}
+    arrays = compile_traffic(scenario_from_dict(data))
+    assert arrays.trips_redrawn > 0
+    assert not (arrays.trip_origin == arrays.dest_nodes[arrays.trip_dest_row]).any()
+    # an area: every node in the box that lies in the largest connected part
+    data["demand"][0]["origins"] = {"bbox": [31.2399, 121.4799, 31.2401, 121.4911]}
+    arrays = compile_traffic(scenario_from_dict(data))
+    area = [p for p in arrays.places if p["field"] == "demand.0.origins"][0]
+    assert area["nodes"] == 3 and area["left_out_not_connected"] == 0
+    # unreachable pairs: each one named
+    data["demand"][0]["origins"] = ["A", "B"]
+    data["demand"][0]["destinations"] = ["Island", "Island 2"]
+    with pytest.raises(ScenarioError) as err:
+        compile_traffic(scenario_from_dict(data, "areas.toml"))
+    text = str(err.value)
+    assert "no motor route for 4 of 4 origin-destination pairs" in text
+    for a_ in ("'A'", "'B'"):
+        for b_ in ("'Island'", "'Island 2'"):
+            assert f"{a_} (node" in text and f"{b_} (node" in text
+    assert "np.int64" not in text
+    data["demand"][0]["origins"] = ["A"]
+    data["demand"][0]["destinations"] = ["A"]
+    with pytest.raises(ScenarioError, match="its only origin is its only destination"):
+        compile_traffic(scenario_from_dict(data, "areas.toml"))
+
+
+def test_motor_routes_do_not_follow_bicycle_speeds(tmp_path):
+    """Route costs per mode: slow bicycles on the direct road do not send cars round a detour."""
+    points = {"West": (0, 0), "East": (1000, 0), "N1": (0, 300), "N2": (1000, 300)}
+    direct = {"highway": "secondary", "maxspeed": "50", "oneway": "yes"}
+    detour = {"highway": "secondary", "maxspeed": "50", "oneway": "yes", "bicycle": "no"}
+    path = write_osm(tmp_path / "two_routes.osm", points,
+                     [(["West", "East"], direct), (["West", "N1", "N2", "East"], detour)])
+    data = {"name": "routes", "kind": "traffic", "map": str(path),
+            "simulation": {"duration_s": 900, "dt_s": 0.5, "seed": 4, "route_interval_s": 60},
+            "demand": [{"name": "bikes", "classes": {"bicycle": 1.0}, "origins": ["West"], "destinations": ["East"],
+                        "profile": [[0, 900], [15, 900]]},
+                       {"name": "cars", "classes": {"car": 1.0}, "origins": ["West"], "destinations": ["East"],
+                        "profile": [[0, 300], [15, 300]]}]}
+    model = TrafficModel(scenario_from_dict(data))
+    model.run()
+    e, a = model.engine, model.arrays
+    west, east = (a.road.network.find_node(n) for n in ("West", "East"))
+    row = int(np.searchsorted(a.dest_nodes, east))
+    first = int(e.next_hop[0, row, west])
+    assert a.road.edge_to[first] == east            # cars still take the direct road

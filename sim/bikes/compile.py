@@ -22,18 +22,20 @@ to an uncovered pool plus the ride.  The share of passengers who want a bike fal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.errors import MapError, ScenarioError
+from ..core.memory import check_memory
 from ..core.osm import load_network
 from ..core.roads import RoadGraph, build_road_graph
 from ..core.routing import EXIT_HERE, dijkstra_to_goals, road_dijkstra
 from ..core.walk import WalkGraph, build_walk_graph
 from .schema import BikeScenario
 
-__all__ = ["BikeArrays", "compile_bikes", "bike_share", "exit_shares", "shelter_shift", "VanTrip", "WALK_SPEED_MPS"]
+__all__ = ["BikeArrays", "compile_bikes", "check_evening_memory", "bike_share", "exit_shares", "shelter_shift", "VanTrip", "WALK_SPEED_MPS"]
 
 WALK_SPEED_MPS = 1.34          # Weidmann free walking speed
 RAIN_WALK_FACTOR = 0.97        # as the crowd engine: free speed in rain
@@ -199,6 +201,47 @@ def _profile(points, minutes: np.ndarray) -> np.ndarray:
     return np.interp(minutes, xs, ys, left=ys[0], right=ys[-1])
 
 
+def _profile_mean_max(points, end_min: float) -> tuple[float, float]:
+    """Mean and largest value of a (minute, value) profile over [0, end_min] (ends held flat)."""
+    xs = np.array([p[0] for p in points], dtype=float)
+    ys = np.array([p[1] for p in points], dtype=float)
+    knots = np.unique(np.clip(np.concatenate([[0.0, end_min], xs]), 0.0, end_min))
+    vals = np.interp(knots, xs, ys, left=ys[0], right=ys[-1])
+    if knots.size < 2:
+        return float(vals[0]), float(vals[0])
+    area = float(np.sum(0.5 * (vals[1:] + vals[:-1]) * np.diff(knots)))
+    return area / end_min, float(vals.max())
+
+
+#: Memory per item of an evening (bytes, measured order of magnitude, rounded up): the drawn riders
+#: (time, pool, order, extra walk as a Python float), returns, trains, and one second of the
+#: return-rate grid; a passenger while its train is drawn costs 48 + 9 bytes per exit.
+BYTES_PER_RIDER = 120
+BYTES_PER_RETURN = 48
+BYTES_PER_SECOND = 48
+BYTES_PER_MINUTE_PER_POOL = 1_000      # data collection and time-series rows, per plan
+
+
+def check_evening_memory(scenario: BikeScenario, n_exits: int, n_pools: int, share: float) -> None:
+    """Refuse an evening too large for the memory available, before anything is drawn
+    (:func:`sim.core.memory.check_memory`, the estimate in the message)."""
+    st, sim = scenario.station, scenario.simulation
+    duration_min = sim.duration_s / 60.0
+    n_trains = math.ceil(sim.duration_s / st.headway_s)
+    per_train_mean, per_train_max = _profile_mean_max(st.alighting, duration_min)
+    returns_mean, _ = _profile_mean_max(scenario.demand.returns_per_h, duration_min)
+    per_second = BYTES_PER_SECOND + BYTES_PER_MINUTE_PER_POOL * n_pools * len(scenario.plans) / 60.0
+    check_memory(sim.duration_s, per_second, what="simulated seconds", field="simulation.duration_s",
+                 value=sim.duration_s)
+    check_memory(n_trains, 8 * (3 + n_pools), what="trains", field="station.headway_s", value=st.headway_s)
+    check_memory(per_train_max, 48 + 9 * n_exits, what="passengers on one train", field="station.alighting",
+                 value=list(st.alighting))
+    check_memory(n_trains * per_train_mean * share, BYTES_PER_RIDER, what="bike requests",
+                 field="station.alighting", value=list(st.alighting))
+    check_memory(returns_mean * sim.duration_s / 3600.0, BYTES_PER_RETURN, what="bike returns",
+                 field="demand.returns_per_h", value=list(scenario.demand.returns_per_h))
+
+
 def compile_bikes(scenario: BikeScenario, seed: int | None = None) -> BikeArrays:
     """Check a bike scenario against its map, compute routes and choice probabilities, and draw the
     evening's passengers and returns (seeded).  All errors are raised here, before any run."""
@@ -299,6 +342,7 @@ def compile_bikes(scenario: BikeScenario, seed: int | None = None) -> BikeArrays
     weights = np.array(list(scenario.demand.destinations.values()), dtype=float)
     weights /= weights.sum()
     share = bike_share(scenario, rain)
+    check_evening_memory(scenario, len(exit_nodes), n_pools, share)
     train_t = np.arange(0.0, duration, st.headway_s)
     alight_mean = _profile(st.alighting, train_t / 60.0)
     pickups_t, pickups_pool = [], []

@@ -77,12 +77,13 @@ def forecast_window(a: BikeArrays, t0_s: float, t1_s: float) -> tuple[np.ndarray
 
 
 def plan_van_trips(a: BikeArrays, stock: np.ndarray, t0_s: float = 0.0, van_free_s: list[float] | None = None,
-                   van_place: list[int] | None = None) -> list[VanTrip]:
+                   van_place: list[int] | None = None, stats: dict[str, int] | None = None) -> list[VanTrip]:
     """One round of the optimised plan, made at ``t0_s``: target stock = the forecast need over the
     next ``vans.horizon_s`` (pickups - returns, plus ``safety_share``) within capacity; min-cost
     flow (road travel time, networkx) from pools above their target to pools below; flows cut into
     van loads of at most ``vans.capacity``, each given to the van that finishes it earliest, and
-    dropped if it would end after ``t0_s + vans.replan_interval_s``."""
+    dropped if it would end after ``t0_s + vans.replan_interval_s`` (counted in ``stats["loads_dropped"]``
+    when a ``stats`` dict is given)."""
     vans = a.scenario.vans
     pickups, returns = forecast_window(a, t0_s, t0_s + vans.horizon_s)
     target = np.minimum(np.ceil(np.maximum(pickups - returns, 0.0) * (1 + vans.safety_share)),
@@ -110,6 +111,8 @@ def plan_van_trips(a: BikeArrays, stock: np.ndarray, t0_s: float = 0.0, van_free
                 best = (v, end, start)
         v, end, start = best
         if end > deadline:
+            if stats is not None:
+                stats["loads_dropped"] = stats.get("loads_dropped", 0) + 1
             continue
         km = a.van_km[where[v], i] + a.van_km[i, j]
         trips.append(VanTrip(v, i, j, n, start, end, km))

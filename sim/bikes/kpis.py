@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .engine import COUNTER_NAMES
+
 __all__ = ["bike_plan_summary", "format_table", "kpi_columns", "flatten_kpis"]
 
 def bike_plan_summary(model) -> dict:
@@ -35,9 +37,16 @@ def bike_plan_summary(model) -> dict:
         "start_stock": {n: int(v) for n, v in zip(a.pool_names, model.engine.initial_stock)},
         "end_stock": {n: int(v) for n, v in zip(a.pool_names, e.stock)},
         "bikes_in_vans_at_end": int(e.in_vans),
-        "bikes_conserved": bool(e.conserved),
-        "conservation_error": e.conservation_error or None,
+        "bikes_conserved": _recounted(e),
+        "counters": {name: int(v) for name, v in zip(COUNTER_NAMES, e.counters)},
     }
+
+
+def _recounted(engine) -> bool:
+    """A last independent recount (it raises :class:`~sim.core.errors.ConservationError` on a
+    mismatch, as every recount during the run would have)."""
+    engine.recount()
+    return True
 
 
 def format_table(summary: dict) -> str:

@@ -10,7 +10,7 @@ from ..core.errors import SimError
 from ..core.stepping import run_plans, run_steps
 from .compile import BikeArrays, compile_bikes, exit_shares, shelter_shift
 from .controllers import Van, layout_for_plan, plan_van_trips
-from .engine import BikeEngine
+from .engine import C_VAN_LOADS_DROPPED, BikeEngine
 from .kpis import bike_plan_summary
 from .schema import BikeScenario
 
@@ -27,7 +27,7 @@ class BikeModel(mesa.Model):
     TIMESERIES_COLUMNS = TIMESERIES_COLUMNS
 
     def __init__(self, scenario: BikeScenario, plan_name: str, seed: int | None = None,
-                 arrays: BikeArrays | None = None):
+                 arrays: BikeArrays | None = None, check_every_steps: int | None = None):
         seed_value = scenario.simulation.seed if seed is None else int(seed)
         super().__init__(rng=seed_value)
         self.seed_value = seed_value
@@ -38,7 +38,8 @@ class BikeModel(mesa.Model):
         self.plan_name = plan_name
         self.plan = scenario.plans[plan_name]
         stock, self.layout_moved, self.layout_km = layout_for_plan(self.arrays, plan_name)
-        self.engine = BikeEngine(self.arrays, stock)
+        self.engine = BikeEngine(self.arrays, stock, check_every_steps,
+                                 van_loads=lambda: sum(van.load for van in self.vans))
         self.trips = []
         self.round_starts_s: list[float] = []
         self.vans = [Van(self, v, [], self.arrays.depot_place)
@@ -59,8 +60,11 @@ class BikeModel(mesa.Model):
 
     def replan(self) -> None:
         """Optimised plan: a new round of van moves from the stock now and the forecast ahead."""
+        stats: dict[str, int] = {}
         trips = plan_van_trips(self.arrays, self.engine.stock, self.engine.t_s,
-                               [van.free_at_s for van in self.vans], [van.next_place for van in self.vans])
+                               [van.free_at_s for van in self.vans], [van.next_place for van in self.vans],
+                               stats=stats)
+        self.engine.counters[C_VAN_LOADS_DROPPED] += stats.get("loads_dropped", 0)
         for van in self.vans:
             van.trips = [t for t in trips if t.van == van.index]
         self.trips.extend(trips)
@@ -79,6 +83,7 @@ class BikeModel(mesa.Model):
     def run(self, progress: bool = False, callback=None) -> dict:
         """Run the evening; returns the plan's summary (see :meth:`run` of CityModel)."""
         self.wall_seconds = run_steps(self, f"{self.scenario.name} [{self.plan_name}]", progress, callback)
+        self.engine.recount()                       # the last steps, whatever the cadence
         return self.summary()
 
     def summary(self) -> dict:
@@ -102,8 +107,9 @@ class BikePlanComparison:
     TIMESERIES_COLUMNS = TIMESERIES_COLUMNS
 
     def __init__(self, scenario: BikeScenario, seed: int | None = None, plans: list[str] | None = None,
-                 arrays: BikeArrays | None = None):
+                 arrays: BikeArrays | None = None, check_every_steps: int | None = None):
         self.scenario = scenario
+        self.check_every_steps = check_every_steps
         self.seed_value = scenario.simulation.seed if seed is None else int(seed)
         names = list(plans) if plans else list(scenario.plans)
         unknown = [p for p in names if p not in scenario.plans]
@@ -118,7 +124,8 @@ class BikePlanComparison:
     def run(self, progress: bool = False, callback=None) -> dict:
         self.progress = progress
         self.wall_seconds = run_plans(self, lambda name: BikeModel(
-            self.scenario, name, seed=self.seed_value, arrays=self.arrays), callback)
+            self.scenario, name, seed=self.seed_value, arrays=self.arrays,
+            check_every_steps=self.check_every_steps), callback)
         return self.summary()
 
     def summary(self) -> dict:

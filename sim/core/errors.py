@@ -54,3 +54,13 @@ class OutputError(SimError, OSError):
 
 class ResourceError(SimError, MemoryError):
     """A request needs more memory than is available; refused before the run with the estimate."""
+
+
+class InvariantError(SimError, RuntimeError):
+    """A safety invariant of a run broke (a bicycle in a tunnel tube without its escort, a motor
+    vehicle in a tube during a convoy, two vehicles overlapping).  The run stops at the first
+    violation; its message names the time, the step and what broke."""
+
+    def __init__(self, what: str, step: int, t_s: float):
+        self.what, self.step, self.t_s = what, step, t_s
+        super().__init__(f"safety invariant broken at step {step} (t={t_s:.1f} s): {what}")

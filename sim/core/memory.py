@@ -88,17 +88,23 @@ def estimate_bytes(n_agents: float, bytes_per_agent: float, fixed_bytes: float =
         raise ValueError(f"estimate_bytes: counts and sizes must be >= 0, got n_agents={n_agents!r}, "
                          f"bytes_per_agent={bytes_per_agent!r}, fixed_bytes={fixed_bytes!r}")
     total = float(n_agents) * float(bytes_per_agent) + float(fixed_bytes)
-    return int(min(total, float(1 << 80)))            # inf or astronomically large: still an int
+    return int(min(total, 1e300))                      # inf or astronomically large: still an int
 
 
 def format_bytes(n: float) -> str:
-    """``6442450944`` -> ``'6.0 GiB'``."""
+    """``6442450944`` -> ``'6.0 GiB'``; beyond PiB in powers of ten (``'1.2e+24 B'``)."""
     value = float(n)
+    if value >= 1024 ** 6:
+        return f"{value:.2g} B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(value) < 1024 or unit == "PiB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} PiB"                         # pragma: no cover
+
+
+def _count(n: float) -> str:
+    return f"{float(n):,.0f}" if float(n) < 1e15 else f"{float(n):.2g}"
 
 
 def check_memory(n_agents: float, bytes_per_agent: float, *, what: str, field: str, value: Any = None,
@@ -117,7 +123,7 @@ def check_memory(n_agents: float, bytes_per_agent: float, *, what: str, field: s
         return need
     shown = "" if value is None else f" = {value!r}"
     raise ResourceError(
-        f"{field}{shown} asks for about {float(n_agents):,.0f} {what}, an estimated {format_bytes(need)} of memory "
+        f"{field}{shown} asks for about {_count(n_agents)} {what}, an estimated {format_bytes(need)} of memory "
         f"({bytes_per_agent:,.0f} bytes each); {format_bytes(have)} is available and a run may use "
         f"{share:.0%} of it ({format_bytes(share * have)}): lower {field}, or run on a larger machine "
         f"(cap: {MAX_MEMORY_ENV})")

@@ -120,7 +120,8 @@ def provenance(scenario: Any, seed: int | None, *, plans: Sequence[str] | None =
         "map": data.get("map"),
         "map_sha256": _file_sha256(map_path) if map_path is not None else None,
         "seed": None if seed is None else int(seed),
-        "settings": {"overrides": [str(o) for o in overrides], "plans": list(plans) if plans else None},
+        "settings": {"overrides": [str(o) for o in overrides],
+                     "plans": [str(p) for p in plans if p] or None if plans else None},
     }
 
 

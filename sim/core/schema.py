@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ScenarioError
 
-__all__ = ["Strict", "ScenarioBase", "Profile", "check_profile", "format_pydantic", "validate_as",
+__all__ = ["Strict", "ScenarioBase", "MapDefaultsSpec", "Profile", "check_profile", "format_pydantic", "validate_as",
            "parse_override", "apply_overrides", "read_scenario_data"]
 
 
@@ -43,12 +43,35 @@ def check_profile(value: list[tuple[float, float]]) -> list[tuple[float, float]]
 Profile = Annotated[list[tuple[float, float]], Field(min_length=2), AfterValidator(check_profile)]
 
 
+class MapDefaultsSpec(Strict):
+    """``[map_defaults]``: how the map is read where its tags are silent (:mod:`sim.core.profiles`).
+
+    ``profile`` picks a country or region's defaults (``auto``: from the map's location); the
+    other keys override single values.  ``max_snap_m`` is how far a place given by name, POI or
+    coordinates may lie from the node it is snapped to (:mod:`sim.core.places`)."""
+
+    profile: Literal["auto", "CN", "DE", "US-CA", "generic"] = "auto"
+    maxspeed_kph: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="speed limit (km/h) per highway class where maxspeed is missing")
+    lanes_per_direction: dict[str, Annotated[int, Field(ge=1, le=8)]] = Field(
+        default_factory=dict, description="lanes per direction per highway class where lanes is missing")
+    sidewalk_width_m: float | None = Field(None, gt=0, le=20, description="per side, where sidewalk:width is missing")
+    sidewalk: Literal["both", "none"] = Field(
+        "both", description="sidewalks assumed on streets without a sidewalk tag")
+    width_m: dict[str, Annotated[float, Field(gt=0, le=200)]] = Field(
+        default_factory=dict, description="walkable width per highway class (footway, path, ...) where width is missing")
+    bike_lanes_on_roads: int | None = Field(None, ge=0, le=4, description="single-file bicycle lanes on roads")
+    max_snap_m: float = Field(150.0, gt=0, description="farthest a named place may be snapped to a node (m)")
+
+
 class ScenarioBase(Strict):
-    """What every scenario kind has: a name, a map and the file it came from."""
+    """What every scenario kind has: a name, a map, how to read it, and the file it came from."""
 
     name: str
     description: str = ""
     map: str = Field(description="map file, relative to the scenario file")
+    map_defaults: MapDefaultsSpec = Field(
+        default_factory=MapDefaultsSpec, description="defaults for missing OSM tags (sim.core.profiles)")
     source_path: str = Field("", description="file the scenario was read from (set by the loader)")
 
     @property

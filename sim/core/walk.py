@@ -125,7 +125,18 @@ def cell_cuts(length_m: float, max_cell_m: float, short_cell_m: float, fine_link
             continue
         n = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
         cuts.extend(np.linspace(lo, hi, n + 1)[1:].tolist())
-    return np.asarray(cuts[:-1])
+    bounds = [0.0, *cuts]
+    # No sliver cells: a piece shorter than half a short cell joins its neighbour.
+    min_piece = 0.5 * short_cell_m
+    kept = [0.0]
+    for b in bounds[1:]:
+        if b - kept[-1] >= min_piece - 1e-9 or len(kept) == 1 and b >= length_m - 1e-9:
+            kept.append(b)
+        elif b >= length_m - 1e-9:
+            kept[-1] = b
+    if len(kept) > 2 and kept[-1] - kept[-2] < min_piece - 1e-9:
+        kept.pop(-2)
+    return np.asarray(kept[1:-1])
 
 
 def build_walk_graph(net: Network, max_cell_m: float = 100.0, short_cell_m: float | None = None,

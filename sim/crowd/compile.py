@@ -290,7 +290,9 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         cell_area_m2=area.astype(np.float64), cell_width_m=width.astype(np.float64), cell_out_cap=cell_out_cap,
         cell_capacity=cell_capacity, cell_jam_capacity=cell_jam_capacity, cell_view_capacity=cell_view_capacity,
         cell_zone=cell_zone, cell_stairs_ppms=cell_stairs_ppms, cell_stairs_rho_c=cell_stairs_rho_c,
-        out_start=walk.out_start, out_edges=walk.out_edges, sink_rate=sink_rate, node_exit=node_exit)
+        out_start=walk.out_start, out_edges=walk.out_edges,
+        edge_front=np.maximum(1, np.floor(width[edge_cell] / QUEUE_FRONT_M)).astype(np.int32),
+        sink_rate=sink_rate, node_exit=node_exit)
     params = K.Params(
         dt_s=float(dt), v0_mps=float(v0), gamma=float(crowd.gamma), rho_jam_ppm2=float(rho_jam),
         rho_crit_ppm2=float(rho_crit), q_max_ppms=float(q_max), patience_s=float(crowd.patience_s),
@@ -347,6 +349,10 @@ def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
                    walk.edge_to, walk.out_start, walk.out_edges, exit_dist, exit_next)
     return view_dist, view_next, exit_dist, exit_next
 
+
+#: Width one person takes at the head of a queue (m): the shoulder breadth of Fruin's (1971) body
+#: ellipse, 0.61 m (24 in).  A queue at an edge's end has width / this many people at its head.
+QUEUE_FRONT_M = 0.61
 
 #: Slowest speed a route cost assumes (m/s): a jammed edge is costly, not impassable.
 MIN_ROUTE_SPEED_MPS = 0.1

@@ -43,7 +43,9 @@ class CrowdEngine:
         n_cells, n_edges = walk.n_cells, 2 * walk.n_cells
         self.edges = K.Edges(speed_factor=a.net.edge_free_factor.copy(), out_budget=np.zeros(n_edges),
                              queue=np.zeros(n_edges, dtype=np.int32), passed=np.zeros(n_edges, dtype=np.int64),
-                             waiter=np.full(n_edges, -1, dtype=np.int32), held_for=np.zeros(n_edges, dtype=np.int32),
+                             q_head=np.full(n_edges, -1, dtype=np.int32), q_tail=np.full(n_edges, -1, dtype=np.int32),
+                             q_status=np.zeros(n_edges, dtype=np.int8), q_for=np.zeros(n_edges, dtype=np.int32),
+                             held_for=np.zeros(n_edges, dtype=np.int32),
                              held_prev=np.zeros(n_edges, dtype=np.int32),
                              v0_walking=np.zeros(n_edges))
         self.edge_cost_s = free_flow_costs(a)
@@ -69,6 +71,7 @@ class CrowdEngine:
             exit_row=np.concatenate([placed.exit_row, arr.exit_row]).astype(np.int32),
             v0_mps=np.concatenate([placed.v0_mps, arr.v0_mps]),
             start_s=np.concatenate([placed.start_s, np.full(arr.time_s.size, np.inf)]),
+            q_edge=np.full(n, -1, dtype=np.int32), q_next=np.full(n, -1, dtype=np.int32),
             wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0))
         self.n_active = n_placed
         count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
@@ -145,7 +148,9 @@ class CrowdEngine:
                                       self.arrays.cell_release_group, group, max_people, self.counters))
 
     def end_arrivals(self) -> None:
-        """The show is over: arriving walkers turn home, people still at sources leave."""
+        """The show is over: arriving walkers leave their queues and turn home, people still at
+        sources leave."""
+        K.leave_queues(self.n_active, self.agents, self.edges, K.WALK_IN)
         K.end_arrivals(self.t_s, self.n_active, self.agents, self.counters)
 
     # -- stepping ---------------------------------------------------------------------------------
@@ -225,6 +230,9 @@ class CrowdEngine:
                 c = int(bad[0])
                 problems[f"{name} (cell {c}: recount / engine)"] = (int(recounted[c]), int(running[c]))
                 problems[f"{name}: cells that disagree"] = int(bad.size)
+        in_queues = int(np.count_nonzero(self.agents.q_edge[:self.n_active] >= 0))
+        if in_queues != int(self.edges.queue.sum()):
+            problems["queued (walkers marked / queue lengths)"] = (in_queues, int(self.edges.queue.sum()))
         if problems:
             raise ConservationError("crowd agents", self.step_index, self.t_s,
                                     {"entered": self.n_active, "exited": self.exited, **problems})

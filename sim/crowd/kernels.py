@@ -76,6 +76,8 @@ MAX_HOPS = 8
 
 # Results of trying to enter an edge.
 _OK, _BLOCK_GATE, _BLOCK_OUT, _BLOCK_IN, _BLOCK_FULL = 0, 1, 2, 3, 4
+#: cross_node's result when the walker left the map or turned round (not an edge, not held).
+_LEFT = -100
 
 
 class Agents(NamedTuple):
@@ -89,6 +91,8 @@ class Agents(NamedTuple):
     exit_row: np.ndarray       # int32 row of the exit tables
     v0_mps: np.ndarray         # own free speed on the level
     start_s: np.ndarray        # people in place: when they start to move
+    q_edge: np.ndarray         # int32 the edge at whose end the walker queues (-1: not queued)
+    q_next: np.ndarray         # int32 the next walker in that queue, toward its back (-1: last)
     wait_start_s: np.ndarray   # when they began waiting at a closed gate (-1: not waiting)
     gate_wait_s: np.ndarray    # last completed gate wait (-1: none)
 
@@ -113,6 +117,7 @@ class Net(NamedTuple):
     cell_stairs_rho_c: np.ndarray  # stairs: density at which that capacity is reached
     out_start: np.ndarray          # int32 CSR: edges leaving node n are out_edges[out_start[n]:out_start[n+1]]
     out_edges: np.ndarray          # int32
+    edge_front: np.ndarray         # int32 people abreast at the head of a queue at the edge's end
     sink_rate: np.ndarray          # people per step per walk node that an exit lets out (inf: no own limit)
     node_exit: np.ndarray          # bool: some exit group leaves the map at this walk node
 
@@ -133,9 +138,12 @@ class Edges(NamedTuple):
     """Per-directed-edge state."""
     speed_factor: np.ndarray   # share of a walker's free speed the space allows this step
     out_budget: np.ndarray
-    queue: np.ndarray          # int32 walkers held at the edge's end this step
+    queue: np.ndarray          # int32 walkers queued at the edge's end (a FIFO: q_head .. q_tail)
+    q_head: np.ndarray         # int32 first in that queue (-1: empty)
+    q_tail: np.ndarray         # int32 last in it
+    q_status: np.ndarray       # int8 why its head was held at its last try (a _BLOCK_* code)
+    q_for: np.ndarray          # int32 the edge its head waits to enter (itself when it waits for sending)
     passed: np.ndarray         # int64 people who left the edge, cumulative
-    waiter: np.ndarray         # int32 a walker held at the edge's end by a full cell (-1: none), for swaps
     held_for: np.ndarray       # int32 walkers held this step waiting to enter the edge (route costs)
     held_prev: np.ndarray      # int32 ... last step (the wait a walker expects for it)
     v0_walking: np.ndarray     # sum of the free speeds of the walkers on the edge (after the last step)
@@ -310,33 +318,68 @@ def _turn_to_exit(i, a, net, routes, counters):
 
 @njit(cache=True)
 def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters):
-    """One step for agents ``0..n_active-1``: people in place whose time has come start, walkers
-    move from ``order_offset`` round (the rules are in the module docstring), then people waiting
-    at sources step on, in arrival order.
+    """One step for agents ``0..n_active-1``: people in place whose time has come start; the queues
+    at edge ends are served (edges from ``order_offset`` round); walkers move from ``order_offset``
+    round; people waiting at gates are counted and may give up; people waiting at sources step on,
+    in arrival order.  The rules are in the module docstring.
 
     The hot path reads the bundles' arrays as locals (inner functions close over them): Numba passes
     a bundle to a called function by value, which costs more than the work of a step."""
     state, edge, pos_m, target, exit_row = a.state, a.edge, a.pos_m, a.target, a.exit_row
-    v0, wait_start, gate_wait = a.v0_mps, a.wait_start_s, a.gate_wait_s
+    v0, wait_start, gate_wait, q_next, q_edge = a.v0_mps, a.wait_start_s, a.gate_wait_s, a.q_next, a.q_edge
     edge_to, edge_cell, edge_length = net.edge_to, net.edge_cell, net.edge_length_m
-    cell_zone, cell_capacity, cell_jam = net.cell_zone, net.cell_capacity, net.cell_jam_capacity
-    out_start, out_edges, view_capacity = net.out_start, net.out_edges, net.cell_view_capacity
+    cell_zone, cell_capacity = net.cell_zone, net.cell_capacity
+    out_start, out_edges, view_capacity, front = net.out_start, net.out_edges, net.cell_view_capacity, net.edge_front
     count, standing, queued = cells.count, cells.standing, cells.queued
     in_budget, cell_out = cells.in_budget, cells.out_budget
     speed_factor, edge_out, edge_queue, passed = edges.speed_factor, edges.out_budget, edges.queue, edges.passed
-    waiter, v0_walking, held_for, held_prev = edges.waiter, edges.v0_walking, edges.held_for, edges.held_prev
+    q_head, q_tail, q_len, q_status, q_for = edges.q_head, edges.q_tail, edges.queue, edges.q_status, edges.q_for
+    v0_walking, held_for, held_prev = edges.v0_walking, edges.held_for, edges.held_prev
     edge_out_cap = net.edge_out_cap
     zone_open, zone_admit, gate_queue = zones.open, zones.admit, zones.gate_queue
     view_next, view_dist, exit_next, exit_dist = routes.view_next, routes.view_dist, routes.exit_next, routes.exit_dist
     edge_cost, view_cell = routes.edge_cost_s, routes.view_cell
     dt, patience, tol_s, tol_frac = p.dt_s, p.patience_s, p.route_tolerance_s, p.route_tolerance_frac
     sink_budget, exited_at = nodes.sink_budget, nodes.exited
+    n_edges = q_head.shape[0]
+    q_for_now = np.zeros(1, dtype=np.int64)        # the edge a walker just held waits for
 
     def next_edge(j, node):
         """The route's next edge for walker ``j`` at ``node``."""
         if state[j] == WALK_IN:
             return view_next[target[j], node]
         return exit_next[exit_row[j], node]
+
+    def join(i, e):
+        """Walker ``i`` joins the back of the queue at the end of edge ``e``."""
+        pos_m[i] = edge_length[e]
+        q_edge[i] = e
+        q_next[i] = -1
+        if q_tail[e] >= 0:
+            q_next[q_tail[e]] = i
+        else:
+            q_head[e] = i
+        q_tail[e] = i
+        q_len[e] += 1
+
+    def unlink(i, e, prev):
+        """Take walker ``i`` (after ``prev``, -1 at the head) out of the queue of edge ``e``."""
+        nxt = q_next[i]
+        if prev < 0:
+            q_head[e] = nxt
+        else:
+            q_next[prev] = nxt
+        if q_tail[e] == i:
+            q_tail[e] = prev
+        q_len[e] -= 1
+        q_edge[i] = -1
+        q_next[i] = -1
+
+    def end_wait(i):
+        """A walker held at a gate moves on (through it, or another way): its gate wait is over."""
+        if wait_start[i] >= 0.0:
+            gate_wait[i] = t_s - wait_start[i]
+            wait_start[i] = -1.0
 
     def try_enter(i, e, c, f):
         """Move walker ``i`` from the end of ``e`` (cell ``c``) into ``f`` if gate, sending and
@@ -349,22 +392,22 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         if edge_out[e] < 1.0 or cell_out[c] < 1.0:
             return _BLOCK_OUT
         if count[c2] >= cell_capacity[c2]:
-            # Counterflow: someone waits at the end of the other way (f ^ 1) to come into c; the
-            # two swap places, so neither cell gets denser and both cells' sending capacity is used.
+            # Counterflow: the person at the head of the queue on the other way (f ^ 1) waits to
+            # come into c; the two swap places, so no cell gets denser and both cells send one.
             back = f ^ 1
-            j = waiter[back]
-            if (j < 0 or gated or cell_out[c2] < 1.0 or edge_out[back] < 1.0 or edge[j] != back
-                    or (state[j] != WALK_IN and state[j] != WALK_OUT) or pos_m[j] < edge_length[back]):
+            j = q_head[back]
+            if j < 0 or gated or cell_out[c2] < 1.0 or edge_out[back] < 1.0:
                 return _BLOCK_FULL
             g = next_edge(j, edge_to[back])
             if g < 0 or edge_cell[g] != c:
                 return _BLOCK_FULL
-            waiter[back] = -1
+            unlink(j, back, -1)
             edge_out[back] -= 1.0
             cell_out[c2] -= 1.0
             passed[back] += 1
             edge[j] = g
             pos_m[j] = 0.0
+            end_wait(j)
             counters[C_SWAPS] += 1
         elif in_budget[c2] < 1.0:
             return _BLOCK_IN
@@ -380,16 +423,10 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             counters[C_ADMITTED] += 1
         return _OK
 
-    def end_gate_wait(i, c, f):
-        if wait_start[i] >= 0.0:
-            z = cell_zone[edge_cell[f]]
-            if z >= 0 and cell_zone[c] != z:
-                gate_wait[i] = t_s - wait_start[i]
-                wait_start[i] = -1.0
-
     def cross_node(i, e):
         """A walker at the end of ``e``: leave, turn back, or enter the next edge (the route's or
-        another within the tolerance).  Returns the edge entered, or -1 if it stays or left."""
+        another within the tolerance).  Returns the edge entered (>= 0), _LEFT (left the map or
+        turned round) or -(1 + why) when held."""
         c = edge_cell[e]
         node = edge_to[e]
         walking_in = state[i] == WALK_IN
@@ -410,26 +447,27 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                 state[i] = EXITED
                 edge[i] = -1
                 counters[C_EXITED] += 1
-                return -1
+                end_wait(i)
+                return _LEFT
         elif f < 0:
-            edge_queue[e] += 1
-            queued[c] += 1
-            return -1
+            q_for_now[0] = e
+            return -1 - _BLOCK_OUT
         elif edge_cell[f] == c:             # the goal is back along this cell: turn round
             edge[i] = f
             pos_m[i] = 0.0
-            return -1
+            end_wait(i)
+            return _LEFT
         else:
             status = try_enter(i, e, c, f)
             if status == _OK:
-                end_gate_wait(i, c, f)
+                end_wait(i)
                 return f
-        if (status != _BLOCK_OUT and out_start[node + 1] - out_start[node] > 2 and edge_out[e] >= 1.0
-                and cell_out[c] >= 1.0):
-            # Another way within the tolerance of the route's remaining cost.
+        degree = out_start[node + 1] - out_start[node]
+        if status != _BLOCK_OUT and degree > 2 and edge_out[e] >= 1.0 and cell_out[c] >= 1.0:
+            # Another way within the tolerance of the route's remaining cost, or the expected wait.
             best = view_dist[row, node] if walking_in else exit_dist[row, node]
             slack = max(tol_s, tol_frac * best)
-            if f >= 0 and edge_out_cap[f] > 0.0:        # the expected wait for the route's edge
+            if f >= 0 and edge_out_cap[f] > 0.0:
                 slack = max(slack, held_prev[f] / edge_out_cap[f] * dt)
             for j in range(out_start[node], out_start[node + 1]):
                 g = out_edges[j]
@@ -440,27 +478,14 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     continue
                 if try_enter(i, e, c, g) == _OK:
                     counters[C_REROUTED] += 1
-                    end_gate_wait(i, c, g)
+                    end_wait(i)
                     return g
-        edge_queue[e] += 1
-        queued[c] += 1
-        held_for[f if f >= 0 and status != _BLOCK_OUT else e] += 1
-        if status == _BLOCK_FULL:
-            waiter[e] = i
-        if status == _BLOCK_GATE:
-            z = cell_zone[edge_cell[f]]
-            if wait_start[i] < 0.0:
-                wait_start[i] = t_s
-            gate_queue[z] += 1
-            if walking_in and t_s - wait_start[i] >= patience:   # gives up and goes home
-                gate_wait[i] = t_s - wait_start[i]
-                wait_start[i] = -1.0
-                state[i] = WALK_OUT
-                counters[C_BALKED] += 1
-        return -1
+        q_for_now[0] = f if f >= 0 and status != _BLOCK_OUT else e
+        return -1 - status
 
     def walk(i):
-        """One walker's move: stop at its viewing spot, or advance and cross nodes (at most MAX_HOPS)."""
+        """One walker's move: stop at its viewing spot, or advance and cross nodes (at most MAX_HOPS);
+        at a queue it joins the back."""
         e = edge[i]
         c = edge_cell[e]
         length = edge_length[e]
@@ -491,9 +516,17 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                 pos_m[i] = pos
                 return
             overshoot = pos - length
+            if q_len[e] > 0:                 # people wait at this end: join them at the back
+                join(i, e)
+                return
             pos_m[i] = length
             f = cross_node(i, e)
+            if f == _LEFT:
+                return
             if f < 0:
+                join(i, e)
+                q_status[e] = -1 - f
+                q_for[e] = q_for_now[0]
                 return
             edge[i] = f
             e = f
@@ -503,8 +536,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
 
     for z in range(gate_queue.shape[0]):
         gate_queue[z] = 0
-    for e in range(edge_queue.shape[0]):
-        edge_queue[e] = 0
+    for e in range(n_edges):
         held_prev[e] = held_for[e]
         held_for[e] = 0
         v0_walking[e] = 0.0
@@ -516,16 +548,72 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             cells.waiting[edge_cell[edge[i]]] -= 1
             counters[C_STARTED] += 1
             _turn_to_exit(i, a, net, routes, counters)
+    # The queues at edge ends: the people at the head (as many as stand abreast) try to move on.
+    edge_offset = order_offset % n_edges
+    for k in range(n_edges):
+        e = edge_offset + k
+        if e >= n_edges:
+            e -= n_edges
+        if q_len[e] == 0:
+            continue
+        prev = -1
+        i = q_head[e]
+        for _tried in range(front[e]):
+            if i < 0:
+                break
+            nxt = q_next[i]
+            f = cross_node(i, e)
+            if f >= 0 or f == _LEFT:
+                if prev < 0:
+                    q_status[e] = _OK
+                unlink(i, e, prev)
+                if f >= 0:
+                    edge[i] = f
+                    pos_m[i] = 0.0
+            else:
+                if prev < 0:
+                    q_status[e] = -1 - f
+                    q_for[e] = q_for_now[0]
+                prev = i
+            i = nxt
+    # Walkers not in a queue.
     for k in range(n_active):
         i = order_offset + k
         if i >= n_active:
             i -= n_active
         s = state[i]
-        if s != WALK_IN and s != WALK_OUT:
+        if (s != WALK_IN and s != WALK_OUT) or q_edge[i] >= 0:
             continue
         walk(i)
+    # Queue statistics; people held at gates are counted and may give up.
+    for e in range(n_edges):
+        n = q_len[e]
+        if n == 0:
+            continue
+        queued[edge_cell[e]] += n
+        held_for[q_for[e]] += n
+        if q_status[e] != _BLOCK_GATE:
+            continue
+        z = cell_zone[edge_cell[q_for[e]]]
+        prev = -1
+        i = q_head[e]
+        while i >= 0:
+            nxt = q_next[i]
+            if wait_start[i] < 0.0:
+                wait_start[i] = t_s
+            gate_queue[z] += 1
+            if state[i] == WALK_IN and t_s - wait_start[i] >= patience:   # gives up and goes home
+                gate_wait[i] = t_s - wait_start[i]
+                wait_start[i] = -1.0
+                state[i] = WALK_OUT
+                counters[C_BALKED] += 1
+                unlink(i, e, prev)
+            else:
+                prev = i
+            i = nxt
+    for i in range(n_active):
         s = state[i]
-        if s == WALK_IN or s == WALK_OUT:
+        if (s == WALK_IN or s == WALK_OUT) and edge[i] >= 0:
             v0_walking[edge[i]] += v0[i]
     # People waiting at a source step onto the first edge of their route if there is room.
     source_node = a.source_node
@@ -563,6 +651,33 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         state[i] = WALK_IN
         counters[C_ENTERED_NETWORK] += 1
         v0_walking[f] += v0[i]
+
+
+@njit(cache=True)
+def leave_queues(n_active, a, edges, only_state):
+    """Take everyone in state ``only_state`` (-1: everyone) out of the queues at edge ends (they
+    stay where they are and choose again next step): at the show's end, people heading in turn home."""
+    q_head, q_tail, q_len = edges.q_head, edges.q_tail, edges.queue
+    for e in range(q_head.shape[0]):
+        if q_len[e] == 0:
+            continue
+        prev = -1
+        i = q_head[e]
+        while i >= 0:
+            nxt = a.q_next[i]
+            if only_state < 0 or a.state[i] == only_state:
+                if prev < 0:
+                    q_head[e] = nxt
+                else:
+                    a.q_next[prev] = nxt
+                if q_tail[e] == i:
+                    q_tail[e] = prev
+                q_len[e] -= 1
+                a.q_edge[i] = -1
+                a.q_next[i] = -1
+            else:
+                prev = i
+            i = nxt
 
 
 @njit(cache=True)

@@ -76,6 +76,7 @@ from .schema import CrowdScenario
 __all__ = ["Pedestrian", "ReferenceCrowdModel", "StepCounts", "engine_step_counts"]
 
 _OK, _BLOCK_GATE, _BLOCK_OUT, _BLOCK_IN, _BLOCK_FULL = 0, 1, 2, 3, 4
+_LEFT = -100
 
 
 def _weidmann_shape(rho: float, gamma: float, rho_jam: float) -> float:
@@ -109,6 +110,7 @@ class StepCounts:
     zone_occupancy: tuple[int, ...]
     zone_gate_queue: tuple[int, ...]  # people held at each zone's gates this step
     edge_passed: tuple[int, ...]      # people who left each directed edge, cumulative
+    edge_queue: tuple[int, ...]       # people queued at the end of each directed edge
 
 
 def engine_step_counts(engine) -> StepCounts:
@@ -120,7 +122,8 @@ def engine_step_counts(engine) -> StepCounts:
         states=tuple(int(x) for x in states), counters=tuple(int(x) for x in engine.counters),
         cell_count=tuple(engine.cell_count.tolist()), cell_standing=tuple(engine.cell_standing.tolist()),
         zone_occupancy=tuple(engine.zone_occupancy.tolist()),
-        zone_gate_queue=tuple(engine.zone_gate_queue.tolist()), edge_passed=tuple(engine.edge_passed.tolist()))
+        zone_gate_queue=tuple(engine.zone_gate_queue.tolist()), edge_passed=tuple(engine.edge_passed.tolist()),
+        edge_queue=tuple(engine.edges.queue.tolist()))
 
 
 class Pedestrian(mesa.Agent):
@@ -142,10 +145,13 @@ class Pedestrian(mesa.Agent):
         self.start_s = start_s                # people in place: when they start to move
         self.wait_start_s = -1.0              # when they began waiting at a closed gate (-1: not)
         self.gate_wait_s = -1.0               # last completed gate wait
+        self.q_edge = -1                      # the edge at whose end it queues (-1: not queued)
+        self.q_next: Pedestrian | None = None # next in that queue, toward its back
 
     # -- the walker's step -----------------------------------------------------------------------
     def step(self) -> None:
-        """Walk on: stop at the viewing spot, or advance and cross nodes (short cells in one step)."""
+        """Walk on: stop at the viewing spot, or advance and cross nodes (short cells in one step);
+        at the end of an edge where people queue, join them at the back."""
         m = self.model
         e = self.edge
         c = m.edge_cell[e]
@@ -162,9 +168,17 @@ class Pedestrian(mesa.Agent):
                 self.pos_m = pos
                 return
             overshoot = pos - length
+            if m.q_len[e] > 0:
+                m.join(self, e)
+                return
             self.pos_m = length
-            f = self._cross_node(e)
+            f = self.cross_node(e)
+            if f == _LEFT:
+                return
             if f < 0:
+                m.join(self, e)
+                m.q_status[e] = -1 - f
+                m.q_for[e] = m.q_for_now
                 return
             self.edge = f
             e = f
@@ -199,10 +213,10 @@ class Pedestrian(mesa.Agent):
         m = self.model
         return m.view_next[self.target][node] if self.state == WALK_IN else m.exit_next[self.exit_row][node]
 
-    def _cross_node(self, e: int) -> int:
+    def cross_node(self, e: int) -> int:
         """At the end of edge ``e``: leave the map, turn back, or step into the route's next edge
-        or another within the tolerance (or the expected wait); otherwise queue.  Returns the edge
-        entered, or -1."""
+        or another within the tolerance (or the expected wait).  Returns the edge entered, _LEFT,
+        or -(1 + why) when held (``model.q_for_now``: the edge it waits for)."""
         m = self.model
         c = m.edge_cell[e]
         node = m.edge_to[e]
@@ -224,19 +238,20 @@ class Pedestrian(mesa.Agent):
                 self.state = EXITED
                 self.edge = -1
                 m.counters[C_EXITED] += 1
-                return -1
+                self.end_wait()
+                return _LEFT
         elif f < 0:
-            m.edge_queue[e] += 1
-            m.cell_queued[c] += 1
-            return -1
+            m.q_for_now = e
+            return -1 - _BLOCK_OUT
         elif m.edge_cell[f] == c:                     # the goal is back along this cell: turn round
             self.edge = f
             self.pos_m = 0.0
-            return -1
+            self.end_wait()
+            return _LEFT
         else:
             status = m.try_enter(self, e, c, f)
             if status == _OK:
-                self._end_gate_wait(c, f)
+                self.end_wait()
                 return f
         degree = m.out_start[node + 1] - m.out_start[node]
         if status != _BLOCK_OUT and degree > 2 and m.edge_out[e] >= 1.0 and m.cell_out[c] >= 1.0:
@@ -253,19 +268,10 @@ class Pedestrian(mesa.Agent):
                     continue
                 if m.try_enter(self, e, c, g) == _OK:
                     m.counters[C_REROUTED] += 1
-                    self._end_gate_wait(c, g)
+                    self.end_wait()
                     return g
-        m.edge_queue[e] += 1
-        m.cell_queued[c] += 1
-        m.held_for[f if f >= 0 and status != _BLOCK_OUT else e] += 1
-        if status == _BLOCK_FULL:
-            m.waiter[e] = self
-        if status == _BLOCK_GATE:
-            z = m.cell_zone[m.edge_cell[f]]
-            self._wait_at_gate(z)
-            if walking_in and m.t_s - self.wait_start_s >= m.patience_s:
-                self._give_up(WALK_OUT)
-        return -1
+        m.q_for_now = f if f >= 0 and status != _BLOCK_OUT else e
+        return -1 - status
 
     # -- gates -----------------------------------------------------------------------------------
     def _wait_at_gate(self, z: int) -> None:
@@ -284,13 +290,11 @@ class Pedestrian(mesa.Agent):
         if new_state == EXITED:
             m.counters[C_LEFT_FROM_SOURCE] += 1
 
-    def _end_gate_wait(self, c: int, f: int) -> None:
-        m = self.model
+    def end_wait(self) -> None:
+        """Held at a gate and moving on (through it, or another way): the gate wait is over."""
         if self.wait_start_s >= 0.0:
-            z = m.cell_zone[m.edge_cell[f]]
-            if z >= 0 and m.cell_zone[c] != z:
-                self.gate_wait_s = m.t_s - self.wait_start_s
-                self.wait_start_s = -1.0
+            self.gate_wait_s = self.model.t_s - self.wait_start_s
+            self.wait_start_s = -1.0
 
     # -- at the source ---------------------------------------------------------------------------
     def enter_from_source(self) -> None:
@@ -445,9 +449,14 @@ class ReferenceCrowdModel(mesa.Model):
         self.cell_out = [0.0] * n_cells
         self.speed_factor = list(self.edge_free_factor)
         self.edge_out = [0.0] * n_edges
-        self.edge_queue = [0] * n_edges
         self.edge_passed = [0] * n_edges
-        self.waiter: list[Pedestrian | None] = [None] * n_edges
+        self.q_head: list[Pedestrian | None] = [None] * n_edges
+        self.q_tail: list[Pedestrian | None] = [None] * n_edges
+        self.q_len = [0] * n_edges
+        self.q_status = [0] * n_edges
+        self.q_for = [0] * n_edges
+        self.q_for_now = 0
+        self.edge_front: list[int] = net.edge_front.tolist()
         self.held_for = [0] * n_edges
         self.held_prev = [0] * n_edges
         self.v0_walking = [0.0] * n_edges
@@ -485,6 +494,7 @@ class ReferenceCrowdModel(mesa.Model):
         for z, name in enumerate(a.zone_names):
             if a.zone_cap[z] < NO_CAP:
                 self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
+        self.inside_per_step: list[int] = []
         show = scenario.show
         self.show = None if show is None else ShowController(
             self, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
@@ -514,7 +524,9 @@ class ReferenceCrowdModel(mesa.Model):
         return released
 
     def end_arrivals(self) -> None:
-        """The show is over: arriving walkers turn home, people still at sources leave."""
+        """The show is over: arriving walkers leave their queues and turn home, people still at
+        sources leave."""
+        self.leave_queues(WALK_IN)
         for ped in self.arrived:
             if ped.state == WALK_IN or ped.state == AT_SOURCE:
                 ped.end_arrival()
@@ -623,20 +635,19 @@ class ReferenceCrowdModel(mesa.Model):
             return _BLOCK_OUT
         if self.cell_count[c2] >= self.cell_capacity[c2]:
             back = f ^ 1
-            other = self.waiter[back]
-            if (other is None or gated or self.cell_out[c2] < 1.0 or self.edge_out[back] < 1.0
-                    or other.edge != back or other.state not in (WALK_IN, WALK_OUT)
-                    or other.pos_m < self.edge_length_m[back]):
+            other = self.q_head[back]
+            if other is None or gated or self.cell_out[c2] < 1.0 or self.edge_out[back] < 1.0:
                 return _BLOCK_FULL
             g = other.next_edge(self.edge_to[back])
             if g < 0 or self.edge_cell[g] != c:
                 return _BLOCK_FULL
-            self.waiter[back] = None
+            self.unlink(other, back, None)
             self.edge_out[back] -= 1.0
             self.cell_out[c2] -= 1.0
             self.edge_passed[back] += 1
             other.edge = g
             other.pos_m = 0.0
+            other.end_wait()
             self.counters[C_SWAPS] += 1
         elif self.in_budget[c2] < 1.0:
             return _BLOCK_IN
@@ -659,11 +670,100 @@ class ReferenceCrowdModel(mesa.Model):
             self.arrived.append(Pedestrian(self, index, AT_SOURCE, -1, 0.0, node, target, frac, exit_row, v0,
                                            math.inf))
 
+    def join(self, ped: Pedestrian, e: int) -> None:
+        """``ped`` joins the back of the queue at the end of edge ``e``."""
+        ped.pos_m = self.edge_length_m[e]
+        ped.q_edge = e
+        ped.q_next = None
+        if self.q_tail[e] is not None:
+            self.q_tail[e].q_next = ped
+        else:
+            self.q_head[e] = ped
+        self.q_tail[e] = ped
+        self.q_len[e] += 1
+
+    def unlink(self, ped: Pedestrian, e: int, prev: Pedestrian | None) -> None:
+        """Take ``ped`` (after ``prev``; None at the head) out of the queue of edge ``e``."""
+        nxt = ped.q_next
+        if prev is None:
+            self.q_head[e] = nxt
+        else:
+            prev.q_next = nxt
+        if self.q_tail[e] is ped:
+            self.q_tail[e] = prev
+        self.q_len[e] -= 1
+        ped.q_edge = -1
+        ped.q_next = None
+
+    def leave_queues(self, only_state: int) -> None:
+        """Everyone in state ``only_state`` leaves the queues at edge ends."""
+        for e in range(len(self.q_len)):
+            prev = None
+            ped = self.q_head[e]
+            while ped is not None:
+                nxt = ped.q_next
+                if ped.state == only_state:
+                    self.unlink(ped, e, prev)
+                else:
+                    prev = ped
+                ped = nxt
+
+    def _serve_queues(self, offset: int) -> None:
+        """The people at the head of each queue (as many as stand abreast) try to move on."""
+        n_edges = len(self.q_len)
+        edge_offset = offset % n_edges
+        for k in range(n_edges):
+            e = (edge_offset + k) % n_edges
+            if self.q_len[e] == 0:
+                continue
+            prev = None
+            ped = self.q_head[e]
+            for _tried in range(self.edge_front[e]):
+                if ped is None:
+                    break
+                nxt = ped.q_next
+                f = ped.cross_node(e)
+                if f >= 0 or f == _LEFT:
+                    if prev is None:
+                        self.q_status[e] = _OK
+                    self.unlink(ped, e, prev)
+                    if f >= 0:
+                        ped.edge = f
+                        ped.pos_m = 0.0
+                else:
+                    if prev is None:
+                        self.q_status[e] = -1 - f
+                        self.q_for[e] = self.q_for_now
+                    prev = ped
+                ped = nxt
+
+    def _queue_stats_and_gates(self) -> None:
+        """Queued people per cell, the waits they stand in, and people held at gates (who may give up)."""
+        for e in range(len(self.q_len)):
+            n = self.q_len[e]
+            if n == 0:
+                continue
+            self.cell_queued[self.edge_cell[e]] += n
+            self.held_for[self.q_for[e]] += n
+            if self.q_status[e] != _BLOCK_GATE:
+                continue
+            z = self.cell_zone[self.edge_cell[self.q_for[e]]]
+            prev = None
+            ped = self.q_head[e]
+            while ped is not None:
+                nxt = ped.q_next
+                ped._wait_at_gate(z)
+                if ped.state == WALK_IN and self.t_s - ped.wait_start_s >= self.patience_s:
+                    ped._give_up(WALK_OUT)
+                    self.unlink(ped, e, prev)
+                else:
+                    prev = ped
+                ped = nxt
+
     def _move_pedestrians(self) -> None:
-        """People in place whose time has come, walkers from a random start index round, then
-        people at sources in arrival order."""
+        """People in place whose time has come; the queues; walkers from a random start index
+        round; queue statistics and gates; then people at sources in arrival order."""
         self.zone_gate_queue = [0] * len(self.zone_gate_queue)
-        self.edge_queue = [0] * len(self.edge_queue)
         self.held_prev = self.held_for
         self.held_for = [0] * len(self.held_for)
         self.v0_walking = [0.0] * len(self.v0_walking)
@@ -677,12 +777,15 @@ class ReferenceCrowdModel(mesa.Model):
                 self.cell_waiting[self.edge_cell[ped.edge]] -= 1
                 self.counters[C_STARTED] += 1
                 ped.turn_to_exit()
+        self._serve_queues(offset)
         for k in range(n):
             ped = peds[(offset + k) % n]
-            if ped.state == WALK_IN or ped.state == WALK_OUT:
+            if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.q_edge < 0:
                 ped.step()
-                if ped.state == WALK_IN or ped.state == WALK_OUT:
-                    self.v0_walking[ped.edge] += ped.v0_mps
+        self._queue_stats_and_gates()
+        for ped in peds:
+            if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.edge >= 0:
+                self.v0_walking[ped.edge] += ped.v0_mps
         for ped in peds:
             if ped.state == AT_SOURCE:
                 ped.enter_from_source()
@@ -721,6 +824,7 @@ class ReferenceCrowdModel(mesa.Model):
         if self.show is not None:
             self.show.step()
         self.advance()
+        self.inside_per_step.append(self.inside)
 
     def run(self) -> None:
         """Step to the scenario's end."""
@@ -766,7 +870,8 @@ class ReferenceCrowdModel(mesa.Model):
             entered=self.n_active, exited=self.exited, inside=self.inside, states=tuple(states),
             counters=tuple(self.counters), cell_count=tuple(self.cell_count),
             cell_standing=tuple(self.cell_standing), zone_occupancy=tuple(self.zone_occupancy),
-            zone_gate_queue=tuple(self.zone_gate_queue), edge_passed=tuple(self.edge_passed))
+            zone_gate_queue=tuple(self.zone_gate_queue), edge_passed=tuple(self.edge_passed),
+            edge_queue=tuple(self.q_len))
 
     def agent_table(self) -> dict[str, list]:
         """Every agent's state, edge, position, target and gate wait, in index order."""

@@ -1,6 +1,7 @@
 """Runs kept as plain, picklable results (so the app can cache them): a crowd run with the series
 the comparison plots draw, a traffic or bike plan comparison.  Each goes through the same models
-``citytwin run`` builds, so a result here is the result the CLI gives for the same scenario and seed."""
+``citytwin run`` builds, so a result here is the result the CLI gives for the same scenario and seed
+(its summary carries the same ``provenance`` block, :func:`sim.core.results.provenance`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bikes.schema import BikeScenario
-from ..core.results import scenario_json, summary_json, timeseries_csv
+from ..core.results import provenance, scenario_json, summary_json, timeseries_csv
 from ..crowd.schema import CrowdScenario
 from ..traffic.schema import TrafficScenario
 
@@ -68,7 +69,7 @@ def run_crowd(scenario: CrowdScenario, seed: int | None = None, label: str = "",
     model = CrowdModel(scenario, seed=seed, arrays=arrays)
     rec = model.recorder
     rec.keep_cell_density(max(1, int(round(snapshot_every_s / model.engine.arrays.dt_s))))
-    summary = model.run(callback=callback)
+    summary = {**model.run(callback=callback), "provenance": provenance(scenario, model.seed_value)}
     a = model.engine.arrays
     return CrowdResult(
         label=label or scenario.name, summary=summary, timeseries=model.timeseries_rows(),
@@ -108,7 +109,8 @@ def run_plans(scenario: TrafficScenario, seed: int | None = None, plans: Sequenc
     from ..traffic.plots import portal_series
 
     study = PlanComparison(scenario, seed=seed, plans=list(plans) if plans else None, arrays=arrays)
-    summary = study.run(callback=callback)
+    summary = {**study.run(callback=callback),
+               "provenance": provenance(scenario, study.seed_value, plans=[p for p in study.plan_names if p])}
     return TrafficResult(
         summary=summary, timeseries=study.timeseries_rows(), scenario=scenario.to_dict(),
         start_clock=scenario.simulation.start_clock, duration_s=float(scenario.simulation.duration_s),
@@ -145,7 +147,8 @@ def run_bike_plans(scenario: BikeScenario, seed: int | None = None, plans: Seque
     from ..bikes.plots import pool_stock_series
 
     study = BikePlanComparison(scenario, seed=seed, plans=list(plans) if plans else None, arrays=arrays)
-    summary = study.run(callback=callback)
+    summary = {**study.run(callback=callback),
+               "provenance": provenance(scenario, study.seed_value, plans=study.plan_names)}
     a = study.arrays
     net = a.walk.network
     pool_nodes = a.exit_nodes[a.pool_exit]

@@ -24,10 +24,10 @@ enough that every worker gets several tasks), so scheduling overhead stays small
 **Files in ``--out``** (CSV, readable with the ``csv`` module or ``pandas.read_csv``):
 
 * ``sweep.csv``, one row per run, appended and flushed as runs finish: the grid keys (one column
-  each, the value as given; empty for ``none``), ``seed``, ``status`` (``ok``/``failed``),
+  each, the value as given; empty for ``none``), ``seed``, ``status`` (``ok``/``failed``/``invalid``),
   ``attempts``, ``wall_seconds`` (load, compile and run in the worker), the KPIs (see
   :func:`kpi_columns`) and ``error``.  When the sweep completes, the file is rewritten in grid order.
-* ``risk.csv``, one row per grid cell: ``runs_ok``, ``runs_failed``; for crowd scenarios
+* ``risk.csv``, one row per grid cell: ``runs_ok``, ``runs_failed``, ``runs_invalid``; for crowd scenarios
   ``p_any_zone_los_f``, ``p_any_zone_density_gt_4`` and ``p_any_zone_los_f_or_density_gt_4`` (share
   of the cell's ok runs in which some zone's worst level of service is F, its peak density exceeds
   4 p/m2, or either); then for each numeric KPI ``KPI.mean``, ``KPI.p5``, ``KPI.p95`` across seeds
@@ -40,25 +40,26 @@ enough that every worker gets several tasks), so scheduling overhead stays small
 an interrupted sweep runs only the missing ones (and the failed ones), and adding grid values or seeds
 extends the table.  A run that raises is retried once at once; if it fails again its row records
 ``status = failed`` and the error, and the sweep goes on.  A task lost with its worker is retried run
-by run, once.
+by run, once.  A run stopped by a :class:`~sim.core.errors.ConservationError` (someone lost or counted
+twice: a model error, which a retry with the same seed would repeat) is not retried: its row says
+``status = invalid`` with the error, and it counts in no risk or KPI band (only in ``runs_invalid``).
+Failed and invalid runs are run again when the sweep is resumed.
+
+``engine="inline"`` (API only) runs everything in this process, one run after another: for tests
+and debugging (``run_fn`` need not be importable, monkeypatches apply).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import csv
 import hashlib
 import io
 import itertools
 import json
-import math
 import os
-import signal
-import statistics
 import sys
 import time
 import tomllib
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -73,13 +74,13 @@ from ..kinds import (
     load_scenario,
     scenario_from_dict,
 )
+from .engines import ENGINES, default_workers, dispatch, make_engine
 
 __all__ = ["GridAxis", "SweepPlan", "SweepResult", "SweepInterrupted", "parse_grid", "plan_sweep", "run_sweep",
            "run_summary", "flatten_kpis", "kpi_columns", "risk_summary", "read_table", "load_sweep",
            "format_risk_table", "TABLE_NAME", "RISK_NAME", "MANIFEST_NAME"]
 
 TABLE_NAME, RISK_NAME, MANIFEST_NAME = "sweep.csv", "risk.csv", "sweep.json"
-ENGINES = ("pool", "dask")
 RUN_COLUMNS = ["seed", "status", "attempts", "wall_seconds"]
 
 
@@ -294,215 +295,13 @@ def plan_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] =
 
 
 # ---------------------------------------------------------------------------------------------
-# Work done in the workers.
+# Work done in the workers (see :mod:`sim.study.engines` for where they run).
 # ---------------------------------------------------------------------------------------------
 
 def run_summary(scenario: AnyScenario, seed: int) -> dict:
     """Build and run one scenario with one seed; its KPIs, flattened (the default ``run_fn``)."""
     run = build_run(scenario, seed=seed)
     return flatten_kpis(run.run(progress=False))
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".replace("\r", " ").replace("\n", " | ")
-    return text if len(text) <= 1000 else text[:997] + "..."
-
-
-def _init_pool_worker() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (no tracebacks from each worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-#: Runs this process has started (a process's first run also loads its modules' caches and maps).
-_PROCESS = {"runs": 0}
-
-
-def _run_chunk(tasks: list[tuple[int, AnyScenario, int]], run_fn: Callable | None, threads: int) -> list[dict]:
-    """Run a task's runs one after another; each failing run is retried once, right away."""
-    import numba
-
-    from .. import kinds  # noqa: F401  (imported before any run is timed)
-    if threads > 0:
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    run_fn = run_fn or run_summary
-    out = []
-    for run_id, scenario, seed in tasks:
-        warm = _PROCESS["runs"] > 0
-        _PROCESS["runs"] += 1
-        errors: list[str] = []
-        for attempt in (1, 2):
-            t0 = time.perf_counter()
-            try:
-                kpis = run_fn(scenario, seed)
-            except Exception as exc:               # recorded, never raised: the sweep goes on
-                errors.append(_error_text(exc))
-                continue
-            out.append({"id": run_id, "status": "ok", "attempts": attempt, "kpis": kpis, "warm": warm,
-                        "wall_seconds": time.perf_counter() - t0,
-                        "error": f"retried after: {errors[0]}" if errors else ""})
-            break
-        else:
-            error = f"{errors[0]} (failed twice)" if errors[0] == errors[1] else f"{errors[0]}; retry: {errors[1]}"
-            out.append({"id": run_id, "status": "failed", "attempts": 2, "kpis": {}, "warm": warm,
-                        "wall_seconds": time.perf_counter() - t0, "error": error})
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Engines: the same concurrent.futures interface over a process pool and over Dask.
-# ---------------------------------------------------------------------------------------------
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:                      # pragma: no cover (not on Linux)
-        return max(1, os.cpu_count() or 1)
-
-
-class _PoolEngine:
-    name = "pool"
-
-    def __init__(self, workers: int):
-        self.workers = self.slots = workers
-        self.threads = max(1, default_workers() // workers)
-        self.generation = 0
-        self._start()
-
-    def _start(self) -> None:
-        import multiprocessing
-        self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_pool_worker,
-                                               mp_context=multiprocessing.get_context("spawn"))
-
-    def submit(self, tasks, run_fn):
-        return self.executor.submit(_run_chunk, tasks, run_fn, self.threads)
-
-    def restart(self) -> None:
-        self.close(kill=True)
-        self.generation += 1
-        self._start()
-
-    def close(self, kill: bool = False) -> None:
-        if kill:
-            for proc in list((getattr(self.executor, "_processes", None) or {}).values()):
-                proc.terminate()
-        self.executor.shutdown(wait=not kill, cancel_futures=True)
-
-    def describe(self) -> str:
-        return f"local process pool of {self.workers} worker(s)"
-
-
-class _DaskEngine:
-    name = "dask"
-
-    def __init__(self, workers: int, scheduler: str | None):
-        import logging
-
-        from dask.distributed import Client, LocalCluster
-        self.cluster = None
-        self.generation = 0
-        self.scheduler = scheduler
-        if scheduler:
-            try:
-                self.client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise CliError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
-            info = self.client.scheduler_info()
-            self.slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
-            self.threads = 1
-        else:
-            # Worker processes started while SIGINT is ignored keep ignoring it (CPython leaves an
-            # ignored SIGINT alone), so Ctrl-C reaches only this process, which closes the cluster.
-            import threading
-            main = threading.current_thread() is threading.main_thread()
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-            try:
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-            finally:
-                if previous is not None:
-                    signal.signal(signal.SIGINT, previous)
-            self.client = Client(self.cluster)
-            self.slots = workers
-            self.threads = max(1, default_workers() // workers)
-        self.workers = self.slots
-        self.executor = self.client.get_executor(pure=False)
-
-    def submit(self, tasks, run_fn):
-        return self.executor.submit(_run_chunk, tasks, run_fn, self.threads)
-
-    def restart(self) -> None:                  # Dask replaces lost workers itself
-        self.generation += 1
-
-    def close(self, kill: bool = False) -> None:
-        try:
-            self.executor.shutdown(wait=False)
-            self.client.close()
-            if self.cluster is not None:
-                self.cluster.close()
-        except Exception:                       # pragma: no cover (closing a half-dead cluster)
-            pass
-
-    def describe(self) -> str:
-        where = f"scheduler {self.scheduler}" if self.scheduler else "LocalCluster"
-        return f"Dask {where} with {self.slots} worker thread(s)"
-
-
-def _is_broken_pool(exc: BaseException) -> bool:
-    from concurrent.futures.process import BrokenProcessPool
-    return isinstance(exc, BrokenProcessPool)
-
-
-def _dispatch(engine, todo: list[tuple[int, AnyScenario, int]], run_fn, on_result, task_target_s: float,
-              stats: dict) -> None:
-    """Keep about two tasks per worker in flight; size tasks from the measured run time."""
-    pending = deque(todo)
-    retry: deque = deque()
-    lost: Counter = Counter()
-    inflight: dict = {}
-    walls: list[float] = []            # runs in a process that had run before (no start-up costs)
-    cold: list[float] = []
-    sizes: list[int] = []
-
-    def chunk_size() -> int:
-        if not walls and not cold:
-            return 1
-        per_run = max(statistics.median((walls or cold)[-64:]), 1e-4)
-        by_time = max(1, int(task_target_s / per_run))
-        by_balance = max(1, math.ceil(len(pending) / (4 * engine.slots)))
-        return min(by_time, by_balance, 1000)
-
-    while pending or retry or inflight:
-        while (pending or retry) and len(inflight) < 2 * engine.slots:
-            if retry:
-                chunk = [retry.popleft()]
-            else:
-                n = chunk_size()
-                chunk = [pending.popleft() for _ in range(min(n, len(pending)))]
-            sizes.append(len(chunk))
-            inflight[engine.submit(chunk, run_fn)] = (chunk, engine.generation)
-        done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-        restart = False
-        for fut in done:
-            chunk, generation = inflight.pop(fut)
-            try:
-                results = fut.result()
-            except Exception as exc:                # the task itself died (worker lost), not a run
-                restart = restart or (_is_broken_pool(exc) and generation == engine.generation)
-                for item in chunk:
-                    lost[item[0]] += 1
-                    if lost[item[0]] >= 2:
-                        on_result({"id": item[0], "status": "failed", "attempts": 2, "kpis": {},
-                                   "wall_seconds": 0.0, "error": f"worker lost twice: {_error_text(exc)}"})
-                    else:
-                        retry.append(item)
-                continue
-            for res in results:
-                (walls if res.get("warm") else cold).append(res["wall_seconds"])
-                on_result(res)
-        if restart:
-            engine.restart()
-    stats["tasks"] = len(sizes)
-    stats["mean_runs_per_task"] = round(sum(sizes) / len(sizes), 2) if sizes else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,7 +404,8 @@ def _sorted_rows(plan: SweepPlan, rows: list[dict[str, str]]) -> list[dict[str, 
 # ---------------------------------------------------------------------------------------------
 
 def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[str], kind: str = "crowd") -> list[dict]:
-    """One row per grid cell (in order of first appearance): runs ok and failed; for crowd sweeps the
+    """One row per grid cell (in order of first appearance): runs ok, failed and invalid (a conservation
+    check failed; such runs count in no band); for crowd sweeps the
     risks of each kind (``ScenarioKind.risk_flags``: for crowds, LOS F or more than 4 p/m2 in any zone); and per
     KPI ``mean``/``p5``/``p95`` (numbers) or ``share`` (yes/no) across the cell's ok runs.
 
@@ -629,7 +429,8 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
     for labels, group in groups.items():
         ok = [r for r in group if r.get("status") == "ok"]
         row: dict[str, Any] = dict(zip(grid_keys, labels))
-        row["runs_ok"], row["runs_failed"] = len(ok), len(group) - len(ok)
+        invalid = sum(r.get("status") == "invalid" for r in group)
+        row["runs_ok"], row["runs_failed"], row["runs_invalid"] = len(ok), len(group) - len(ok) - invalid, invalid
         for name, flags in KINDS[kind].risk_flags(ok, kpis).items():
             row[name] = round(sum(flags) / len(flags), 6) if flags else None
         for k in kpis:
@@ -646,7 +447,7 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
 
 
 def risk_columns(grid_keys: list[str], kpis: list[str], risk_rows: list[dict], kind: str) -> list[str]:
-    cols = [*grid_keys, "runs_ok", "runs_failed"]
+    cols = [*grid_keys, "runs_ok", "runs_failed", "runs_invalid"]
     cols += list(KINDS[kind].risk_flags([], kpis))
     present = set().union(*(r.keys() for r in risk_rows)) if risk_rows else set()
     for k in kpis:
@@ -660,10 +461,13 @@ def format_risk_table(result: "SweepResult") -> str:
     keys = plan.grid_keys
     lines = []
     extra = KINDS[plan.kind].risk_table(plan.cells[0].scenario) if plan.cells else []
-    head = [*(k.split(".")[-1] if len(k) > 24 else k for k in keys), "ok", "failed", *(h for h, _, _ in extra)]
+    show_invalid = any(r.get("runs_invalid") for r in result.risk)
+    head = [*(k.split(".")[-1] if len(k) > 24 else k for k in keys), "ok", "failed",
+            *(["INVALID"] if show_invalid else []), *(h for h, _, _ in extra)]
     table = []
     for r in result.risk:
         cells = [r.get(k) or "none" for k in keys] + [str(r["runs_ok"]), str(r["runs_failed"])]
+        cells += [str(r.get("runs_invalid") or 0)] if show_invalid else []
         for _, col, fmt in extra:
             v = r.get(col)
             cells.append("-" if v is None else fmt.format(v))
@@ -692,6 +496,7 @@ class SweepResult:
     ran: list[tuple] = field(default_factory=list)      # (grid labels..., seed) of the runs run now
     skipped: int = 0                                     # runs already on disk
     failed: int = 0                                      # runs of this sweep that failed (now)
+    invalid: int = 0                                     # runs stopped by a conservation check (now)
     engine_start_seconds: float = 0.0                    # starting the pool or connecting to Dask
     wall_seconds: float = 0.0                            # from the first task sent to the last result
     tasks: int = 0
@@ -739,7 +544,7 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
     if todo:
         n_workers = min(workers or default_workers(), len(todo))
         t0 = time.perf_counter()
-        backend = _PoolEngine(n_workers) if engine == "pool" else _DaskEngine(n_workers, scheduler)
+        backend = make_engine(engine, n_workers, scheduler)
         result.engine_start_seconds = time.perf_counter() - t0
         result.workers = backend.workers
     # everything checked and the engine is up: from here on, files are written
@@ -771,14 +576,15 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
                 fh.flush()                       # crash-safe: a finished run is on disk at once
                 rows.append({c: row.get(c, "") for c in plan.columns})
                 result.ran.append(key)
-                result.failed += res["status"] != "ok"
+                result.failed += res["status"] == "failed"
+                result.invalid += res["status"] == "invalid"
                 if bar is not None:
                     bar.update(1)
-                    if result.failed:
-                        bar.set_postfix(failed=result.failed, refresh=False)
+                    if result.failed or result.invalid:
+                        bar.set_postfix(failed=result.failed, invalid=result.invalid, refresh=False)
 
             try:
-                _dispatch(backend, todo, run_fn, on_result, task_target_s, stats)
+                dispatch(backend, todo, run_fn or run_summary, on_result, task_target_s, stats)
             except KeyboardInterrupt:
                 backend.close(kill=True)
                 backend = None
@@ -789,6 +595,9 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
                 if backend is not None:
                     backend.close()
         result.tasks, result.mean_runs_per_task = stats.get("tasks", 0), stats.get("mean_runs_per_task", 0.0)
+        if result.invalid:
+            log(f"sweep: {result.invalid} run(s) INVALID: a conservation check failed (a model error; see the "
+                f"error column of {TABLE_NAME}); they count in no risk band (risk.csv: runs_invalid)")
     result.wall_seconds = time.perf_counter() - start
     rows = _sorted_rows(plan, rows)
     _write_rows(result.table_path, plan.columns, rows)

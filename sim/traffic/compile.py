@@ -3,7 +3,6 @@ signals, routes and the trip list (:class:`TrafficArrays`, immutable inputs of t
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 
@@ -11,12 +10,14 @@ import numpy as np
 
 from ..core.errors import MapError, ScenarioError
 from ..core.osm import load_network
+from ..core.places import nodes_in_area, resolve_place
 from ..core.roads import RoadGraph, build_road_graph
 from ..core.routing import road_next_hops
-from .schema import TrafficScenario
+from .schema import AreaSpec, TrafficScenario
+from .tubes import Tube, branch_offsets, find_tubes
 
 __all__ = ["VehicleClass", "DEFAULT_CLASSES", "MOTOR", "BIKE", "TrafficArrays", "Tube", "compile_traffic",
-           "idm_capacity_veh_per_h", "generate_trips", "convoy_traverse_s"]
+           "idm_capacity_veh_per_h", "generate_trips", "convoy_traverse_s", "ROAD_CLASSES", "free_flow_times"]
 
 MOTOR, BIKE = 0, 1
 QUEUE_BREAK_M = 25.0   # a gap longer than this between stopped vehicles ends a queue
@@ -61,16 +62,8 @@ def idm_capacity_veh_per_h(cls: VehicleClass, v0_mps: float | None = None) -> tu
     return float(flow[k] * 3600.0), float(speeds[k])
 
 
-@dataclass
-class Tube:
-    """One direction of the controlled tunnel: its edges in order, entry portal and exit."""
-    index: int
-    name: str
-    edges: np.ndarray          # road edges from the portal to the exit, in order
-    length_m: float
-    entry_node: int
-    exit_node: int
-    portal_label: str
+#: Road classes of the time series' mean speeds (``*_link`` counts as its road; the rest is "other").
+ROAD_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "other")
 
 
 @dataclass
@@ -120,6 +113,10 @@ class TrafficArrays:
     trip_dest_row: np.ndarray
     trip_demand: np.ndarray
     demand_names: list[str] = field(default_factory=list)
+    edge_class: np.ndarray | None = None           # int8 index into ROAD_CLASSES
+    trip_free_s: np.ndarray | None = None          # free-flow travel time of each trip (s)
+    places: list[dict] = field(default_factory=list)   # how each named place was resolved
+    trips_redrawn: int = 0                         # destinations drawn again (same node as the origin)
 
     @property
     def n_edges(self) -> int:
@@ -142,50 +139,16 @@ def _class_table(scenario: TrafficScenario) -> list[VehicleClass]:
     return out
 
 
-def _find_tubes(road: RoadGraph, tunnel_name: str, source: str) -> list[Tube]:
-    """The directed chains of ``tunnel=yes`` edges named ``tunnel_name``: one per tube and direction."""
-    named = road.edges_named(tunnel_name)
-    edges = [int(e) for e in named if road.tunnel[e]]
-    if not edges:
-        names = sorted({road.network.link_tags[link].get(key, "") for link in np.flatnonzero(road.network.tunnel)
-                        for key in ("name", "name:en")} - {""})
-        close = difflib.get_close_matches(tunnel_name, names, n=3, cutoff=0.4)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ScenarioError(source, [f"tunnel.name: no tunnel=yes road named {tunnel_name!r} on map "
-                                     f"{road.network.name!r}{hint} (tunnels on the map: {names!r})"])
-    edge_set = set(edges)
-    into = {}
-    for e in edges:
-        into.setdefault(int(road.edge_to[e]), []).append(e)
-    starts = [e for e in edges if int(road.edge_from[e]) not in into]
-    tubes = []
-    for k, start in enumerate(sorted(starts)):
-        chain = [start]
-        seen = {start}
-        while True:
-            node = int(road.edge_to[chain[-1]])
-            succ = [int(e) for e in road.out_edges[road.out_start[node]:road.out_start[node + 1]]
-                    if int(e) in edge_set and int(e) not in seen]
-            if not succ:
-                break
-            chain.append(succ[0])
-            seen.add(succ[0])
-        entry, exit_ = int(road.edge_from[chain[0]]), int(road.edge_to[chain[-1]])
-        label = road.network.node_tags[entry].get("name") or f"{tunnel_name} portal {k + 1}"
-        tubes.append(Tube(k, tunnel_name, np.asarray(chain, dtype=np.int32),
-                          float(road.length_m[chain].sum()), entry, exit_, label))
-    if not tubes:
-        raise ScenarioError(source, [f"tunnel.name: the tunnel {tunnel_name!r} forms a closed loop on the map; "
-                                     f"cannot find its portals"])
-    return tubes
 APPROACH_M = 1000.0
 
 
 def _approach_edges(road: RoadGraph, tubes: list[Tube], edge_tube: np.ndarray) -> np.ndarray:
-    """Portal index for every motor edge within ``APPROACH_M`` upstream of a tube's first edge."""
+    """Portal index for every motor edge within ``APPROACH_M`` upstream of a tube's entrances (its
+    portal and the first edges of its entry ramps)."""
     out = np.full(road.n_edges, -1, dtype=np.int32)
     for t in tubes:
-        frontier = [(int(t.entry_node), 0.0)]
+        starts = [int(t.entry_node)] + [int(road.edge_from[e]) for e in t.entrances]
+        frontier = [(node, 0.0) for node in starts]
         seen = set()
         while frontier:
             node, dist = frontier.pop()
@@ -219,10 +182,12 @@ def _signal_groups(road: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
 
 
 def generate_trips(scenario: TrafficScenario, rng: np.random.Generator, origin_nodes: list[np.ndarray],
-                   dest_rows: list[np.ndarray], class_index: dict[str, int]):
+                   dest_rows: list[np.ndarray], class_index: dict[str, int], dest_nodes: np.ndarray | None = None):
     """Poisson departures following each demand's (minute, veh/h) profile; origins, destinations
-    (different from the origin) and classes drawn uniformly / by share."""
+    and classes drawn uniformly / by share.  A destination drawn at the origin's node is drawn again
+    from the other destinations (``dest_nodes[row]`` gives a row's node; the count is returned)."""
     depart, cls, origin, dest, demand_id = [], [], [], [], []
+    redrawn = 0
     duration = scenario.simulation.duration_s
     for d, spec in enumerate(scenario.demand):
         minutes = np.array([p[0] for p in spec.profile], dtype=float)
@@ -241,17 +206,85 @@ def generate_trips(scenario: TrafficScenario, rng: np.random.Generator, origin_n
         d_rows = dest_rows[d]
         o = rng.integers(0, o_nodes.size, n)
         t = rng.integers(0, d_rows.size, n)
+        trip_o, trip_d = o_nodes[o], d_rows[t]
+        if dest_nodes is not None:
+            same = np.flatnonzero(dest_nodes[trip_d] == trip_o)
+            for k in same:                         # draw again among the other destinations
+                others = d_rows[dest_nodes[d_rows] != trip_o[k]]
+                if others.size:
+                    trip_d[k] = others[rng.integers(0, others.size)]
+                else:                              # the only destination: draw another origin
+                    starts = o_nodes[o_nodes != trip_o[k]]
+                    trip_o[k] = starts[rng.integers(0, starts.size)]
+            redrawn += int(same.size)
         depart.append(times)
         cls.append(np.array([class_index[names[k]] for k in picks], dtype=np.int8))
-        origin.append(o_nodes[o])
-        dest.append(d_rows[t])
+        origin.append(trip_o)
+        dest.append(trip_d)
         demand_id.append(np.full(n, d, dtype=np.int16))
     if not depart:
-        return (np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int16))
-    depart_s = np.concatenate(depart)
-    order = np.argsort(depart_s, kind="stable")
-    return (depart_s[order], np.concatenate(cls)[order], np.concatenate(origin)[order].astype(np.int32),
-            np.concatenate(dest)[order].astype(np.int32), np.concatenate(demand_id)[order])
+        out = (np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int16))
+    else:
+        depart_s = np.concatenate(depart)
+        order = np.argsort(depart_s, kind="stable")
+        out = (depart_s[order], np.concatenate(cls)[order], np.concatenate(origin)[order].astype(np.int32),
+               np.concatenate(dest)[order].astype(np.int32), np.concatenate(demand_id)[order])
+    if dest_nodes is not None:
+        return (*out, redrawn)
+    return out
+
+
+def _node_label(net, node: int) -> str:
+    name = net.node_tags[node].get("name")
+    return f"{name!r} (node {int(net.node_osmid[node])})" if name else f"node {int(net.node_osmid[node])}"
+
+
+def _largest_part(road: RoadGraph, ok: np.ndarray) -> np.ndarray:
+    """Node mask of the largest strongly connected part of the edges in ``ok`` (every node in it
+    reaches every other)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_edges_from(zip(road.edge_from[ok].tolist(), road.edge_to[ok].tolist()))
+    out = np.zeros(road.n_nodes, dtype=bool)
+    if graph.number_of_nodes():
+        out[list(max(nx.strongly_connected_components(graph), key=len))] = True
+    return out
+
+
+def _demand_nodes(net, road: RoadGraph, spec, field: str, usable: np.ndarray, max_snap_m: float,
+                  problems: list[str], places: list[dict], core: np.ndarray) -> np.ndarray:
+    """The nodes of a demand's origins or destinations: places resolved by name, id or
+    coordinates (snapped to ``usable`` nodes), or every usable node of an area that lies in the
+    largest connected part of the mode's network (``core``; the others are counted, not used)."""
+    if isinstance(spec, AreaSpec):
+        try:
+            inside = nodes_in_area(net, spec.as_dict(), field, usable)
+        except MapError as exc:
+            problems.append(str(exc))
+            return np.zeros(0, dtype=np.int32)
+        nodes = inside[core[inside]]
+        if nodes.size == 0:
+            problems.append(f"{field}: none of the {inside.size} usable nodes in {spec.as_dict()!r} lies in the "
+                            f"largest connected part of the network for this mode (`citytwin maps inspect` shows "
+                            f"the parts)")
+        places.append({"field": field, "area": spec.as_dict(), "nodes": int(nodes.size),
+                       "left_out_not_connected": int(inside.size - nodes.size)})
+        return nodes.astype(np.int32)
+    out = []
+    for k, item in enumerate(spec):
+        try:
+            place = resolve_place(net, item, f"{field}.{k}", usable, max_snap_m)
+        except MapError as exc:
+            problems.append(str(exc))
+            continue
+        out.append(place.node)
+        places.append({"field": f"{field}.{k}", **place.as_dict(net)})
+    return np.asarray(out, dtype=np.int32)
+
+
+def _mode_of(spec, classes, class_index) -> int:
+    return BIKE if any(classes[class_index[k]].is_bike for k, v in spec.classes.items() if v > 0) else MOTOR
 
 
 def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None = None) -> TrafficArrays:
@@ -259,20 +292,22 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
     before any run or output).  ``rng`` draws the trips (default: the scenario's seed)."""
     source = scenario.source_path or scenario.name
     try:
-        net = load_network(scenario.map_path)
+        net = load_network(scenario.map_path, defaults=scenario.map_defaults)
     except MapError as exc:
         raise ScenarioError(source, [f"map: {exc}"]) from None
     road = build_road_graph(net)
     classes = _class_table(scenario)
     class_index = {c.name: k for k, c in enumerate(classes)}
     problems: list[str] = []
-    tubes = _find_tubes(road, scenario.tunnel.name, source) if scenario.tunnel is not None else []
+    tubes = find_tubes(road, scenario.tunnel.name, source) if scenario.tunnel is not None else []
     convoy_lanes = scenario.tunnel.convoy_lanes if scenario.tunnel is not None else 1
     escort_kph = scenario.tunnel.escort_speed_kph if scenario.tunnel is not None else 20.0
 
     # lanes: motor lanes first, then the bicycle lane
     n_lanes_edge = road.motor_lanes.astype(np.int32) + road.bike_lanes.astype(np.int32)
     tube_edges = np.concatenate([t.edges for t in tubes]) if tubes else np.zeros(0, dtype=np.int32)
+    branch_edges = (np.concatenate([t.branch_edges for t in tubes]).astype(np.int32) if tubes
+                    else np.zeros(0, dtype=np.int32))
     n_lanes_edge[tube_edges] = np.maximum(n_lanes_edge[tube_edges], convoy_lanes)
     lane_start = np.zeros(road.n_edges + 1, dtype=np.int32)
     lane_start[1:] = np.cumsum(n_lanes_edge)
@@ -284,24 +319,35 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
     edge_tube_offset = np.zeros(road.n_edges)
     for t in tubes:
         edge_gate[t.edges[0]] = t.index
-        edge_tube[t.edges] = t.index
+        edge_gate[t.entrances] = t.index            # entry ramps close with the portal
+        edge_tube[t.all_edges] = t.index
         edge_tube_exit[t.edges[-1]] = t.index
+        edge_tube_exit[t.exits] = t.index
         edge_tube_offset[t.edges] = np.concatenate([[0.0], np.cumsum(road.length_m[t.edges])[:-1]])
+        for e, off in branch_offsets(road, t, edge_tube_offset[t.edges]).items():
+            edge_tube_offset[e] = off
 
-    # nodes named in the demand
-    def node_list(specs, field_name):
-        out = []
-        for spec in specs:
-            try:
-                out.append(net.find_node(spec, field_name))
-            except MapError as exc:
-                problems.append(str(exc))
-        return np.asarray(out, dtype=np.int32)
-
+    # places named in the demand, snapped to nodes the demand's mode may use
+    max_snap_m = scenario.map_defaults.max_snap_m
+    places: list[dict] = []
     origin_nodes, dest_node_lists = [], []
     for d, spec in enumerate(scenario.demand):
-        origin_nodes.append(node_list(spec.origins, f"demand.{d}.origins"))
-        dest_node_lists.append(node_list(spec.destinations, f"demand.{d}.destinations"))
+        mode = _mode_of(spec, classes, class_index)
+        leave = np.zeros(net.n_nodes, dtype=bool)
+        reach = np.zeros(net.n_nodes, dtype=bool)
+        ok = road.bike_lane if mode == BIKE else road.motor_lanes > 0
+        leave[road.edge_from[ok]] = True
+        reach[road.edge_to[ok]] = True
+        core = _largest_part(road, ok) if isinstance(spec.origins, AreaSpec) or isinstance(
+            spec.destinations, AreaSpec) else None
+        origin_nodes.append(_demand_nodes(net, road, spec.origins, f"demand.{d}.origins", leave, max_snap_m,
+                                          problems, places, core))
+        dest_node_lists.append(_demand_nodes(net, road, spec.destinations, f"demand.{d}.destinations", reach,
+                                             max_snap_m, problems, places, core))
+        if (origin_nodes[-1].size and dest_node_lists[-1].size
+                and set(origin_nodes[-1].tolist()) == set(dest_node_lists[-1].tolist()) == {int(origin_nodes[-1][0])}):
+            problems.append(f"demand.{d} ({spec.name!r}): its only origin is its only destination "
+                            f"({_node_label(net, int(origin_nodes[-1][0]))}): trips would go nowhere")
     if problems:
         raise ScenarioError(source, problems)
     dest_all = sorted({int(n) for arr in dest_node_lists for n in arr} | {t.exit_node for t in tubes})
@@ -311,18 +357,8 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
     # who may use which edge
     motor_ok = road.motor_lanes > 0
     bike_ok = road.bike_lane.copy()
+    bike_ok[branch_edges] = False                   # ramps of the controlled tunnel: no bicycles
     bike_ok[tube_edges] = True                      # the convoy takes bicycles through the tunnel
-    for d, spec in enumerate(scenario.demand):
-        is_bike = any(classes[class_index[k]].is_bike for k, v in spec.classes.items() if v > 0)
-        ok = bike_ok if is_bike else motor_ok
-        for o in origin_nodes[d]:
-            outs = road.out_edges[road.out_start[o]:road.out_start[o + 1]]
-            if not ok[outs].any():
-                problems.append(f"demand.{d}.origins: node {net.node_tags[o].get('name', net.node_osmid[o])!r} "
-                                f"has no road the {'bicycles' if is_bike else 'motor vehicles'} of "
-                                f"{spec.name!r} may leave by")
-    if problems:
-        raise ScenarioError(source, problems)
 
     group, offset = _signal_groups(road)
     edge_speed_limit = road.speed_limit_mps.copy()
@@ -336,10 +372,11 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
             vcap[tube_edges, c] = idm_capacity_veh_per_h(vc, 0.97 * escort_kph / 3.6)[1]
 
     rng = rng if rng is not None else np.random.default_rng(scenario.simulation.seed)
-    depart_s, trip_cls, trip_origin, trip_dest, trip_demand = generate_trips(
-        scenario, rng, origin_nodes, dest_rows, class_index)
-    # trips from a node to itself go nowhere: drop them
-    keep = trip_origin != np.asarray(dest_all, dtype=np.int32)[trip_dest] if trip_dest.size else np.zeros(0, bool)
+    depart_s, trip_cls, trip_origin, trip_dest, trip_demand, redrawn = generate_trips(
+        scenario, rng, origin_nodes, dest_rows, class_index, np.asarray(dest_all, dtype=np.int32))
+    road_class = {name: k for k, name in enumerate(ROAD_CLASSES)}
+    edge_class = np.array([road_class.get(road.network.highway[link].removesuffix("_link"), len(ROAD_CLASSES) - 1)
+                           for link in road.edge_link], dtype=np.int8)
     arrays = TrafficArrays(
         scenario=scenario, road=road, classes=classes, dt_s=scenario.simulation.dt_s,
         lane_start=lane_start, lane_edge=lane_edge,
@@ -355,13 +392,39 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
         cls_t=np.array([c.headway_s for c in classes]), cls_a=np.array([c.accel_mps2 for c in classes]),
         cls_b=np.array([c.decel_mps2 for c in classes]), cls_delta=np.array([c.delta for c in classes]),
         cls_is_bike=np.array([c.is_bike for c in classes]), cls_is_escort=np.array([c.is_escort for c in classes]),
-        trip_depart_s=depart_s[keep], trip_cls=trip_cls[keep], trip_origin=trip_origin[keep],
-        trip_dest_row=trip_dest[keep], trip_demand=trip_demand[keep],
-        demand_names=[d.name for d in scenario.demand],
+        trip_depart_s=depart_s, trip_cls=trip_cls, trip_origin=trip_origin,
+        trip_dest_row=trip_dest, trip_demand=trip_demand,
+        demand_names=[d.name for d in scenario.demand], edge_class=edge_class, places=places,
+        trips_redrawn=redrawn,
     )
     _check_reachable(arrays, source)
     _check_plans(arrays, source)
+    arrays.trip_free_s = free_flow_times(arrays)
     return arrays
+
+
+def free_flow_times(a: TrafficArrays) -> np.ndarray:
+    """Each trip's travel time on an empty network along its fastest route, at its class's desired
+    speed capped by the speed limits (bicycles in the convoy at 0.97 x the escort speed): the base
+    of the delay KPI."""
+    out = np.full(a.trip_depart_s.size, np.nan)
+    if out.size == 0:
+        return out
+    road = a.road
+    dist = np.empty((a.dest_nodes.size, road.n_nodes))
+    hop = np.empty((a.dest_nodes.size, road.n_nodes), dtype=np.int32)
+    for c in np.unique(a.trip_cls):
+        vc = a.classes[int(c)]
+        speed = np.minimum(a.edge_speed_limit, vc.desired_speed_mps)
+        ok = a.bike_edge_ok if vc.is_bike else a.motor_edge_ok
+        cost = np.where(ok, a.edge_len / speed, np.inf)
+        if vc.is_bike and a.scenario.tunnel is not None:
+            convoy = a.edge_tube >= 0
+            cost[convoy & ok] = a.edge_len[convoy & ok] / (0.97 * a.scenario.tunnel.escort_speed_kph / 3.6)
+        road_next_hops(a.dest_nodes, cost, road.edge_from, road.in_start, road.in_edges, dist, hop)
+        mask = a.trip_cls == c
+        out[mask] = dist[a.trip_dest_row[mask], a.trip_origin[mask]]
+    return out
 
 
 def convoy_traverse_s(arrays: "TrafficArrays") -> float:
@@ -401,32 +464,39 @@ def _route_tables(a: TrafficArrays, motor_cost_s: np.ndarray, bike_cost_s: np.nd
 
 
 def _free_costs(a: TrafficArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Free-flow route costs per mode: motor vehicles at the speed limits, bicycles at the slowest
+    bicycle class's desired speed (capped by the limits), in a convoy at the escort speed."""
     motor = np.where(a.motor_edge_ok, a.edge_len / a.edge_speed_limit, np.inf)
     bike_speed = min(c.desired_speed_mps for c in a.classes if c.is_bike)
-    bike = np.where(a.bike_edge_ok, a.edge_len / bike_speed, np.inf)
+    bike = np.where(a.bike_edge_ok, a.edge_len / np.minimum(bike_speed, a.edge_speed_limit), np.inf)
     convoy = a.edge_tube >= 0
     if convoy.any():
-        bike[convoy] = a.edge_len[convoy] / (a.scenario.tunnel.escort_speed_kph / 3.6)
+        bike[convoy & a.bike_edge_ok] = a.edge_len[convoy & a.bike_edge_ok] / (a.scenario.tunnel.escort_speed_kph / 3.6)
     return motor, bike
 
 
+#: Unreachable pairs listed by name in one error (the rest are counted).
+MAX_PAIRS_LISTED = 50
+
+
 def _check_reachable(a: TrafficArrays, source: str) -> None:
-    """Every demand's origins must reach its destinations for its mode."""
+    """Every demand's origins must reach its destinations for its mode; every pair that cannot is
+    named (up to ``MAX_PAIRS_LISTED`` per demand, then counted)."""
     next_hop = _route_tables(a, *_free_costs(a))
     problems = []
+    net = a.road.network
     for d, spec in enumerate(a.scenario.demand):
         mask = a.trip_demand == d
         if not mask.any():
             continue
         mode = BIKE if a.cls_is_bike[a.trip_cls[mask][0]] else MOTOR
-        pairs = set(zip(a.trip_origin[mask].tolist(), a.trip_dest_row[mask].tolist()))
+        pairs = sorted(set(zip(a.trip_origin[mask].tolist(), a.trip_dest_row[mask].tolist())))
         bad = [(o, r) for o, r in pairs if next_hop[mode, r, o] < 0]
         if bad:
-            o, r = bad[0]
-            net = a.road.network
-            problems.append(f"demand.{d} ({spec.name!r}): no {'bicycle' if mode else 'motor'} route from "
-                            f"{net.node_tags[o].get('name', net.node_osmid[o])!r} to "
-                            f"{net.node_tags[a.dest_nodes[r]].get('name', net.node_osmid[a.dest_nodes[r]])!r} "
-                            f"({len(bad)} such pairs)")
+            listed = "; ".join(f"{_node_label(net, o)} -> {_node_label(net, int(a.dest_nodes[r]))}"
+                               for o, r in bad[:MAX_PAIRS_LISTED])
+            more = f"; and {len(bad) - MAX_PAIRS_LISTED} more" if len(bad) > MAX_PAIRS_LISTED else ""
+            problems.append(f"demand.{d} ({spec.name!r}): no {'bicycle' if mode else 'motor'} route for "
+                            f"{len(bad)} of {len(pairs)} origin-destination pairs drawn: {listed}{more}")
     if problems:
         raise ScenarioError(source, problems)

@@ -8,6 +8,7 @@ import mesa
 import numpy as np
 
 from .compile import convoy_traverse_s
+from .kernels import tube_order_check
 
 __all__ = ["TunnelController", "PHASES", "Convoy", "PhaseRecord"]
 
@@ -66,6 +67,7 @@ class TunnelController(mesa.Agent):
         # longest wait for the tubes to empty of motor vehicles: three rides through at 20 km/h
         self.max_clear_wait_s = 3.0 * max(t.length_m for t in engine.arrays.tubes) / (20 / 3.6)
         self.current: dict[int, Convoy] = {}
+        self._check_out = np.zeros(3, dtype=np.int64)
         self.history: list[PhaseRecord] = []
         self.phase = ""
         first = "clear_to_convoy" if plan.first_phase == "convoy" else "motor"
@@ -161,37 +163,46 @@ class TunnelController(mesa.Agent):
             self.history[-1].end_s = t_s
 
     # ------------------------------------------------------------------ checks and summaries
-    def violations(self) -> list[str]:
-        """Safety invariants, checked by the tests every step: no motor vehicle in a tube during a
-        convoy phase; every bicycle in a tube rides behind its convoy's lead car and ahead of its
-        closing car (or the closing car is still to come)."""
+    def first_violation(self) -> str | None:
+        """The first safety invariant broken now, or None: no motor vehicle in a tube (ramps
+        included) during a convoy phase; every bicycle in a tube rides behind its convoy's lead car
+        and ahead of its closing car (or the closing car is still to come).  Checked every step of
+        every run (a Numba pass over the vehicles on the road, only while bicycles are in a tube)."""
         engine = self.model.engine
         a = engine.arrays
-        out = []
         if self.phase == "convoy" and int(engine.tube_inside[:, 0].sum()) > 0:
-            out.append(f"t={engine.t_s:.1f}s: motor vehicle in the tunnel during a convoy phase")
+            g = int(np.flatnonzero(engine.tube_inside[:, 0])[0])
+            return f"motor vehicle in tube {g} ({a.tubes[g].portal_label}) during a convoy phase"
         if int(engine.tube_inside[:, 1].sum()) == 0:
-            return out
-        driving = engine.veh_state == 2
-        for g in range(self.n_tubes):
-            on_tube = driving & (a.edge_tube[np.maximum(engine.veh_edge, 0)] == g) & (engine.veh_edge >= 0)
-            bikes = np.flatnonzero(on_tube & a.cls_is_bike[engine.veh_cls])
-            if bikes.size == 0:
-                continue
-            convoy = self.current.get(g)
-            if self.phase != "convoy" or convoy is None:
-                out.append(f"t={engine.t_s:.1f}s: {bikes.size} bicycles in tube {g} outside a convoy phase")
-                continue
-            pos = a.edge_tube_offset_m[engine.veh_edge[bikes]] + engine.veh_pos[bikes]
-            lead = engine.tube_position_m(convoy.lead, g)
-            if not lead > pos.max():
-                out.append(f"t={engine.t_s:.1f}s: a bicycle in tube {g} is not behind the lead car")
-            if convoy.closer is None:
-                if convoy.state != "release":
-                    out.append(f"t={engine.t_s:.1f}s: bicycles in tube {g} with no closing car to come")
-            elif not engine.tube_position_m(convoy.closer, g) < pos.min():
-                out.append(f"t={engine.t_s:.1f}s: a bicycle in tube {g} is behind the closing car")
-        return out
+            return None
+        n = self.n_tubes
+        lead = np.full(n, -np.inf)
+        closer = np.full(n, np.nan)
+        convoy_on = np.zeros(n, dtype=bool)
+        if self.phase == "convoy":
+            for g, convoy in self.current.items():
+                convoy_on[g] = True
+                lead[g] = engine.tube_position_m(convoy.lead, g)
+                if convoy.closer is not None:
+                    closer[g] = engine.tube_position_m(convoy.closer, g)
+                elif convoy.state != "release" and engine.tube_inside[g, 1] > 0:
+                    return f"bicycles in tube {g} ({a.tubes[g].portal_label}) with no closing car to come"
+        out = self._check_out
+        bad = tube_order_check(engine.active, engine.n_active, engine.veh_state, engine.veh_edge, engine.veh_pos,
+                               engine.veh_cls, a.cls_is_bike, a.cls_is_escort, a.edge_tube, a.edge_tube_offset_m,
+                               lead, closer, convoy_on, out)
+        if bad == 0:
+            return None
+        kind, g, i = int(out[0]), int(out[1]), int(out[2])
+        what = {1: "outside a convoy phase", 2: "not behind the convoy's lead car",
+                3: "behind the convoy's closing car"}[kind]
+        return (f"{bad} bicycle(s) in tube {g} ({a.tubes[g].portal_label}) {what} (first: vehicle {i} at "
+                f"{a.edge_tube_offset_m[engine.veh_edge[i]] + engine.veh_pos[i]:.0f} m from the portal)")
+
+    def violations(self) -> list[str]:
+        """The invariant broken now, as a list (empty when all hold); see :meth:`first_violation`."""
+        problem = self.first_violation()
+        return [] if problem is None else [f"t={self.model.engine.t_s:.1f}s: {problem}"]
 
     def phase_seconds(self, end_s: float) -> dict[str, float]:
         out = {p: 0.0 for p in PHASES}

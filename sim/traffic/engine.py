@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..core.errors import SimError
+from ..core.errors import ConservationError, SimError
 from .compile import (
     BIKE,
     MOTOR,
@@ -19,7 +19,12 @@ from .compile import (
 )
 from .kernels import (
     ARRIVED,
+    C_DECEL_CLAMP,
+    C_HARD_STOP,
+    C_INSTANT_STOP,
+    C_OVERLAP,
     DRIVING,
+    N_COUNTERS,
     PENDING,
     QUEUED,
     count_states,
@@ -102,11 +107,11 @@ class TrafficEngine:
         self.edge_convoy_speed = np.zeros(a.n_edges)
         self.edge_convoy_lanes = np.zeros(a.n_edges, dtype=np.int32)
         self.edge_red = np.zeros(a.n_edges, dtype=bool)
-        self.edge_speed_sum = np.zeros(a.n_edges)
-        self.edge_speed_n = np.zeros(a.n_edges, dtype=np.int64)
+        self.edge_speed_sum = np.zeros((2, a.n_edges))          # per mode: motor, bike
+        self.edge_speed_n = np.zeros((2, a.n_edges), dtype=np.int64)
         self.tube_exits = np.zeros((n_tubes, 2), dtype=np.int64)
         self.tube_inside = np.zeros((n_tubes, 3), dtype=np.int64)
-        self.counters = np.zeros(4, dtype=np.int64)
+        self.counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self.state_counts = np.zeros(4, dtype=np.int64)
         self.queue_n = np.zeros((n_tubes, 2), dtype=np.int64)
         self._q_gate = np.zeros(n, dtype=np.int32)
@@ -203,15 +208,27 @@ class TrafficEngine:
         self._next_departure = k
 
     def refresh_routes(self) -> None:
-        """Motor routes follow the mean speeds measured since the last refresh."""
+        """Routes follow the mean speeds measured since the last refresh, each mode its own: motor
+        vehicles the motor vehicles' speeds, bicycles the bicycles' (a busy bicycle lane does not
+        slow the cars' estimate of a road, nor the reverse).  Edges no vehicle of the mode used keep
+        their free-flow cost."""
         a = self.arrays
-        measured = np.where(self.edge_speed_n > 0, self.edge_speed_sum / np.maximum(self.edge_speed_n, 1), np.nan)
-        speed = np.where(np.isnan(measured), a.edge_speed_limit, np.clip(measured, 0.5, a.edge_speed_limit))
+        n = self.edge_speed_n
+        measured = np.where(n > 0, self.edge_speed_sum / np.maximum(n, 1), np.nan)
+        speed = np.where(np.isnan(measured[MOTOR]), a.edge_speed_limit,
+                         np.clip(measured[MOTOR], 0.5, a.edge_speed_limit))
         motor = np.where(a.motor_edge_ok, a.edge_len / speed, np.inf)
         for g, tube in enumerate(a.tubes):   # drivers are told how long a closed tunnel stays closed
             if not self.gate_motor_open[g]:
                 motor[tube.edges[0]] += self.gate_closed_penalty_s[g]
-        self.next_hop = _route_tables(a, motor, self._bike_cost)
+                motor[tube.entrances] += self.gate_closed_penalty_s[g]
+        free_bike = self._bike_cost
+        bike_speed = np.where(np.isnan(measured[BIKE]), np.nan, np.maximum(measured[BIKE], 0.5))
+        bike = np.where(np.isnan(bike_speed) | ~np.isfinite(free_bike), free_bike,
+                        np.maximum(free_bike, a.edge_len / np.where(np.isnan(bike_speed), 1.0, bike_speed)))
+        convoy = a.edge_tube >= 0
+        bike[convoy] = free_bike[convoy]          # the convoy sets the pace in the tunnel
+        self.next_hop = _route_tables(a, motor, bike)
         self._last_route_s = self.t_s
         self.edge_speed_sum[:] = 0.0
         self.edge_speed_n[:] = 0
@@ -245,7 +262,7 @@ class TrafficEngine:
                       a.edge_len, a.edge_to, a.edge_speed_limit, a.edge_motor_lanes, a.edge_bike_lane,
                       self.edge_convoy_lanes, self.edge_convoy_speed, self.edge_red, a.edge_gate,
                       a.edge_approach, self.gate_motor_open, a.dest_nodes, self.next_hop, self.new_pos, self.new_speed,
-                      self.edge_speed_sum, self.edge_speed_n)
+                      self.edge_speed_sum, self.edge_speed_n, self.counters)
         hand_on(self.t_s, dt, self.order, self.lane_first, self.lane_count, self.occ_lanes, self.n_occ, a.lane_edge, a.lane_start, self.lane_rear_m,
                 self.lane_rear_speed, self.veh_cls, self.veh_mode, self.veh_dest, self.veh_edge, self.veh_lane,
                 self.veh_pos, self.veh_speed, self.veh_state, self.veh_arrive_s, self.veh_queue_enter_s,
@@ -273,15 +290,30 @@ class TrafficEngine:
         self._check_conservation()
 
     def _check_conservation(self) -> None:
+        """Every vehicle that departed is queued, driving or arrived (an independent recount of the
+        states); a loss stops the run with :class:`ConservationError`."""
         count_states(self.veh_state, self.state_counts)
         departed = self._next_departure + self._escorts_used
         inside = int(self.state_counts[QUEUED] + self.state_counts[DRIVING])
-        if departed != inside + int(self.state_counts[ARRIVED]):
+        if departed != inside + int(self.state_counts[ARRIVED]) or not self.conserved:
             if self.conserved:
                 self.conservation_error = (f"t={self.t_s:.1f}s: departed {departed} != inside {inside} + "
                                            f"arrived {int(self.state_counts[ARRIVED])} (driving "
                                            f"{int(self.state_counts[DRIVING])}, active list {self.n_active})")
             self.conserved = False
+            raise ConservationError("vehicles", self.step_index, self.t_s,
+                                    {"departed": departed, "queued": int(self.state_counts[QUEUED]),
+                                     "driving": int(self.state_counts[DRIVING]),
+                                     "arrived": int(self.state_counts[ARRIVED]), "detail": self.conservation_error})
+
+    @property
+    def kinematics(self) -> dict[str, int]:
+        """Counts of the engine's honest-kinematics guards (0 on simple networks): braking clamped at
+        9 m/s2, speed drops faster than that (no-overlap clamp or hand-over), instant stops at an
+        edge's end on hand-over, overlapping pairs seen."""
+        c = self.counters
+        return {"decel_clamps": int(c[C_DECEL_CLAMP]), "hard_stops": int(c[C_HARD_STOP]),
+                "instant_stops": int(c[C_INSTANT_STOP]), "overlaps_seen": int(c[C_OVERLAP])}
 
     def measure_queues(self) -> None:
         """Portal queues now (``queue_n``, ``queue_m`` per portal and mode).

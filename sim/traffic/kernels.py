@@ -10,9 +10,14 @@ The rules (Intelligent Driver Model, Treiber, Hennecke & Helbing 2000):
   ``LOOKAHEAD_M``): a red signal or a tunnel portal closed to its class is a standing obstacle at the
   stop line; otherwise the rearmost vehicle of the next edge's best lane is its leader.
 * Acceleration is IDM's: ``a [1 - (v/v0)^delta - (s*/s)^2]`` with ``s* = s0 + v T + v dv / (2 sqrt(a b))``,
-  integrated ballistically over ``dt``.  From the positions at the start of the step no vehicle
+  integrated ballistically over ``dt``.  Before a stop line that has just appeared (a red signal, a
+  closed portal) drivers brake for what stopping takes (:func:`stop_line_acceleration`, the ACC
+  model's constant-acceleration heuristic) instead of IDM's emergency response.  Braking beyond
+  ``MAX_DECEL_MPS2`` is clamped, and counted, as are speed cuts by the no-overlap clamp and
+  instant stops on hand-over (the engine's ``kinematics``).  From the positions at the start of the step no vehicle
   moves closer than ``MIN_GAP_M`` to anything ahead of it (leaders only move forward, so this
-  guarantees no overlap), and none moves backwards.
+  guarantees no overlap), none comes closer than its ``s0`` to a standing leader or stop line (where
+  IDM comes to rest; a ballistic step would overshoot), and none moves backwards.
 * Vehicles that reach the end of their edge are handed on one by one, higher road classes first
   (priority at unsignalised junctions), into the allowed lane of the next edge with the most space,
   never closer than ``MIN_GAP_M`` to its last vehicle; a vehicle with no room waits at the end of its
@@ -34,7 +39,8 @@ from numba import njit
 from ..core.routing import EXIT_HERE
 
 __all__ = [
-    "PENDING", "QUEUED", "DRIVING", "ARRIVED", "MIN_GAP_M", "LOOKAHEAD_M", "STOPPED_MPS",
+    "PENDING", "QUEUED", "DRIVING", "ARRIVED", "MIN_GAP_M", "LOOKAHEAD_M", "STOPPED_MPS", "MAX_DECEL_MPS2",
+    "C_ARRIVED", "C_DECEL_CLAMP", "C_HARD_STOP", "C_INSTANT_STOP", "C_OVERLAP", "N_COUNTERS", "tube_order_check",
     "idm_acceleration", "equilibrium_gap_m", "equilibrium_speed_mps", "sort_lanes", "update_signals",
     "move_vehicles", "hand_on", "insert_from_queues", "queue_push", "queue_push_front", "count_states",
     "tube_occupancy", "portal_queues",
@@ -47,7 +53,11 @@ LOOKAHEAD_M = 50.0         # the front vehicle of a lane looks this far along it
 LOOKAHEAD_S = 8.0          # ... plus this many seconds of travel (IDM's interaction term is < 2% beyond)
 STOPPED_MPS = 0.5          # below this a vehicle counts as waiting (queue, wait time)
 DILEMMA_DECEL_MPS2 = 4.0   # at a signal turning red, a vehicle that would need more than this goes on
+MAX_DECEL_MPS2 = 9.0       # braking beyond this is clamped (and counted): about the limit of tyres on dry asphalt
 _FAR = 1.0e9
+# Slots of the engine's ``counters`` array.
+C_ARRIVED, C_DECEL_CLAMP, C_HARD_STOP, C_INSTANT_STOP, C_OVERLAP = 0, 1, 2, 3, 4
+N_COUNTERS = 8
 
 
 @njit(cache=True)
@@ -66,6 +76,20 @@ def idm_acceleration(v, v0, gap_m, dv, a, b, s0, t_headway, delta):
         free = 1.0 - (v / v0) ** delta
     r = s_star / gap
     return a * (free - r * r)
+
+
+@njit(cache=True)
+def stop_line_acceleration(acc_idm, v, gap_m, b):
+    """Braking for a stop line that has just appeared (a signal turning red, a portal closing):
+    IDM alone treats it as a standing leader met at full speed and asks for far more than the
+    kinematic need ``v^2 / (2 s)``.  Drivers brake for what stopping takes: the constant-acceleration
+    heuristic of the ACC model (Kesting, Treiber & Helbing 2010, Phil. Trans. R. Soc. A 368:4585),
+    ``(1 - c) a_IDM + c [a_CAH + b tanh((a_IDM - a_CAH) / b)]`` with c = 0.99 and, for a standing
+    obstacle, ``a_CAH = -v^2 / (2 s)``; IDM's own value where it brakes less."""
+    a_cah = -v * v / (2.0 * max(gap_m, 0.01))
+    if acc_idm >= a_cah:
+        return acc_idm
+    return 0.01 * acc_idm + 0.99 * (a_cah + b * math.tanh((acc_idm - a_cah) / b))
 
 
 @njit(cache=True)
@@ -250,11 +274,13 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                   cls_length, cls_s0, cls_t, cls_a, cls_b, cls_delta, cls_is_bike, cls_is_escort,
                   edge_len, edge_to, edge_speed_limit, edge_motor_lanes, edge_bike_lane, edge_convoy_lanes,
                   edge_convoy_speed, edge_red, edge_gate, edge_approach, gate_motor_open, dest_node, next_hop,
-                  new_pos, new_speed, edge_speed_sum, edge_speed_n):
+                  new_pos, new_speed, edge_speed_sum, edge_speed_n, counters):
     """IDM step for every driving vehicle from the state at the start of the step.
 
     Writes ``new_pos`` / ``new_speed`` (positions may pass the edge end: :func:`hand_on` moves those
-    vehicles on) and accumulates per-edge speed sums for routing."""
+    vehicles on) and accumulates per-mode, per-edge speed sums for routing (``edge_speed_sum[mode, e]``).
+    Counts (``counters``): braking clamped at ``MAX_DECEL_MPS2``, speed cuts by the no-overlap clamp
+    faster than that, and overlapping vehicle pairs seen at the start of the step (always 0)."""
     for q in range(n_prev):            # lanes emptied since the last step
         lane_rear_m[prev_occ[q]] = _FAR
         lane_rear_speed[prev_occ[q]] = 0.0
@@ -280,6 +306,7 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                 v0 = edge_convoy_speed[e] if is_escort else 0.97 * edge_convoy_speed[e]
             gap = _FAR
             v_lead = 0.0
+            stop_line = False
             side_gap = _FAR
             side_v = 0.0
             if is_escort and edge_convoy_speed[e] > 0.0:
@@ -299,6 +326,8 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                 j = order[k + 1]
                 gap = veh_pos[j] - cls_length[veh_cls[j]] - pos
                 v_lead = veh_speed[j]
+                if gap < -1e-6:
+                    counters[C_OVERLAP] += 1
             else:
                 dist = edge_len[e] - pos
                 cur = e
@@ -317,6 +346,7 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                         if not dilemma:
                             gap = dist
                             v_lead = 0.0
+                            stop_line = True
                             break
                     if is_bike and edge_gate[ne] >= 0 and not is_escort:
                         break                                  # rides into the portal's waiting area
@@ -340,7 +370,11 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                 gap = side_gap
                 v_lead = side_v
             acc = idm_acceleration(v, v0, gap, v - v_lead, cls_a[c], cls_b[c], cls_s0[c], cls_t[c], cls_delta[c])
-            acc = max(acc, -9.0)
+            if stop_line and side_gap >= gap:
+                acc = stop_line_acceleration(acc, v, gap, cls_b[c])
+            if acc < -MAX_DECEL_MPS2:
+                counters[C_DECEL_CLAMP] += 1
+                acc = -MAX_DECEL_MPS2
             v_next = v + acc * dt_s
             if v_next < 0.0:
                 dx = -v * v / (2.0 * acc) if acc < 0.0 else 0.0
@@ -349,17 +383,24 @@ def move_vehicles(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, pr
                 dx = 0.5 * (v + v_next) * dt_s
             if gap < _FAR:
                 limit = max(gap - MIN_GAP_M, 0.0)
+                if v_lead == 0.0:
+                    # IDM comes to rest s0 behind a standing leader; a ballistic step would overshoot
+                    # into that gap (and the queue would then discharge late, behind every leader)
+                    limit = min(limit, max(gap - cls_s0[c], 0.0))
                 if dx > limit:
                     dx = limit
-                    v_next = min(v_next, v_lead)
+                    v_cut = min(v_next, v_lead)
+                    if v - v_cut > MAX_DECEL_MPS2 * dt_s + 1e-9:
+                        counters[C_HARD_STOP] += 1
+                    v_next = v_cut
             if dx < 0.0:
                 dx = 0.0
             new_pos[i] = pos + dx
             new_speed[i] = v_next
             if v_next < STOPPED_MPS:
                 veh_wait_s[i] += dt_s
-            edge_speed_sum[e] += v_next
-            edge_speed_n[e] += 1
+            edge_speed_sum[veh_mode[i], e] += v_next
+            edge_speed_n[veh_mode[i], e] += 1
 
 
 @njit(cache=True)
@@ -380,6 +421,18 @@ def queue_push_front(q, i, queue_head, queue_tail, veh_next):
     queue_head[q] = i
     if queue_tail[q] < 0:
         queue_tail[q] = i
+
+
+@njit(cache=True, inline="always")
+def _stop_at_end(i, e, dt_s, veh_pos, veh_speed, edge_len, counters):
+    """A vehicle with no room past its edge's end waits there: its speed drops to 0 at once,
+    counted as an instant stop (and as a hard stop when faster than ``MAX_DECEL_MPS2``)."""
+    if veh_speed[i] > STOPPED_MPS:
+        counters[C_INSTANT_STOP] += 1
+        if veh_speed[i] > MAX_DECEL_MPS2 * dt_s:
+            counters[C_HARD_STOP] += 1
+    veh_pos[i] = edge_len[e]
+    veh_speed[i] = 0.0
 
 
 @njit(cache=True)
@@ -436,15 +489,14 @@ def hand_on(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, lane_edg
         if node == dest_node[veh_dest[i]]:
             veh_state[i] = ARRIVED
             veh_arrive_s[i] = t_s + dt_s
-            counters[0] += 1
+            counters[C_ARRIVED] += 1
             if g_exit >= 0:
                 tube_exits[g_exit, veh_mode[i]] += 1
                 veh_tube_done[i] = 1
             continue
         ne = next_hop[veh_mode[i], veh_dest[i], node]
         if ne < 0 or ne == EXIT_HERE:
-            veh_pos[i] = edge_len[e]
-            veh_speed[i] = 0.0
+            _stop_at_end(i, e, dt_s, veh_pos, veh_speed, edge_len, counters)
             continue
         g = edge_gate[ne]
         if g >= 0 and cls_is_bike[c] and not cls_is_escort[c]:
@@ -458,16 +510,14 @@ def hand_on(t_s, dt_s, order, lane_first, lane_count, occ_lanes, n_occ, lane_edg
         lane = _best_lane(ne, cls_is_bike[c], lane_start, edge_motor_lanes, edge_bike_lane, edge_convoy_lanes,
                           lane_rear_m, rule)
         if lane < 0:
-            veh_pos[i] = edge_len[e]
-            veh_speed[i] = 0.0
+            _stop_at_end(i, e, dt_s, veh_pos, veh_speed, edge_len, counters)
             continue
         room = lane_rear_m[lane]
         if cls_is_escort[c] and edge_convoy_lanes[ne] > 0:
             room = _min_rear(ne, lane_start, lane_rear_m)
         p = min(over, room - MIN_GAP_M)
         if p < 0.0:
-            veh_pos[i] = edge_len[e]
-            veh_speed[i] = 0.0
+            _stop_at_end(i, e, dt_s, veh_pos, veh_speed, edge_len, counters)
             continue
         veh_edge[i] = ne
         veh_lane[i] = lane
@@ -607,3 +657,39 @@ def portal_queues(active, n_active, veh_cls, veh_mode, veh_dest, veh_edge, veh_p
                 break
             cur = ne
     return m
+
+
+@njit(cache=True)
+def tube_order_check(active, n_active, veh_state, veh_edge, veh_pos, veh_cls, cls_is_bike, cls_is_escort,
+                     edge_tube, edge_tube_offset_m, tube_lead_m, tube_closer_m, tube_convoy, out):
+    """Convoy invariants for every bicycle in a tube: a convoy is running there (``tube_convoy``),
+    its lead car is ahead (``tube_lead_m``, -inf/+inf before/after the tube) and its closing car
+    behind (``tube_closer_m``; NaN while it is still to come).  Writes the first violation into
+    ``out`` (kind 1 no convoy, 2 not behind the lead, 3 behind the closer; tube; vehicle) and
+    returns the number of violating bicycles."""
+    bad = 0
+    for k in range(n_active):
+        i = active[k]
+        if veh_state[i] != DRIVING:
+            continue
+        c = veh_cls[i]
+        if not cls_is_bike[c] or cls_is_escort[c]:
+            continue
+        g = edge_tube[veh_edge[i]]
+        if g < 0:
+            continue
+        pos = edge_tube_offset_m[veh_edge[i]] + veh_pos[i]
+        kind = 0
+        if not tube_convoy[g]:
+            kind = 1
+        elif not tube_lead_m[g] > pos:
+            kind = 2
+        elif not np.isnan(tube_closer_m[g]) and not tube_closer_m[g] < pos:
+            kind = 3
+        if kind:
+            if bad == 0:
+                out[0] = kind
+                out[1] = g
+                out[2] = i
+            bad += 1
+    return bad

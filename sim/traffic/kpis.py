@@ -56,6 +56,8 @@ def traffic_plan_summary(model) -> dict:
     depart_delay = np.where(inserted, e.veh_insert_s[:n] - e.veh_depart_s[:n], end_s - e.veh_depart_s[:n])
     arrived = e.veh_arrive_s[:n] >= 0
     travel = e.veh_arrive_s[:n] - e.veh_depart_s[:n]
+    free = a.trip_free_s if a.trip_free_s is not None and a.trip_free_s.size == n else np.full(n, np.nan)
+    delay = travel - free
     modes = {}
     for mode, label, share_key in ((MOTOR, "motor", "motor"), (BIKE, "bike", "convoy")):
         mask = departed & (e.veh_mode[:n] == mode)
@@ -73,6 +75,10 @@ def traffic_plan_summary(model) -> dict:
             "mean_queue_vehicles": round(float(qn.sum(axis=1).mean()), 2) if qn.size else 0.0,
             "tunnel_utilisation": round(phase_s.get(share_key, 0.0) / max(end_s, 1e-9), 4) if phase_s else None,
             "travel_time_s_mean": round(float(travel[mask & arrived].mean()), 1) if (mask & arrived).any() else None,
+            "travel_time_s_p95": round(_p95(travel[mask & arrived]), 1) if (mask & arrived).any() else None,
+            "free_flow_s_mean": round(float(free[mask & arrived].mean()), 1) if (mask & arrived).any() else None,
+            "delay_s_mean": round(float(delay[mask & arrived].mean()), 1) if (mask & arrived).any() else None,
+            "delay_s_p95": round(_p95(delay[mask & arrived]), 1) if (mask & arrived).any() else None,
             "depart_delay_s_mean": round(float(depart_delay[mask].mean()), 1) if mask.any() else 0.0,
         }
     portals = {}
@@ -103,25 +109,47 @@ def traffic_plan_summary(model) -> dict:
         "modes": modes,
         "portals": portals,
         "violations": len(model.violations) if model.check_invariants else None,
+        "kinematics": e.kinematics,
+        "invariants": {"checked": bool(model.check_invariants), "steps": int(model.invariant_checks),
+                       "seconds": round(model.invariant_seconds, 3),
+                       "share_of_wall": round(model.invariant_seconds / model.wall_seconds, 4)
+                       if model.wall_seconds > 0 else None},
     }
 
 
 def format_table(summary: dict) -> str:
-    """The per-plan, per-mode KPI table printed after a traffic run."""
-    head = (f"{'plan':<18}{'mode':<7}{'through/h':>10}{'wait mean s':>12}{'wait p95 s':>11}"
-            f"{'max queue':>10}{'queue m':>9}{'tunnel %':>9}{'convoys':>8}")
+    """The per-plan, per-mode KPI table printed after a traffic run: throughput through the tunnel
+    (where there is one), waits, queues, arrivals, travel times and delays (travel time less the
+    free-flow time of the trip's route)."""
+    head = (f"{'plan':<18}{'mode':<7}{'arrived':>9}{'travel min':>11}{'delay min':>10}{'through/h':>10}"
+            f"{'wait mean s':>12}{'wait p95 s':>11}{'max queue':>10}{'queue m':>9}{'tunnel %':>9}{'convoys':>8}")
     lines = [head, "-" * len(head)]
+
+    def minutes(value):
+        return "-" if value is None else f"{value / 60:.1f}"
+
     for name, plan in summary["plans"].items():
         for mode, m in plan["modes"].items():
+            if m["trips"] == 0 and mode == "bike" and m["throughput_per_h"] is None:
+                continue
             through = "-" if m["throughput_per_h"] is None else f"{m['throughput_per_h']:,.0f}"
             share = "-" if m["tunnel_utilisation"] is None else f"{100 * m['tunnel_utilisation']:.0f}"
-            lines.append(f"{name:<18}{mode:<7}{through:>10}{m['wait_s_mean']:>12.0f}{m['wait_s_p95']:>11.0f}"
-                         f"{m['max_queue_vehicles']:>10,}{m['max_queue_m']:>9.0f}{share:>9}"
-                         f"{plan['convoys'] if mode == 'bike' else '':>8}")
+            lines.append(f"{name:<18}{mode:<7}{m['arrived']:>9,}{minutes(m.get('travel_time_s_mean')):>11}"
+                         f"{minutes(m.get('delay_s_mean')):>10}{through:>10}{m['wait_s_mean']:>12.0f}"
+                         f"{m['wait_s_p95']:>11.0f}{m['max_queue_vehicles']:>10,}{m['max_queue_m']:>9.0f}{share:>9}"
+                         f"{plan['convoys'] if mode == 'bike' and through != '-' else '':>8}")
     lines.append("")
     lines.append(f"trips {summary['trips_total']:,}  vehicles conserved {summary['vehicles_conserved']}  "
                  f"wall {summary['wall_seconds']:.1f} s for {len(summary['plans'])} plan(s) of "
                  f"{summary['sim_seconds']:.0f} simulated s")
+    for name, plan in summary["plans"].items():
+        k, inv = plan.get("kinematics", {}), plan.get("invariants", {})
+        if k:
+            cost = "" if not inv.get("checked") else (
+                f"; safety invariants held every step ({inv['seconds']:.2f} s, "
+                f"{100 * (inv['share_of_wall'] or 0):.1f}% of the wall)")
+            lines.append(f"{name}: braking clamped at 9 m/s2 {k['decel_clamps']:,}x, speed drops faster than "
+                         f"9 m/s2 {k['hard_stops']:,}, instant stops at an edge end {k['instant_stops']:,}{cost}")
     return "\n".join(lines)
 
 
@@ -134,7 +162,7 @@ PLAN_KPIS = ["vehicles_conserved", "convoys", "bikes_per_convoy_mean"]
 MODES = ("motor", "bike")
 MODE_KPIS = ["trips", "departed", "arrived", "throughput_per_h", "wait_s_mean", "wait_s_p95",
              "max_queue_vehicles", "max_queue_m", "mean_queue_vehicles", "tunnel_utilisation",
-             "travel_time_s_mean", "depart_delay_s_mean"]
+             "travel_time_s_mean", "travel_time_s_p95", "delay_s_mean", "delay_s_p95", "depart_delay_s_mean"]
 
 
 def kpi_columns(scenario) -> list[str]:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["portal_series", "portal_queues_figure", "plot_portal_queues", "plot_plan_comparison",
-           "plan_comparison_figure"]
+           "plan_comparison_figure", "network_series_figure", "plot_network_series"]
 
 PHASE_COLOURS = {"convoy": "#a6d96a", "clear_to_convoy": "#d9d9d9", "clear_to_motor": "#d9d9d9"}
 
@@ -108,3 +108,52 @@ def plan_comparison_figure(summary: Mapping[str, dict]) -> "Figure":
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def network_series_figure(series: Mapping[str, dict], start_clock: str, duration_s: float, title: str) -> "Figure":
+    """Per plan (one line each; ``series`` from :meth:`~sim.traffic.model.TrafficModel.network_series`):
+    vehicles on the network and waiting to enter, arrivals per minute, and the mean speed of motor
+    vehicles per road class (bicycles dashed)."""
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True)
+    classes = [k.removeprefix("mean_speed_kph_") for k in next(iter(series.values())) if
+               k.startswith("mean_speed_kph_") and k not in ("mean_speed_kph_motor", "mean_speed_kph_bike")]
+    for name, data in series.items():
+        minutes = np.asarray(data["minute"])
+        line, = ax1.plot(minutes, data["vehicles_on_network"], lw=1.3, label=f"{name}: on the network")
+        ax1.plot(minutes, data["waiting_to_enter"], lw=1.0, ls="--", color=line.get_color(),
+                 label=f"{name}: waiting to enter")
+        ax2.plot(minutes, data["arrivals_per_min"], lw=1.2, color=line.get_color(), label=name)
+        for cls in classes:
+            values = np.asarray(data[f"mean_speed_kph_{cls}"], dtype=float)
+            if np.isfinite(values).any():
+                ax3.plot(minutes, values, lw=1.0, label=f"{name}: {cls}" if len(series) > 1 else cls)
+        bike = np.asarray(data["mean_speed_kph_bike"], dtype=float)
+        if np.isfinite(bike).any():
+            ax3.plot(minutes, bike, lw=1.2, ls="--", color="#1a9641",
+                     label=f"{name}: bicycles" if len(series) > 1 else "bicycles")
+    ax1.set_ylabel("vehicles")
+    ax2.set_ylabel("arrivals per minute")
+    ax3.set_ylabel("mean speed (km/h)")
+    for ax, head in ((ax1, "vehicles on the network (solid) and waiting at their origin (dashed)"),
+                     (ax2, "arrivals"), (ax3, "mean speed of motor vehicles per road class")):
+        ax.set_title(head, loc="left", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=3, loc="upper right")
+    ticks = ax3.get_xticks()
+    ax3.set_xticks(ticks)
+    ax3.set_xticklabels([clock_label(start_clock, t) for t in ticks])
+    ax3.set_xlim(0, duration_s / 60.0)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_network_series(study, path: str | Path) -> Path:
+    """Every traffic scenario's network plot (:func:`network_series_figure`), one line per plan."""
+    series = {name: model.network_series() for name, model in study.models.items()}
+    fig = network_series_figure(series, study.scenario.simulation.start_clock, study.scenario.simulation.duration_s,
+                                f"{study.scenario.name}: the network over time")
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -9,7 +9,11 @@ from pydantic import Field, field_validator, model_validator
 from ..core.schema import Profile, ScenarioBase, Strict
 
 __all__ = ["TrafficScenario", "VEHICLE_CLASSES", "TrafficSimulationSpec", "VehicleSpec", "SignalSpec",
-           "TunnelSpec", "PlanSpec", "DemandSpec"]
+           "TunnelSpec", "PlanSpec", "DemandSpec", "AreaSpec", "PlaceSpec"]
+
+#: A place (:mod:`sim.core.places`): an OSM node id, or a name, junction ("A & B"), "node/ID",
+#: "way/ID" or "lat,lon".
+PlaceSpec = int | str
 
 
 #: Vehicle classes the engine knows; ``[vehicles.NAME]`` tables override their parameters.
@@ -83,12 +87,46 @@ class PlanSpec(Strict):
         return self
 
 
+class AreaSpec(Strict):
+    """An area of the map (every usable node inside it): a bounding box, a polygon, or a circle
+    around a place.  Exactly one of ``bbox``, ``polygon``, ``near``."""
+    bbox: tuple[float, float, float, float] | None = Field(None, description="[south, west, north, east] in degrees")
+    polygon: list[tuple[float, float]] | None = Field(None, min_length=3, description="[[lat, lon], ...]")
+    near: PlaceSpec | None = Field(None, description="a place (name, OSM id, 'lat,lon')")
+    radius_m: float = Field(300.0, gt=0, description="with near: radius of the circle (m)")
+
+    @model_validator(mode="after")
+    def _one(self) -> "AreaSpec":
+        given = [k for k in ("bbox", "polygon", "near") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an area needs exactly one of bbox, polygon or near, got {given or 'none'}")
+        if self.bbox is not None:
+            south, west, north, east = self.bbox
+            if not (south < north and west < east):
+                raise ValueError(f"bbox {list(self.bbox)!r}: expected [south, west, north, east] with south < north "
+                                 f"and west < east")
+        return self
+
+    def as_dict(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
 class DemandSpec(Strict):
+    """Trips of some vehicle classes between origins and destinations: each a list of places
+    (names, OSM ids, coordinates, see :mod:`sim.core.places`) or an area; every trip draws its
+    origin and destination uniformly (different from each other)."""
     name: str
     classes: dict[str, float] = Field(min_length=1, description="share of each vehicle class, e.g. {car=0.95, bus=0.05}")
-    origins: list[int | str] = Field(min_length=1, description="map nodes where these trips start")
-    destinations: list[int | str] = Field(min_length=1, description="map nodes where they end")
+    origins: list[PlaceSpec] | AreaSpec = Field(description="places where these trips start, or an area")
+    destinations: list[PlaceSpec] | AreaSpec = Field(description="places where they end, or an area")
     profile: Profile = Field(description="(minute, vehicles per hour) points, linear in between")
+
+    @field_validator("origins", "destinations")
+    @classmethod
+    def _places(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one place, or an area ({bbox = [...]}, {polygon = [...]}, {near = ...})")
+        return value
 
     @field_validator("classes")
     @classmethod
