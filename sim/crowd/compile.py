@@ -297,7 +297,8 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         dt_s=float(dt), v0_mps=float(v0), gamma=float(crowd.gamma), rho_jam_ppm2=float(rho_jam),
         rho_crit_ppm2=float(rho_crit), q_max_ppms=float(q_max), patience_s=float(crowd.patience_s),
         distance_scale_s=float(crowd.view_distance_scale_s), route_tolerance_s=float(crowd.route_tolerance_s),
-        route_tolerance_frac=float(crowd.route_tolerance_frac))
+        route_tolerance_frac=float(crowd.route_tolerance_frac), view_space_m2=float(view_space),
+        queue_density_ppm2=float(1.0 / queue_space))
     arrays = CrowdArrays(
         walk=walk, net=net, params=params, dt_s=dt, v0_mps=v0, gamma=crowd.gamma, rho_jam_ppm2=rho_jam,
         rho_crit_ppm2=rho_crit, q_max_ppms=q_max, queue_density_ppm2=1.0 / queue_space,

@@ -77,14 +77,17 @@ class CrowdEngine:
         count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
         self.cells = K.Cells(count=count, standing=np.zeros(n_cells, dtype=np.int32), waiting=count.copy(),
                              queued=np.zeros(n_cells, dtype=np.int32),
-                             density_ppm2=count / a.net.cell_area_m2, supply_step=np.zeros(n_cells), in_budget=np.zeros(n_cells),
+                             density_ppm2=count / a.net.cell_area_m2, flow_density=np.zeros(n_cells),
+                             free_share=np.ones(n_cells), room=a.net.cell_capacity.copy(), walk_density=np.zeros(n_cells),
+                             hold_density=np.zeros(n_cells), supply_step=np.zeros(n_cells), in_budget=np.zeros(n_cells),
                              out_budget=np.zeros(n_cells))
         self.nodes = K.Nodes(sink_budget=np.zeros(walk.n_nodes), exited=np.zeros(walk.n_nodes, dtype=np.int64))
         n_zones = len(a.zone_names)
         self.zones = K.Zones(open=np.ones(n_zones, dtype=np.bool_), admit=np.zeros(n_zones, dtype=np.int64),
                              gate_queue=np.zeros(n_zones, dtype=np.int64), occupancy=np.zeros(n_zones, dtype=np.int64),
-                             max_density=np.zeros(n_zones))
-        K.zone_stats(self.cells, a.net, self.zones)
+                             max_density=np.zeros(n_zones), max_walk_density=np.zeros(n_zones),
+                             max_hold_density=np.zeros(n_zones))
+        K.zone_stats(self.cells, a.net, self.zones, a.params)
         self.counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self.exited = 0
         self.admitted_last_step = np.zeros(n_zones, dtype=np.int64)
@@ -116,7 +119,7 @@ class CrowdEngine:
     @property
     def cell_density(self) -> np.ndarray:
         """Everyone on each cell per m2, after the last step."""
-        return self.cells.count / self.arrays.net.cell_area_m2
+        return self.cells.density_ppm2
 
     @property
     def edge_passed(self) -> np.ndarray:
@@ -163,7 +166,6 @@ class CrowdEngine:
     def refresh_routes(self) -> None:
         """Route tables from the congestion now: speeds on every edge and the queues at their ends."""
         a = self.arrays
-        out_rate = np.maximum(a.net.edge_out_cap / a.dt_s, 1e-3)
         cost = np.empty_like(self.edge_cost_s)
         K.edge_costs(a.net, self.edges.speed_factor, a.v0_mps, a.walk.cell_covered, a.shelter_factor,
                      np.zeros_like(cost), MIN_ROUTE_SPEED_MPS, cost)
@@ -189,7 +191,7 @@ class CrowdEngine:
         K.step_agents(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
                       self.routes, a.params, self.counters)
         self.admitted_last_step = admit_before - self.zones.admit
-        K.zone_stats(self.cells, a.net, self.zones)
+        K.zone_stats(self.cells, a.net, self.zones, a.params)
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
         self.t_s = self.step_index * a.dt_s

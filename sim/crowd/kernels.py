@@ -73,6 +73,9 @@ COUNTER_NAMES = ("exited", "gave_up_at_gates", "retargeted", "entered_network", 
                  "left_from_source", "counterflow_swaps", "took_another_way", "turned_to_exit", "started_moving")
 #: Most cells one walker crosses in one step (short cells are crossed in the same step).
 MAX_HOPS = 8
+#: Smallest share of a cell's ground left to walkers when people stand on it (a standing crowd
+#: leaves a little room to squeeze through).
+MIN_FREE_SHARE = 0.05
 
 # Results of trying to enter an edge.
 _OK, _BLOCK_GATE, _BLOCK_OUT, _BLOCK_IN, _BLOCK_FULL = 0, 1, 2, 3, 4
@@ -128,7 +131,12 @@ class Cells(NamedTuple):
     standing: np.ndarray       # int32 viewers standing
     waiting: np.ndarray        # int32 people in place before they move
     queued: np.ndarray         # int32 walkers held at an end of the cell this step
-    density_ppm2: np.ndarray
+    density_ppm2: np.ndarray   # everyone on the cell per m2
+    flow_density: np.ndarray   # the walkers' density in the ground standing and waiting people leave them
+    free_share: np.ndarray     # that ground's share of the cell (its width share for flows)
+    room: np.ndarray           # int32 people the cell holds before walkers stop entering (queue density)
+    walk_density: np.ndarray   # the moving walkers' density in the ground left to them (zone_stats)
+    hold_density: np.ndarray   # the cell's density where people stand, queue or wait (0: nobody does)
     supply_step: np.ndarray    # people the cell can receive this step (0 when it has no room)
     in_budget: np.ndarray      # people who may still enter this step
     out_budget: np.ndarray     # people who may still leave this step (both directions)
@@ -154,7 +162,9 @@ class Zones(NamedTuple):
     admit: np.ndarray          # int64 people the gate still admits this step
     gate_queue: np.ndarray     # int64 people held at its gates this step
     occupancy: np.ndarray      # int64
-    max_density: np.ndarray    # densest cell, p/m2
+    max_density: np.ndarray    # densest cell, p/m2 (everyone)
+    max_walk_density: np.ndarray   # densest walkers' ground, p/m2
+    max_hold_density: np.ndarray   # densest cell where people stand, queue or wait, p/m2
 
 
 class Nodes(NamedTuple):
@@ -184,6 +194,8 @@ class Params(NamedTuple):
     distance_scale_s: float    # walking time that divides a viewing spot's appeal by e
     route_tolerance_s: float
     route_tolerance_frac: float
+    view_space_m2: float       # ground a standing viewer takes (weather included)
+    queue_density_ppm2: float  # people queue at this density (weather included)
 
 
 @njit(cache=True)
@@ -222,8 +234,16 @@ def refresh_cells(net, cells, edges, zones, nodes, p):
     discharges at capacity); behind a closed gate or a full cell walkers close up at the diagram's
     speed and wait at the end."""
     for c in range(cells.count.shape[0]):
-        rho = cells.count[c] / net.cell_area_m2[c]
-        cells.density_ppm2[c] = rho
+        area = net.cell_area_m2[c]
+        cells.density_ppm2[c] = cells.count[c] / area
+        # People standing or waiting take their ground; the walkers move in what is left.
+        free = area - cells.standing[c] * p.view_space_m2 - cells.waiting[c] / p.queue_density_ppm2
+        free = max(free, MIN_FREE_SHARE * area)
+        share = free / area
+        cells.free_share[c] = share
+        rho = (cells.count[c] - cells.standing[c] - cells.waiting[c]) / free
+        cells.flow_density[c] = rho
+        cells.room[c] = int(free * p.queue_density_ppm2) + cells.standing[c] + cells.waiting[c]
         q_stairs = net.cell_stairs_ppms[c]
         if q_stairs > 0.0:
             rho_c = net.cell_stairs_rho_c[c]
@@ -237,13 +257,14 @@ def refresh_cells(net, cells, edges, zones, nodes, p):
             supply = p.q_max_ppms
         else:
             supply = rho * p.v0_mps * weidmann_shape(rho, p.gamma, p.rho_jam_ppm2)
-        cells.supply_step[c] = supply * net.cell_width_m[c] * p.dt_s if cells.count[c] < net.cell_capacity[c] else 0.0
-        per_step = supply * net.cell_width_m[c] * p.dt_s
+        per_step = supply * net.cell_width_m[c] * share * p.dt_s
+        cells.supply_step[c] = per_step if cells.count[c] < cells.room[c] else 0.0
         cells.in_budget[c] = min(cells.in_budget[c], max(per_step, 1.0)) + per_step
-        cells.out_budget[c] = min(cells.out_budget[c], max(net.cell_out_cap[c], 1.0)) + net.cell_out_cap[c]
+        out = net.cell_out_cap[c] * share
+        cells.out_budget[c] = min(cells.out_budget[c], max(out, 1.0)) + out
     for e in range(edges.speed_factor.shape[0]):
         c = net.edge_cell[e]
-        rho = cells.density_ppm2[c]
+        rho = cells.flow_density[c]
         free = net.edge_free_factor[e]
         q = net.edge_stairs_ppms[e]
         if q > 0.0:
@@ -252,14 +273,15 @@ def refresh_cells(net, cells, edges, zones, nodes, p):
         else:
             rho_c = p.rho_crit_ppm2
             shape = weidmann_shape(rho, p.gamma, p.rho_jam_ppm2)
+        out = net.edge_out_cap[e] * cells.free_share[c]
         if rho <= rho_c or edges.v0_walking[e] <= 0.0:
             edges.speed_factor[e] = free * shape
         else:
             # Congested: the walkers on the edge together bring the flux F to its end per step.
-            flux = min(net.edge_out_cap[e], _downstream_supply(e, c, net, cells, zones))
+            flux = min(out, _downstream_supply(e, c, net, cells, zones))
             share = flux * net.edge_length_m[e] / (p.dt_s * edges.v0_walking[e])
             edges.speed_factor[e] = min(free, max(free * shape, share))
-        edges.out_budget[e] = min(edges.out_budget[e], max(net.edge_out_cap[e], 1.0)) + net.edge_out_cap[e]
+        edges.out_budget[e] = min(edges.out_budget[e], max(out, 1.0)) + out
     for n in range(nodes.sink_budget.shape[0]):
         nodes.sink_budget[n] = min(nodes.sink_budget[n], max(net.sink_rate[n], 1.0)) + net.sink_rate[n]
 
@@ -269,7 +291,7 @@ def _downstream_supply(e, c, net, cells, zones):
     """People per step the cells beyond the end of edge ``e`` can take (not back into its own
     cell, not through a closed gate); at an exit, as many as the edge sends."""
     node = net.edge_to[e]
-    total = net.edge_out_cap[e] if net.node_exit[node] else 0.0
+    total = net.edge_out_cap[e] * cells.free_share[c] if net.node_exit[node] else 0.0
     for j in range(net.out_start[node], net.out_start[node + 1]):
         c2 = net.edge_cell[net.out_edges[j]]
         if c2 == c:
@@ -328,11 +350,11 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     state, edge, pos_m, target, exit_row = a.state, a.edge, a.pos_m, a.target, a.exit_row
     v0, wait_start, gate_wait, q_next, q_edge = a.v0_mps, a.wait_start_s, a.gate_wait_s, a.q_next, a.q_edge
     edge_to, edge_cell, edge_length = net.edge_to, net.edge_cell, net.edge_length_m
-    cell_zone, cell_capacity = net.cell_zone, net.cell_capacity
+    cell_zone, room = net.cell_zone, cells.room
     out_start, out_edges, view_capacity, front = net.out_start, net.out_edges, net.cell_view_capacity, net.edge_front
     count, standing, queued = cells.count, cells.standing, cells.queued
     in_budget, cell_out = cells.in_budget, cells.out_budget
-    speed_factor, edge_out, edge_queue, passed = edges.speed_factor, edges.out_budget, edges.queue, edges.passed
+    speed_factor, edge_out, passed = edges.speed_factor, edges.out_budget, edges.passed
     q_head, q_tail, q_len, q_status, q_for = edges.q_head, edges.q_tail, edges.queue, edges.q_status, edges.q_for
     v0_walking, held_for, held_prev = edges.v0_walking, edges.held_for, edges.held_prev
     edge_out_cap = net.edge_out_cap
@@ -391,7 +413,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             return _BLOCK_GATE
         if edge_out[e] < 1.0 or cell_out[c] < 1.0:
             return _BLOCK_OUT
-        if count[c2] >= cell_capacity[c2]:
+        if count[c2] >= room[c2]:
             # Counterflow: the person at the head of the queue on the other way (f ^ 1) waits to
             # come into c; the two swap places, so no cell gets denser and both cells send one.
             back = f ^ 1
@@ -636,7 +658,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                 counters[C_BALKED] += 1
                 counters[C_LEFT_FROM_SOURCE] += 1
             continue
-        if in_budget[c2] < 1.0 or count[c2] >= cell_capacity[c2]:
+        if in_budget[c2] < 1.0 or count[c2] >= room[c2]:
             continue
         in_budget[c2] -= 1.0
         count[c2] += 1
@@ -731,18 +753,44 @@ def end_arrivals(t_s, n_active, a, counters):
 
 
 @njit(cache=True)
-def zone_stats(cells, net, zones):
-    """Occupancy and densest cell of each zone."""
+def zone_stats(cells, net, zones, p):
+    """Each cell's densities, as each group of people there experiences it, and each zone's
+    occupancy and densest cells.
+
+    ``density_ppm2`` counts everyone on the cell (the crush measure).  People who stand (viewers),
+    queue or wait in place take their ground (the view space, or the queue space); the walkers that
+    move on the cell share what is left: ``walk_density`` is theirs (judged on Fruin's walkway
+    levels), ``hold_density`` the whole cell's where people stand, queue or wait (judged on his
+    queuing levels; 0 where nobody does)."""
     for z in range(zones.occupancy.shape[0]):
         zones.occupancy[z] = 0
         zones.max_density[z] = 0.0
+        zones.max_walk_density[z] = 0.0
+        zones.max_hold_density[z] = 0.0
     for c in range(cells.count.shape[0]):
+        area = net.cell_area_m2[c]
+        n = cells.count[c]
+        rho = n / area
+        cells.density_ppm2[c] = rho
+        holding = cells.standing[c] + cells.queued[c] + cells.waiting[c]
+        walkers = n - holding
+        free = area - cells.standing[c] * p.view_space_m2 - (cells.queued[c] + cells.waiting[c]) / p.queue_density_ppm2
+        if walkers <= 0:
+            walk = 0.0
+        else:
+            walk = min(walkers / max(free, MIN_FREE_SHARE * area), p.rho_jam_ppm2)
+        cells.walk_density[c] = walk
+        hold = rho if holding > 0 else 0.0
+        cells.hold_density[c] = hold
         z = net.cell_zone[c]
         if z >= 0:
-            zones.occupancy[z] += cells.count[c]
-            rho = cells.count[c] / net.cell_area_m2[c]
+            zones.occupancy[z] += n
             if rho > zones.max_density[z]:
                 zones.max_density[z] = rho
+            if walk > zones.max_walk_density[z]:
+                zones.max_walk_density[z] = walk
+            if hold > zones.max_hold_density[z]:
+                zones.max_hold_density[z] = hold
 
 
 @njit(cache=True)

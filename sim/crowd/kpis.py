@@ -1,8 +1,11 @@
 """KPIs of a crowd run: zone series, Fruin levels of service, gate waits, clearance.
 
-:class:`CrowdRecorder` keeps one row per step and zone (occupancy, densest cell, gate queue) and the
-peak density of every cell; :func:`crowd_summary` turns them into the numbers a safety team reads.
-Zone level of service is that of its densest cell (conservative: "somewhere in the zone").
+:class:`CrowdRecorder` keeps one row per step and zone (occupancy, densest cells, gate queue) and the
+peak densities of every cell; :func:`crowd_summary` turns them into the numbers a safety team reads.
+Walkers are judged on Fruin's walkway levels of service by the density of the ground left to them;
+people who stand, queue or wait on his queuing levels by their cell's density
+(:func:`sim.crowd.kernels.zone_stats`).  A zone's level is that of its worst cell (conservative:
+"somewhere in the zone").
 """
 
 from __future__ import annotations
@@ -25,14 +28,19 @@ class CrowdRecorder:
         n_zones = len(engine.arrays.zone_names)
         self.dt_s = engine.arrays.dt_s
         self.thresholds = engine.arrays.los_thresholds_ppm2
+        self.queue_thresholds = engine.arrays.queue_los_thresholds_ppm2
         self.occupancy = np.zeros((n_steps, n_zones), dtype=np.int32)
         self.max_density = np.zeros((n_steps, n_zones), dtype=np.float32)
+        self.max_walk_density = np.zeros((n_steps, n_zones), dtype=np.float32)
+        self.max_hold_density = np.zeros((n_steps, n_zones), dtype=np.float32)
         self.gate_queue = np.zeros((n_steps, n_zones), dtype=np.int32)
         self.admitted = np.zeros((n_steps, n_zones), dtype=np.int32)
         self.inside = np.zeros(n_steps, dtype=np.int64)
         self.exited = np.zeros(n_steps, dtype=np.int64)
         self.entered = np.zeros(n_steps, dtype=np.int64)
         self.cell_peak_density = np.zeros(engine.arrays.walk.n_cells)
+        self.cell_peak_walk = np.zeros(engine.arrays.walk.n_cells)
+        self.cell_peak_hold = np.zeros(engine.arrays.walk.n_cells)
         self.n = 0
         self.cell_density_every = 0          # off; see keep_cell_density
         self.cell_density = np.zeros((0, engine.arrays.walk.n_cells), dtype=np.float32)
@@ -56,12 +64,16 @@ class CrowdRecorder:
         k = self.n
         self.occupancy[k] = engine.zone_occupancy
         self.max_density[k] = engine.zone_max_density
+        self.max_walk_density[k] = engine.zones.max_walk_density
+        self.max_hold_density[k] = engine.zones.max_hold_density
         self.gate_queue[k] = engine.zone_gate_queue
         self.admitted[k] = engine.admitted_last_step
         self.inside[k] = engine.inside
         self.exited[k] = engine.exited
         self.entered[k] = engine.n_active
-        np.maximum(self.cell_peak_density, engine.cell_density, out=self.cell_peak_density)
+        np.maximum(self.cell_peak_density, engine.cells.density_ppm2, out=self.cell_peak_density)
+        np.maximum(self.cell_peak_walk, engine.cells.walk_density, out=self.cell_peak_walk)
+        np.maximum(self.cell_peak_hold, engine.cells.hold_density, out=self.cell_peak_hold)
         self.n += 1
         if self.cell_density_every and self.n % self.cell_density_every == 0:
             self.cell_density[self.n_cell_snapshots] = engine.cell_density
@@ -69,8 +81,13 @@ class CrowdRecorder:
             self.n_cell_snapshots += 1
 
     def los_levels(self) -> np.ndarray:
-        """Level of service (0=A .. 5=F) of each zone at each recorded step."""
-        return np.searchsorted(self.thresholds, self.max_density[: self.n], side="left")
+        """Walkway level of service (0=A .. 5=F) of each zone's walkers at each recorded step."""
+        return np.searchsorted(self.thresholds, self.max_walk_density[: self.n], side="left")
+
+    def queue_los_levels(self) -> np.ndarray:
+        """Queuing level of service (0=A .. 5=F) of each zone's standing, queueing and waiting
+        people at each recorded step (A where nobody stands)."""
+        return np.searchsorted(self.queue_thresholds, self.max_hold_density[: self.n], side="left")
 
 
 def _clearance_s(occupancy: np.ndarray, dt_s: float, end_step: int) -> float | None:
@@ -99,6 +116,7 @@ def crowd_summary(model) -> dict:
     n = rec.n
     dt = rec.dt_s
     los = rec.los_levels()
+    queue_los = rec.queue_los_levels()
     end_step = int(round(model.scenario.show.end_s / dt)) if model.scenario.show is not None else 0
     zones = {}
     for z, name in enumerate(arrays.zone_names):
@@ -108,11 +126,15 @@ def crowd_summary(model) -> dict:
             "area_m2": round(float(arrays.zone_area_m2[z]), 1),
             "peak_occupancy": int(rec.occupancy[:n, z].max()) if n else 0,
             "peak_density_ppm2": round(float(rec.max_density[:n, z].max()), 3) if n else 0.0,
+            "peak_walking_density_ppm2": round(float(rec.max_walk_density[:n, z].max()), 3) if n else 0.0,
+            "peak_holding_density_ppm2": round(float(rec.max_hold_density[:n, z].max()), 3) if n else 0.0,
             "peak_mean_density_ppm2": round(float(rec.occupancy[:n, z].max() / arrays.zone_area_m2[z]), 3)
             if n else 0.0,
             "worst_los": LOS_NAMES[int(los[:, z].max())] if n else "A",
             "seconds_at_los_e_or_worse": float((los[:, z] >= LOS_E).sum() * dt),
             "seconds_at_los_f": float((los[:, z] >= LOS_F).sum() * dt),
+            "worst_queue_los": LOS_NAMES[int(queue_los[:, z].max())] if n else "A",
+            "seconds_at_queue_los_e_or_worse": float((queue_los[:, z] >= LOS_E).sum() * dt),
             "max_gate_queue": int(rec.gate_queue[:n, z].max()) if n else 0,
             "gate_closed_s": 0.0 if gate is None else gate.closed_seconds,
             "clearance_s": _clearance_s(rec.occupancy[:n, z], dt, end_step),
@@ -139,8 +161,11 @@ def crowd_summary(model) -> dict:
         "weather": {"rain_mm_per_h": model.scenario.weather.rain_mm_per_h,
                     "jam_density_ppm2": round(arrays.rho_jam_ppm2, 3),
                     "capacity_ppms": round(arrays.q_max_ppms, 3),
+                    "queue_density_ppm2": round(arrays.queue_density_ppm2, 3),
                     "los_thresholds_ppm2": {LOS_NAMES[k + 1]: round(float(v), 3)
-                                            for k, v in enumerate(arrays.los_thresholds_ppm2)}},
+                                            for k, v in enumerate(arrays.los_thresholds_ppm2)},
+                    "queue_los_thresholds_ppm2": {LOS_NAMES[k + 1]: round(float(v), 3)
+                                                  for k, v in enumerate(arrays.queue_los_thresholds_ppm2)}},
         "zones": zones,
         "peak_occupancy": {name: zones[name]["peak_occupancy"] for name in zones},
         "peak_density_ppm2": {name: zones[name]["peak_density_ppm2"] for name in zones},
@@ -181,16 +206,17 @@ def _exited_by_node(engine) -> dict[str, int]:
 
 
 def format_table(summary: dict) -> str:
-    """The KPI table printed after a run."""
-    head = (f"{'zone':<30}{'cap':>8}{'peak occ':>10}{'peak p/m2':>11}{'LOS':>5}"
-            f"{'s LOS>=E':>10}{'s LOS F':>9}{'max queue':>11}{'clear s':>9}")
+    """The KPI table printed after a run: per zone, the walkers' walkway level of service and the
+    queuing level of those who stand, queue or wait (Fruin 1971), with the time spent at the worst."""
+    head = (f"{'zone':<30}{'cap':>8}{'peak occ':>10}{'peak p/m2':>10}{'walk LOS':>9}{'s F':>7}"
+            f"{'queue LOS':>10}{'s >=E':>7}{'max queue':>10}{'clear s':>9}")
     lines = [head, "-" * len(head)]
     for name, z in summary["zones"].items():
         cap = f"{z['cap']:,}" if z["cap"] else "-"
         clear = "-" if z["clearance_s"] is None else f"{z['clearance_s']:.0f}"
-        lines.append(f"{name:<30}{cap:>8}{z['peak_occupancy']:>10,}{z['peak_density_ppm2']:>11.2f}"
-                     f"{z['worst_los']:>5}{z['seconds_at_los_e_or_worse']:>10.0f}{z['seconds_at_los_f']:>9.0f}"
-                     f"{z['max_gate_queue']:>11,}{clear:>9}")
+        lines.append(f"{name:<30}{cap:>8}{z['peak_occupancy']:>10,}{z['peak_density_ppm2']:>10.2f}"
+                     f"{z['worst_los']:>9}{z['seconds_at_los_f']:>7.0f}{z['worst_queue_los']:>10}"
+                     f"{z['seconds_at_queue_los_e_or_worse']:>7.0f}{z['max_gate_queue']:>10,}{clear:>9}")
     lines.append("")
     lines.append(f"people {summary['agents_total']:,}  exited {summary['agents_exited']:,}  "
                  f"inside at end {summary['agents_inside']:,}  conserved {summary['agents_conserved']}  "
@@ -212,8 +238,9 @@ DENSITY_LIMIT_PPM2 = 4.0
 RUN_KPIS = ["agents_total", "agents_entered", "agents_exited", "agents_inside", "agents_conserved",
             "balked_at_gates", "max_gate_queue", "gate_waiters", "gate_wait_s_mean", "gate_wait_s_p95",
             "clearance_s"]
-ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_mean_density_ppm2", "worst_los",
-             "seconds_at_los_e_or_worse", "seconds_at_los_f", "max_gate_queue", "gate_closed_s", "clearance_s"]
+ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_walking_density_ppm2", "peak_holding_density_ppm2",
+             "peak_mean_density_ppm2", "worst_los", "seconds_at_los_e_or_worse", "seconds_at_los_f",
+             "worst_queue_los", "seconds_at_queue_los_e_or_worse", "max_gate_queue", "gate_closed_s", "clearance_s"]
 
 
 def kpi_columns(scenario) -> list[str]:

@@ -63,6 +63,7 @@ from .kernels import (
     C_TURNED,
     EXITED,
     MAX_HOPS,
+    MIN_FREE_SHARE,
     N_COUNTERS,
     N_STATES,
     PENDING,
@@ -310,7 +311,7 @@ class Pedestrian(mesa.Agent):
             if m.t_s - self.wait_start_s >= m.patience_s:
                 self._give_up(EXITED)
             return
-        if m.in_budget[c2] < 1.0 or m.cell_count[c2] >= m.cell_capacity[c2]:
+        if m.in_budget[c2] < 1.0 or m.cell_count[c2] >= m.room[c2]:
             return
         m.in_budget[c2] -= 1.0
         m.cell_count[c2] += 1
@@ -445,6 +446,10 @@ class ReferenceCrowdModel(mesa.Model):
         self.cell_queued = [0] * n_cells
         self.cell_density_ppm2 = [0.0] * n_cells
         self.supply_step = [0.0] * n_cells
+        self.flow_density = [0.0] * n_cells
+        self.free_share = [1.0] * n_cells
+        self.room: list[int] = net.cell_capacity.tolist()
+        self.view_space, self.queue_density = p.view_space_m2, p.queue_density_ppm2
         self.in_budget = [0.0] * n_cells
         self.cell_out = [0.0] * n_cells
         self.speed_factor = list(self.edge_free_factor)
@@ -567,7 +572,7 @@ class ReferenceCrowdModel(mesa.Model):
     # -- stepping --------------------------------------------------------------------------------
     def _downstream_supply(self, e: int, c: int) -> float:
         node = self.edge_to[e]
-        total = self.edge_out_cap[e] if self.node_exit[node] else 0.0
+        total = self.edge_out_cap[e] * self.free_share[c] if self.node_exit[node] else 0.0
         for j in range(self.out_start[node], self.out_start[node + 1]):
             c2 = self.edge_cell[self.out_edges[j]]
             if c2 == c:
@@ -583,8 +588,15 @@ class ReferenceCrowdModel(mesa.Model):
         start of the step (unused capacity carries over, at most one step's worth)."""
         dt = self.dt_s
         for c in range(len(self.cell_count)):
-            rho = self.cell_count[c] / self.cell_area_m2[c]
-            self.cell_density_ppm2[c] = rho
+            area = self.cell_area_m2[c]
+            self.cell_density_ppm2[c] = self.cell_count[c] / area
+            free = area - self.cell_standing[c] * self.view_space - self.cell_waiting[c] / self.queue_density
+            free = max(free, MIN_FREE_SHARE * area)
+            share = free / area
+            self.free_share[c] = share
+            rho = (self.cell_count[c] - self.cell_standing[c] - self.cell_waiting[c]) / free
+            self.flow_density[c] = rho
+            self.room[c] = int(free * self.queue_density) + self.cell_standing[c] + self.cell_waiting[c]
             q_stairs = self.cell_stairs_ppms[c]
             if q_stairs > 0.0:
                 rho_c = self.cell_stairs_rho_c[c]
@@ -598,13 +610,14 @@ class ReferenceCrowdModel(mesa.Model):
                 supply = self.q_max
             else:
                 supply = rho * self.v0_mps * _weidmann_shape(rho, self.gamma, self.rho_jam)
-            per_step = supply * self.cell_width_m[c] * dt
-            self.supply_step[c] = per_step if self.cell_count[c] < self.cell_capacity[c] else 0.0
+            per_step = supply * self.cell_width_m[c] * share * dt
+            self.supply_step[c] = per_step if self.cell_count[c] < self.room[c] else 0.0
             self.in_budget[c] = min(self.in_budget[c], max(per_step, 1.0)) + per_step
-            self.cell_out[c] = min(self.cell_out[c], max(self.cell_out_cap[c], 1.0)) + self.cell_out_cap[c]
+            out = self.cell_out_cap[c] * share
+            self.cell_out[c] = min(self.cell_out[c], max(out, 1.0)) + out
         for e in range(len(self.edge_cell)):
             c = self.edge_cell[e]
-            rho = self.cell_density_ppm2[c]
+            rho = self.flow_density[c]
             free = self.edge_free_factor[e]
             q = self.edge_stairs_ppms[e]
             if q > 0.0:
@@ -613,13 +626,14 @@ class ReferenceCrowdModel(mesa.Model):
             else:
                 rho_c = self.rho_crit
                 shape = _weidmann_shape(rho, self.gamma, self.rho_jam)
+            out = self.edge_out_cap[e] * self.free_share[c]
             if rho <= rho_c or self.v0_walking[e] <= 0.0:
                 self.speed_factor[e] = free * shape
             else:
-                flux = min(self.edge_out_cap[e], self._downstream_supply(e, c))
+                flux = min(out, self._downstream_supply(e, c))
                 share = flux * self.edge_length_m[e] / (dt * self.v0_walking[e])
                 self.speed_factor[e] = min(free, max(free * shape, share))
-            self.edge_out[e] = min(self.edge_out[e], max(self.edge_out_cap[e], 1.0)) + self.edge_out_cap[e]
+            self.edge_out[e] = min(self.edge_out[e], max(out, 1.0)) + out
         for n in range(len(self.sink_budget)):
             self.sink_budget[n] = min(self.sink_budget[n], max(self.sink_rate[n], 1.0)) + self.sink_rate[n]
 
@@ -633,7 +647,7 @@ class ReferenceCrowdModel(mesa.Model):
             return _BLOCK_GATE
         if self.edge_out[e] < 1.0 or self.cell_out[c] < 1.0:
             return _BLOCK_OUT
-        if self.cell_count[c2] >= self.cell_capacity[c2]:
+        if self.cell_count[c2] >= self.room[c2]:
             back = f ^ 1
             other = self.q_head[back]
             if other is None or gated or self.cell_out[c2] < 1.0 or self.edge_out[back] < 1.0:

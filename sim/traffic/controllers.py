@@ -68,6 +68,9 @@ class TunnelController(mesa.Agent):
         self.max_clear_wait_s = 3.0 * max(t.length_m for t in engine.arrays.tubes) / (20 / 3.6)
         self.current: dict[int, Convoy] = {}
         self._check_out = np.zeros(3, dtype=np.int64)
+        self._lead = np.zeros(self.n_tubes)
+        self._closer = np.zeros(self.n_tubes)
+        self._convoy_on = np.zeros(self.n_tubes, dtype=bool)
         self.history: list[PhaseRecord] = []
         self.phase = ""
         first = "clear_to_convoy" if plan.first_phase == "convoy" else "motor"
@@ -175,16 +178,16 @@ class TunnelController(mesa.Agent):
             return f"motor vehicle in tube {g} ({a.tubes[g].portal_label}) during a convoy phase"
         if int(engine.tube_inside[:, 1].sum()) == 0:
             return None
-        n = self.n_tubes
-        lead = np.full(n, -np.inf)
-        closer = np.full(n, np.nan)
-        convoy_on = np.zeros(n, dtype=bool)
+        lead, closer, convoy_on = self._lead, self._closer, self._convoy_on
+        lead.fill(-np.inf)
+        closer.fill(np.nan)
+        convoy_on.fill(False)
         if self.phase == "convoy":
             for g, convoy in self.current.items():
                 convoy_on[g] = True
-                lead[g] = engine.tube_position_m(convoy.lead, g)
+                lead[g] = self._tube_position(engine, convoy.lead, g)
                 if convoy.closer is not None:
-                    closer[g] = engine.tube_position_m(convoy.closer, g)
+                    closer[g] = self._tube_position(engine, convoy.closer, g)
                 elif convoy.state != "release" and engine.tube_inside[g, 1] > 0:
                     return f"bicycles in tube {g} ({a.tubes[g].portal_label}) with no closing car to come"
         out = self._check_out
@@ -198,6 +201,16 @@ class TunnelController(mesa.Agent):
                 3: "behind the convoy's closing car"}[kind]
         return (f"{bad} bicycle(s) in tube {g} ({a.tubes[g].portal_label}) {what} (first: vehicle {i} at "
                 f"{a.edge_tube_offset_m[engine.veh_edge[i]] + engine.veh_pos[i]:.0f} m from the portal)")
+
+    @staticmethod
+    def _tube_position(engine, i: int, g: int) -> float:
+        """Like :meth:`TrafficEngine.tube_position_m`, from the precomputed edge offsets."""
+        if engine.veh_tube_done[i]:
+            return np.inf
+        e = int(engine.veh_edge[i])
+        if engine.veh_state[i] != 2 or e < 0 or engine.arrays.edge_tube[e] != g:
+            return -np.inf
+        return float(engine.arrays.edge_tube_offset_m[e] + engine.veh_pos[i])
 
     def violations(self) -> list[str]:
         """The invariant broken now, as a list (empty when all hold); see :meth:`first_violation`."""
