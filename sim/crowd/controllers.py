@@ -46,8 +46,8 @@ class ShowController(mesa.Agent):
     Three ways: each group at once at its time; metered (``release_rate_pps`` in all, group after
     group); or marshalled (``hold_density_ppm2``): every group whose time has come leaves at up to
     ``release_rate_pps`` in parallel, held while the people *walking* in its section (not those
-    still standing) reach the hold density somewhere, as stewards hold a section until the way to
-    the stairs has cleared; no hold lasts longer than ``max_hold_s`` (people will not wait for
+    still standing or waiting in a queue: the walkers' density in the ground left to them) reach
+    the hold density somewhere, as stewards hold a section until the way to the stairs has cleared; no hold lasts longer than ``max_hold_s`` (people will not wait for
     ever), after which the group leaves at the metered rate until its section clears."""
 
     def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None,
@@ -99,14 +99,12 @@ class ShowController(mesa.Agent):
             self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
             self._held_since = [None] * len(self.release_times_s)
         dt = engine.arrays.dt_s
-        area = engine.arrays.walk.cell_area_m2
+        walk_density = np.asarray(engine.walk_density)
         for group, when in enumerate(self.release_times_s):
             if t < when:
                 continue
             cells = self._group_cells[group]
-            counts = np.asarray(engine.cell_count)[cells] - np.asarray(engine.cell_standing)[cells]
-            walking = counts / area[cells] if cells.size else None
-            crowded = walking is not None and walking.max() >= self.hold_density_ppm2
+            crowded = cells.size > 0 and walk_density[cells].max() >= self.hold_density_ppm2
             since = self._held_since[group]
             if crowded and (since is None or t - since < self.max_hold_s):
                 if since is None:

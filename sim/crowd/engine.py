@@ -122,6 +122,11 @@ class CrowdEngine:
         return self.cells.density_ppm2
 
     @property
+    def walk_density(self) -> np.ndarray:
+        """The moving walkers' density on each cell, in the ground left to them (p/m2)."""
+        return self.cells.walk_density
+
+    @property
     def edge_passed(self) -> np.ndarray:
         return self.edges.passed
 

@@ -447,6 +447,7 @@ class ReferenceCrowdModel(mesa.Model):
         self.cell_density_ppm2 = [0.0] * n_cells
         self.supply_step = [0.0] * n_cells
         self.flow_density = [0.0] * n_cells
+        self.walk_density_ppm2 = [0.0] * n_cells
         self.free_share = [1.0] * n_cells
         self.room: list[int] = net.cell_capacity.tolist()
         self.view_space, self.queue_density = p.view_space_m2, p.queue_density_ppm2
@@ -537,8 +538,9 @@ class ReferenceCrowdModel(mesa.Model):
                 ped.end_arrival()
 
     @property
-    def cell_count_array(self) -> np.ndarray:
-        return np.asarray(self.cell_count)
+    def walk_density(self) -> list[float]:
+        """Moving walkers per m2 of the ground left to them, per cell (as the engine's zone_stats)."""
+        return self.walk_density_ppm2
 
     # -- routes ----------------------------------------------------------------------------------
     def _edge_costs(self) -> list[float]:
@@ -808,10 +810,17 @@ class ReferenceCrowdModel(mesa.Model):
         occupancy = [0] * len(self.zone_occupancy)
         densest = [0.0] * len(self.zone_occupancy)
         for c in range(len(self.cell_count)):
+            area = self.cell_area_m2[c]
+            holding = self.cell_standing[c] + self.cell_queued[c] + self.cell_waiting[c]
+            walkers = self.cell_count[c] - holding
+            free = (area - self.cell_standing[c] * self.view_space
+                    - (self.cell_queued[c] + self.cell_waiting[c]) / self.queue_density)
+            self.walk_density_ppm2[c] = (0.0 if walkers <= 0
+                                         else min(walkers / max(free, MIN_FREE_SHARE * area), self.rho_jam))
             z = self.cell_zone[c]
             if z >= 0:
                 occupancy[z] += self.cell_count[c]
-                rho = self.cell_count[c] / self.cell_area_m2[c]
+                rho = self.cell_count[c] / area
                 if rho > densest[z]:
                     densest[z] = rho
         self.zone_occupancy = occupancy
