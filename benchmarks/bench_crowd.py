@@ -1,9 +1,14 @@
 """Crowd engine speed: the full Bund scenarios (set-up and stepping timed apart).
 
-    python benchmarks/bench_crowd.py [--scenario FILE ...] [--minutes N] [--csv PATH]
+    python benchmarks/bench_crowd.py [--scenario FILE ...] [--minutes N] [--repeat N] [--csv PATH]
 
-Prints a table and writes CSV. Kernels are compiled (and cached) by a short warm-up run first.
-Agent-updates are counted as people in the simulation (arrived, not yet exited) summed over steps.
+Prints a table and writes CSV. Kernels are compiled (and cached) by a short warm-up run first; each
+scenario runs ``--repeat`` times (the table shows the median run).  Agent-updates are people in the
+simulation (arrived, not yet exited) summed over steps; of these, *walker moves* are the walkers the
+step moved (``walker_moves``), *queue tries* the people at the head of a queue who tried to move on
+(``queue_head_tries``), and the rest stood, waited in a queue behind its head or waited at a source.
+``ns_per_walker_move`` divides the whole stepping time by the walker moves: the cost of a moving
+person against the 1.4 ns floor of one Numba pass over agent state (ECOSYSTEM.md).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bench(path: Path, minutes: float | None) -> dict:
-    overrides = [] if minutes is None else [f"simulation.duration_s={minutes * 60}",
-                                            f"show.start_s={minutes * 30}", f"show.end_s={minutes * 45}"]
+def bench(path: Path, minutes: float | None, overrides: list[str] | None = None) -> dict:
+    overrides = list(overrides or [])
+    if minutes is not None:
+        overrides += [f"simulation.duration_s={minutes * 60}", f"show.start_s={minutes * 30}",
+                      f"show.end_s={minutes * 45}"]
     scenario = load_scenario(path, overrides)
     t0 = time.perf_counter()
     model = CrowdModel(scenario)
@@ -34,10 +41,15 @@ def bench(path: Path, minutes: float | None) -> dict:
     summary = model.run()
     step_s = time.perf_counter() - t1
     updates = int(model.recorder.inside[: model.recorder.n].sum())
+    moves = summary["counters"]["walker_moves"]
+    tries = summary["counters"]["queue_head_tries"]
     return {"scenario": path.name, "agents": summary["agents_total"], "sim_s": summary["sim_seconds"],
-            "setup_s": round(setup_s, 2), "run_wall_s": round(step_s, 2),
+            "cells": model.engine.arrays.walk.n_cells, "setup_s": round(setup_s, 2), "run_wall_s": round(step_s, 2),
             "sim_s_per_wall_s": round(summary["sim_seconds"] / step_s, 1),
+            "agent_updates_M": round(updates / 1e6, 1), "walker_moves_M": round(moves / 1e6, 1),
+            "queue_tries_M": round(tries / 1e6, 1), "other_updates_M": round((updates - moves - tries) / 1e6, 1),
             "agent_updates_per_s": round(updates / step_s), "ns_per_agent_update": round(step_s / updates * 1e9, 2),
+            "ns_per_walker_move": round(step_s / max(moves, 1) * 1e9, 1),
             "peak_promenade": summary["peak_occupancy"].get("promenade"),
             "conserved": summary["agents_conserved"]}
 
@@ -47,10 +59,17 @@ def main(argv=None) -> int:
     parser.add_argument("--scenario", nargs="*", default=[str(ROOT / "scenarios" / "bund_lightshow_dry.toml"),
                                                           str(ROOT / "scenarios" / "bund_lightshow_rain.toml")])
     parser.add_argument("--minutes", type=float, default=None, help="shorten every run (smoke test)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (the median is shown)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a scenario key in every run (e.g. simulation.max_cell_m=50)")
     parser.add_argument("--csv", default=str(ROOT / "benchmarks" / "results" / "crowd.csv"))
     args = parser.parse_args(argv)
-    bench(Path(args.scenario[0]), 2.0)                       # warm-up: compile the kernels
-    rows = [bench(Path(p), args.minutes) for p in args.scenario]
+    bench(Path(args.scenario[0]), 2.0, args.overrides)       # warm-up: compile the kernels
+    rows = []
+    for p in args.scenario:
+        runs = sorted((bench(Path(p), args.minutes, args.overrides) for _ in range(max(1, args.repeat))),
+                      key=lambda r: r["run_wall_s"])
+        rows.append(runs[len(runs) // 2])
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
           f"numpy {np.__version__}")
     print_table(rows)

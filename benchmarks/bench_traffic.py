@@ -58,7 +58,7 @@ def scenario_for(map_path: Path, trips: int, minutes: float, dt_s: float, origin
 
 
 def bench(map_path: Path, trips: int, minutes: float, dt_s: float, n_nodes: int,
-          export: Path | None = None) -> dict:
+          export: Path | None = None, keep_arrays: bool = False) -> dict:
     origins, destinations = trip_nodes(map_path, n_nodes, seed=5)
     scenario = scenario_from_dict(scenario_for(map_path, trips, minutes, dt_s, origins, destinations))
     t0 = time.perf_counter()
@@ -70,13 +70,18 @@ def bench(map_path: Path, trips: int, minutes: float, dt_s: float, n_nodes: int,
     summary = model.run()
     run_s, run_cpu_s = time.perf_counter() - t1, time.process_time() - c1
     updates = model.engine.vehicle_updates
-    return {"map": map_path.name, "trips": int(model.arrays.trip_depart_s.size), "sim_s": summary["sim_seconds"],
+    extra = {"_arrays": model.arrays} if keep_arrays else {}
+    return {**extra, "map": map_path.name, "trips": int(model.arrays.trip_depart_s.size), "sim_s": summary["sim_seconds"],
             "dt_s": dt_s, "setup_s": round(setup_s, 2), "run_wall_s": round(run_s, 2),
             "run_cpu_s": round(run_cpu_s, 2),   # all threads (route refreshes run in parallel)
             "real_time_factor": round(summary["sim_seconds"] / run_s, 1),
             "vehicle_updates": updates, "vehicle_updates_per_s": round(updates / run_s),
             "ns_per_vehicle_update": round(run_s / max(updates, 1) * 1e9, 1),
-            "arrived": summary["modes"]["motor"]["arrived"], "conserved": summary["vehicles_conserved"]}
+            "vehicle_seconds_per_wall_s": round(updates * dt_s / run_s),
+            "arrived": summary["modes"]["motor"]["arrived"], "conserved": summary["vehicles_conserved"],
+            "invariant_checks_s": summary["invariants"]["seconds"],
+            "decel_clamps": summary["kinematics"]["decel_clamps"], "hard_stops": summary["kinematics"]["hard_stops"],
+            "instant_stops": summary["kinematics"]["instant_stops"]}
 
 
 def _export(model: TrafficModel, path: Path) -> None:

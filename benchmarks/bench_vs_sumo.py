@@ -1,13 +1,17 @@
 """Our vehicle engine against SUMO: the same OSM network, the same trips, measured in one run.
 
-    pip install -e ".[bench]"        # eclipse-sumo, libsumo, sumolib (optional extra)
+    pip install -e ".[bench]"        # eclipse-sumo, libsumo, sumolib (optional extra); pip install uxsim
     python benchmarks/bench_vs_sumo.py [--trips N ...] [--minutes M] [--step S ...] [--csv FILE] [--workdir DIR]
+                                       [--uxsim auto] [--uxsim-platoons 1 5]
 
 For each size and step: ``bench_traffic.bench`` draws N random car/bus trips on the map (seeded),
 runs our Numba IDM engine on them and exports them; the same trips (departure times, classes,
 origin and destination junctions) are written as a SUMO trip file and run by SUMO (libsumo, in this
 process) on a network that ``netconvert`` builds from the same OSM file.  SUMO routes each trip
 itself when it loads it (``--sumo-routing duarouter`` pre-routes instead, timed separately).
+
+With ``--uxsim auto`` UXsim runs too, on our road graph and the same trips (its C++ engine and its
+Python one, at platoon size 1 and 5; see ``bench_vs_uxsim.py``): all engines measured in one run.
 
 Vehicle-updates are vehicles on the road summed over steps: our engine's ``vehicle_updates``, and
 the sum of SUMO's ``running`` over the steps of its ``--summary-output`` (vehicles waiting to be
@@ -36,9 +40,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_traffic  # noqa: E402  (the trip generator and our engine's run)
+import bench_vs_uxsim  # noqa: E402  (UXsim on the same network and trips)
 from report import write_csv  # noqa: E402  (benchmarks/report.py)
 
-from sim.core.osm import DEFAULT_LANES, DEFAULT_MAXSPEED_KPH  # noqa: E402
+from sim.core.osm import load_network  # noqa: E402
 from sim.traffic.compile import DEFAULT_CLASSES  # noqa: E402
 
 ROOT = bench_traffic.ROOT
@@ -98,19 +103,18 @@ def sumo_version() -> str:
 
 
 # --------------------------------------------------------------------------- network
-def write_type_map(path: Path) -> Path:
-    """netconvert's own OSM type map with our default speed limits and lanes per direction
-    (``sim.network.DEFAULT_MAXSPEED_KPH``, ``DEFAULT_LANES``) for ways that carry no tag."""
+def write_type_map(path: Path, defaults) -> Path:
+    """netconvert's own OSM type map with the map's defaults profile (speed limits, lanes per
+    direction; :mod:`sim.core.profiles`, as our loader used them) for ways that carry no tag."""
     tree = ET.parse(_sumo_home() / "data" / "typemap" / "osmNetconvert.typ.xml")
     for node in tree.getroot().iter("type"):
         tid = node.get("id", "")
         if not tid.startswith("highway.") or "|" in tid:
             continue
-        highway = tid.split(".", 1)[1].replace("_link", "")
-        if highway in DEFAULT_MAXSPEED_KPH:
-            node.set("speed", f"{DEFAULT_MAXSPEED_KPH[highway] / 3.6:.2f}")
-        if highway in DEFAULT_LANES or highway in DEFAULT_MAXSPEED_KPH:
-            node.set("numLanes", str(DEFAULT_LANES.get(highway, 1)))
+        highway = tid.split(".", 1)[1]
+        if highway.removesuffix("_link") in defaults.maxspeed_kph:
+            node.set("speed", f"{defaults.speed_kph(highway) / 3.6:.2f}")
+            node.set("numLanes", str(defaults.lanes(highway)))
     tree.write(path)
     return path
 
@@ -118,7 +122,7 @@ def write_type_map(path: Path) -> Path:
 def build_sumo_net(osm: Path, workdir: Path) -> tuple[Path, float]:
     """``netconvert`` the OSM file (passenger and bus roads only).  Returns the network and seconds."""
     net = workdir / f"{osm.stem}.net.xml"
-    types = write_type_map(workdir / "osm_types_citytwin.typ.xml")
+    types = write_type_map(workdir / "osm_types_citytwin.typ.xml", load_network(osm).defaults)
     cmd = [_binary("netconvert"), "--osm-files", str(osm), "--type-files", str(types),
            "--keep-edges.by-vclass", "passenger,bus", "--remove-edges.isolated",
            "--output-file", str(net), "--no-warnings", "--log", str(workdir / "netconvert.log")]
@@ -283,32 +287,38 @@ def run_sumo(net: Path, routes: Path, step_s: float, sim_s: float, workdir: Path
 
 
 COLUMNS = ["engine", "trips", "step_s", "sim_s", "setup_s", "wall_s", "cpu_s", "real_time_factor",
-           "vehicle_updates", "vehicle_updates_per_s", "vehicle_updates_per_cpu_s", "ns_per_vehicle_update", "arrived", "on_road_end", "not_inserted_end",
+           "vehicle_seconds_per_wall_s", "vehicle_updates", "vehicle_updates_per_s", "vehicle_updates_per_cpu_s", "ns_per_vehicle_update", "arrived", "on_road_end", "not_inserted_end",
            "teleports", "sumo_routing_in_wall_s", "ratio_updates_per_s", "ratio_updates_per_cpu_s", "ratio_wall",
            "ratio_updates_per_s_sumo_routing_excluded", "notes"]
 
 
 def compare(map_path: Path, trips: int, minutes: float, step_s: float, n_nodes: int, workdir: Path, net: Path,
             netconvert_s: float, sumo_models: list[str], routing: str, time_to_teleport_s: float,
-            reroute_s: float, max_wall_s: float = 0.0) -> list[dict]:
-    """One size and step: our engine once, then SUMO once per model, on the trips our run exported."""
+            reroute_s: float, max_wall_s: float = 0.0, uxsim: list[tuple[bool, int]] | None = None) -> list[dict]:
+    """One size and step: our engine once, then SUMO once per model, then UXsim per (C++?, platoon
+    size), on the trips our run exported."""
     tag = f"{trips}_{step_s:g}"
     trips_csv = workdir / f"trips_{tag}.csv"
-    ours = bench_traffic.bench(map_path, trips, minutes, step_s, n_nodes, export=trips_csv)
+    ours = bench_traffic.bench(map_path, trips, minutes, step_s, n_nodes, export=trips_csv, keep_arrays=True)
+    arrays = ours.pop("_arrays")
     rows = read_trips(trips_csv)
     ends, info = map_trips(net, rows)
     sim_s = minutes * 60.0
     out = [{"engine": "citytwin (Numba IDM)", "trips": ours["trips"], "step_s": step_s, "sim_s": sim_s,
             "setup_s": ours["setup_s"], "wall_s": ours["run_wall_s"], "cpu_s": ours["run_cpu_s"],
-            "real_time_factor": round(sim_s / ours["run_wall_s"], 1), "vehicle_updates": ours["vehicle_updates"],
+            "real_time_factor": round(sim_s / ours["run_wall_s"], 1),
+            "vehicle_seconds_per_wall_s": ours["vehicle_seconds_per_wall_s"], "vehicle_updates": ours["vehicle_updates"],
             "vehicle_updates_per_s": ours["vehicle_updates_per_s"],
             "vehicle_updates_per_cpu_s": round(ours["vehicle_updates"] / max(ours["run_cpu_s"], 1e-9)),
             "ns_per_vehicle_update": ours["ns_per_vehicle_update"], "arrived": ours["arrived"],
             "on_road_end": "", "not_inserted_end": "", "teleports": "",
             "sumo_routing_in_wall_s": "", "ratio_updates_per_s": "", "ratio_updates_per_cpu_s": "", "ratio_wall": "",
             "ratio_updates_per_s_sumo_routing_excluded": "",
-            "notes": f"conserved={ours['conserved']}; setup = compile (the OSM parse is cached from the warm-up) "
-                     f"+ route tables; route refreshes every 300 s are in the wall"}]
+            "notes": f"conserved={ours['conserved']}; safety invariants checked every step "
+                     f"({ours['invariant_checks_s']} s, in the wall); braking clamped {ours['decel_clamps']}x, "
+                     f"drops > 9 m/s2 {ours['hard_stops']}, instant stops {ours['instant_stops']}; setup = compile "
+                     f"(the OSM parse is cached from the warm-up) + route tables; route refreshes every 300 s are "
+                     f"in the wall"}]
     for model in sumo_models:
         sumo_trips = workdir / f"trips_{tag}_{model}.rou.xml"
         same = write_sumo_trips(sumo_trips, rows, ends, model)
@@ -333,7 +343,8 @@ def compare(map_path: Path, trips: int, minutes: float, step_s: float, n_nodes: 
         row = {"engine": f"SUMO ({model})", "trips": len(rows) - same, "step_s": step_s, "sim_s": s["sim_s"],
                "setup_s": round(netconvert_s + s["load_s"] + route_s, 2), "wall_s": round(s["run_s"], 2),
                "cpu_s": round(s["cpu_s"], 2),
-               "real_time_factor": round(s["sim_s"] / s["run_s"], 1), "vehicle_updates": s["updates"],
+               "real_time_factor": round(s["sim_s"] / s["run_s"], 1),
+               "vehicle_seconds_per_wall_s": round(s["updates"] * step_s / s["run_s"]), "vehicle_updates": s["updates"],
                "vehicle_updates_per_s": round(s["updates"] / s["run_s"]),
                "vehicle_updates_per_cpu_s": round(s["updates"] / max(s["cpu_s"], 1e-9)),
                "ns_per_vehicle_update": round(s["run_s"] / max(s["updates"], 1) * 1e9, 1),
@@ -351,6 +362,21 @@ def compare(map_path: Path, trips: int, minutes: float, step_s: float, n_nodes: 
             row["notes"] = (f"STOPPED at {row['sim_s']:g} of {sim_s:g} simulated s (--sumo-max-wall-s "
                             f"{max_wall_s:g}): its columns cover that part only; " + row["notes"])
         out.append(row)
+    for cpp, deltan in uxsim or []:
+        u = bench_vs_uxsim.run_uxsim(arrays, minutes, deltan, cpp)
+        out.append({"engine": u["engine"], "trips": u["trips"], "step_s": u["step_s"], "sim_s": u["sim_s"],
+                    "setup_s": u["setup_s"], "wall_s": u["wall_s"], "cpu_s": u["cpu_s"],
+                    "real_time_factor": u["real_time_factor"],
+                    "vehicle_seconds_per_wall_s": u["vehicle_seconds_per_wall_s"], "vehicle_updates": "",
+                    "vehicle_updates_per_s": "", "vehicle_updates_per_cpu_s": "", "ns_per_vehicle_update": "",
+                    "arrived": u["arrived"], "on_road_end": "", "not_inserted_end": "", "teleports": "",
+                    "sumo_routing_in_wall_s": "", "ratio_updates_per_s": "", "ratio_updates_per_cpu_s": "",
+                    "ratio_wall": round(out[0]["wall_s"] / max(u["wall_s"], 1e-9), 3),
+                    "ratio_updates_per_s_sumo_routing_excluded": "",
+                    "notes": f"UXsim {bench_vs_uxsim.uxsim_version()}, mesoscopic (Newell, platoons of {deltan}, step "
+                             f"{u['step_s']:g} s, DUO routing); same nodes and motor edges ({u['links']} links), no "
+                             f"signals; vehicle-seconds per wall s ratio ours/UXsim "
+                             f"x{out[0]['vehicle_seconds_per_wall_s'] / max(u['vehicle_seconds_per_wall_s'], 1):.2f}"})
     return out
 
 
@@ -371,6 +397,7 @@ def machine() -> str:
 def print_table(rows: list[dict]) -> None:
     shown = [("engine", "engine"), ("trips", "trips"), ("step_s", "step s"), ("sim_s", "sim s"),
              ("setup_s", "setup s"), ("wall_s", "wall s"), ("cpu_s", "cpu s"), ("real_time_factor", "real-time x"),
+             ("vehicle_seconds_per_wall_s", "veh-s/wall s"),
              ("vehicle_updates", "vehicle-updates"), ("vehicle_updates_per_s", "updates/s"),
              ("vehicle_updates_per_cpu_s", "updates/cpu s"),
              ("arrived", "arrived"), ("on_road_end", "on road at end"), ("not_inserted_end", "not inserted"),
@@ -386,8 +413,12 @@ def print_table(rows: list[dict]) -> None:
     print()
     ours = None
     for r in rows:
-        if not r["engine"].startswith("SUMO"):
+        if r["engine"].startswith("citytwin"):
             ours = r
+            continue
+        if r["engine"].startswith("UXsim"):
+            print(f"ratio ours / {r['engine']}: wall time x{r['ratio_wall']:.3f}, vehicle-seconds per wall second "
+                  f"x{ours['vehicle_seconds_per_wall_s'] / max(r['vehicle_seconds_per_wall_s'], 1):.2f}")
             continue
         print(f"ratio ours / {r['engine']}, {ours['trips']:,} trips, step {r['step_s']:g} s: "
               f"vehicle-updates/s x{r['ratio_updates_per_s']:.2f}, per CPU second x{r['ratio_updates_per_cpu_s']:.2f}, "
@@ -397,7 +428,7 @@ def print_table(rows: list[dict]) -> None:
               f"vehicle-updates/s x{r['ratio_updates_per_s_sumo_routing_excluded']:.2f}")
     print()
     for r in rows:
-        if r["engine"].startswith("SUMO"):
+        if r["engine"].startswith(("SUMO", "UXsim")):
             print(f"{r['engine']}, {r['trips']:,} trips, step {r['step_s']:g} s: {r['notes']}")
 
 
@@ -417,6 +448,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sumo-reroute-s", type=float, default=0.0, help="SUMO rerouting period (0: off)")
     parser.add_argument("--sumo-max-wall-s", type=float, default=0.0,
                         help="stop SUMO after this much wall time, reporting the part it simulated (0: no limit)")
+    parser.add_argument("--uxsim", choices=["auto", "off"], default="off",
+                        help="auto: also run UXsim (pip install uxsim; its C++ engine where available, and its "
+                             "Python one) at the platoon sizes of --uxsim-platoons, on the same network and trips")
+    parser.add_argument("--uxsim-platoons", type=int, nargs="+", default=[1, 5])
     args = parser.parse_args(argv)
     reason = sumo_missing()
     if reason:
@@ -424,6 +459,14 @@ def main(argv=None) -> int:
         return 2
     map_path = Path(args.map) if args.map else (bench_traffic.REAL if bench_traffic.REAL.exists()
                                                   else bench_traffic.SHIPPED)
+    uxsim_runs: list[tuple[bool, int]] = []
+    if args.uxsim == "auto":
+        why = bench_vs_uxsim.uxsim_missing()
+        if why:
+            print(why + "; UXsim rows left out", file=sys.stderr)
+        else:
+            engines = ([True] if bench_vs_uxsim.cpp_available() else []) + [False]
+            uxsim_runs = [(cpp, d) for cpp in engines for d in args.uxsim_platoons]
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="citytwin_sumo_") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
@@ -435,7 +478,7 @@ def main(argv=None) -> int:
             for step_s in args.step:
                 rows += compare(map_path, trips, args.minutes, step_s, args.nodes, workdir, net, netconvert_s,
                                 args.sumo_model, args.sumo_routing, args.sumo_time_to_teleport, args.sumo_reroute_s,
-                                args.sumo_max_wall_s)
+                                args.sumo_max_wall_s, uxsim_runs)
     print(f"map: {map_path.name}; machine: {machine()}")
     print(f"load average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f}, on {os.cpu_count()} cores: "
           f"wall times include any other work on the machine; CPU times (this process, all its threads) do not")

@@ -43,6 +43,13 @@ def check_profile(value: list[tuple[float, float]]) -> list[tuple[float, float]]
 Profile = Annotated[list[tuple[float, float]], Field(min_length=2), AfterValidator(check_profile)]
 
 
+def check_map_name(value: str) -> str:
+    """A map file name: not empty (an empty name would resolve to the scenario's own folder)."""
+    if not value.strip():
+        raise ValueError(f"expected a map file such as '../maps/bund.osm', got {value!r}")
+    return value
+
+
 class MapDefaultsSpec(Strict):
     """``[map_defaults]``: how the map is read where its tags are silent (:mod:`sim.core.profiles`).
 
@@ -69,7 +76,7 @@ class ScenarioBase(Strict):
 
     name: str
     description: str = ""
-    map: str = Field(description="map file, relative to the scenario file")
+    map: Annotated[str, AfterValidator(check_map_name)] = Field(description="map file, relative to the scenario file")
     map_defaults: MapDefaultsSpec = Field(
         default_factory=MapDefaultsSpec, description="defaults for missing OSM tags (sim.core.profiles)")
     source_path: str = Field("", description="file the scenario was read from (set by the loader)")

@@ -55,7 +55,7 @@ from ..core.routing import EXIT_HERE
 __all__ = [
     "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED", "WAITING", "N_STATES", "STATE_NAMES",
     "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
-    "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
+    "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
     "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "Routes", "Params",
     "refresh_cells", "step_agents", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
     "count_states", "edge_costs", "weidmann_shape",
@@ -67,10 +67,11 @@ N_STATES = 7
 STATE_NAMES = ("pending", "at_source", "walking_in", "standing", "walking_out", "exited", "waiting")
 # Indices into the counters array (cumulative over the run).
 (C_EXITED, C_BALKED, C_RETARGETED, C_ENTERED_NETWORK, C_ADMITTED, C_LEFT_FROM_SOURCE, C_SWAPS, C_REROUTED,
- C_TURNED, C_STARTED) = range(10)
-N_COUNTERS = 10
+ C_TURNED, C_STARTED, C_WALKER_MOVES, C_QUEUE_TRIES) = range(12)
+N_COUNTERS = 12
 COUNTER_NAMES = ("exited", "gave_up_at_gates", "retargeted", "entered_network", "admitted_at_gates",
-                 "left_from_source", "counterflow_swaps", "took_another_way", "turned_to_exit", "started_moving")
+                 "left_from_source", "counterflow_swaps", "took_another_way", "turned_to_exit", "started_moving",
+                 "walker_moves", "queue_head_tries")
 #: Most cells one walker crosses in one step (short cells are crossed in the same step).
 MAX_HOPS = 8
 #: Smallest share of a cell's ground left to walkers when people stand on it (a standing crowd
@@ -584,6 +585,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             if i < 0:
                 break
             nxt = q_next[i]
+            counters[C_QUEUE_TRIES] += 1
             f = cross_node(i, e)
             if f >= 0 or f == _LEFT:
                 if prev < 0:
@@ -606,6 +608,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         s = state[i]
         if (s != WALK_IN and s != WALK_OUT) or q_edge[i] >= 0:
             continue
+        counters[C_WALKER_MOVES] += 1
         walk(i)
     # Queue statistics; people held at gates are counted and may give up.
     for e in range(n_edges):

@@ -60,7 +60,9 @@ from .kernels import (
     C_RETARGETED,
     C_STARTED,
     C_SWAPS,
+    C_QUEUE_TRIES,
     C_TURNED,
+    C_WALKER_MOVES,
     EXITED,
     MAX_HOPS,
     MIN_FREE_SHARE,
@@ -738,6 +740,7 @@ class ReferenceCrowdModel(mesa.Model):
                 if ped is None:
                     break
                 nxt = ped.q_next
+                self.counters[C_QUEUE_TRIES] += 1
                 f = ped.cross_node(e)
                 if f >= 0 or f == _LEFT:
                     if prev is None:
@@ -797,6 +800,7 @@ class ReferenceCrowdModel(mesa.Model):
         for k in range(n):
             ped = peds[(offset + k) % n]
             if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.q_edge < 0:
+                self.counters[C_WALKER_MOVES] += 1
                 ped.step()
         self._queue_stats_and_gates()
         for ped in peds:
