@@ -332,15 +332,18 @@ def _view_seeds(arrays: CrowdArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray
     nexts[1::2] = 2 * cells + 1
     start = np.arange(0, 2 * cells.size + 1, 2, dtype=np.int64)
     return start, nodes, np.zeros(2 * cells.size), nexts
-def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray):
-    """(view_dist, view_next, exit_dist, exit_next) tables for the given edge costs."""
+def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray, view: bool = True):
+    """(view_dist, view_next, exit_dist, exit_next) tables for the given edge costs (the viewing
+    rows None when ``view`` is false)."""
     walk = arrays.walk
-    start, nodes, cost, nexts = _view_seeds(arrays)
-    n_view = arrays.view_cell.size
-    view_dist = np.empty((n_view, walk.n_nodes))
-    view_next = np.empty((n_view, walk.n_nodes), dtype=np.int32)
-    fill_next_hops(start, nodes, cost, nexts, edge_cost_s, walk.edge_to, walk.out_start, walk.out_edges,
-                   view_dist, view_next)
+    view_dist = view_next = None
+    if view:
+        start, nodes, cost, nexts = _view_seeds(arrays)
+        n_view = arrays.view_cell.size
+        view_dist = np.empty((n_view, walk.n_nodes))
+        view_next = np.empty((n_view, walk.n_nodes), dtype=np.int32)
+        fill_next_hops(start, nodes, cost, nexts, edge_cost_s, walk.edge_to, walk.out_start, walk.out_edges,
+                       view_dist, view_next)
     n_exit = len(arrays.exit_names)
     exit_dist = np.empty((n_exit, walk.n_nodes))
     exit_next = np.empty((n_exit, walk.n_nodes), dtype=np.int32)

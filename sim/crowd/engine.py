@@ -48,6 +48,7 @@ class CrowdEngine:
                              held_for=np.zeros(n_edges, dtype=np.int32),
                              held_prev=np.zeros(n_edges, dtype=np.int32),
                              v0_walking=np.zeros(n_edges))
+        self.arrivals_over = False
         self.edge_cost_s = free_flow_costs(a)
         self.routes = self._routes(self.edge_cost_s)
         self.next_route_s = scenario.simulation.route_interval_s
@@ -160,22 +161,30 @@ class CrowdEngine:
         sources leave."""
         K.leave_queues(self.n_active, self.agents, self.edges, K.WALK_IN)
         K.end_arrivals(self.t_s, self.n_active, self.agents, self.counters)
+        self.arrivals_over = True
 
     # -- stepping ---------------------------------------------------------------------------------
-    def _routes(self, edge_cost_s: np.ndarray) -> K.Routes:
+    def _routes(self, edge_cost_s: np.ndarray, view: bool = True) -> K.Routes:
         a = self.arrays
-        view_dist, view_next, exit_dist, exit_next = compute_routes(a, edge_cost_s)
+        if view:
+            view_dist, view_next, exit_dist, exit_next = compute_routes(a, edge_cost_s)
+        else:
+            view_dist, view_next = self.routes.view_dist, self.routes.view_next
+            exit_dist, exit_next = compute_routes(a, edge_cost_s, view=False)[2:]
         return K.Routes(view_next=view_next, view_dist=view_dist, exit_next=exit_next, exit_dist=exit_dist,
                         edge_cost_s=edge_cost_s, view_cell=a.view_cell, view_log_attr=a.view_log_attr)
 
     def refresh_routes(self) -> None:
-        """Route tables from the congestion now: speeds on every edge and the queues at their ends."""
+        """Route tables from the congestion now (the speeds on every edge); the viewing targets' rows
+        only while people may still arrive."""
         a = self.arrays
         cost = np.empty_like(self.edge_cost_s)
         K.edge_costs(a.net, self.edges.speed_factor, a.v0_mps, a.walk.cell_covered, a.shelter_factor,
                      np.zeros_like(cost), MIN_ROUTE_SPEED_MPS, cost)
         self.edge_cost_s = cost
-        self.routes = self._routes(cost)
+        heading_in = (not self.arrivals_over or self.n_active < self.n_agents
+                      or bool(np.any(self.agents.state[:self.n_active] == K.WALK_IN)))
+        self.routes = self._routes(cost, view=heading_in)
         K.retarget_full(self.n_active, self.agents, a.net, self.cells, self.routes, a.params, self.counters)
 
     def step(self) -> None:
@@ -189,14 +198,9 @@ class CrowdEngine:
         if t >= self.next_route_s:
             self.refresh_routes()
             self.next_route_s += self.scenario.simulation.route_interval_s
-        K.refresh_cells(a.net, self.cells, self.edges, self.zones, self.nodes, a.params)
-        np.subtract(a.zone_cap, self.zones.occupancy, out=self.zones.admit)
-        admit_before = self.zones.admit.copy()
         offset = int(self.rng.integers(0, self.n_active)) if self.n_active else 0
-        K.step_agents(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
-                      self.routes, a.params, self.counters)
-        self.admitted_last_step = admit_before - self.zones.admit
-        K.zone_stats(self.cells, a.net, self.zones, a.params)
+        K.advance(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
+                  self.routes, a.params, self.counters, a.zone_cap, self.admitted_last_step)
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
         self.t_s = self.step_index * a.dt_s

@@ -57,7 +57,7 @@ __all__ = [
     "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
     "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
     "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "Routes", "Params",
-    "refresh_cells", "step_agents", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
+    "refresh_cells", "step_agents", "advance", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
     "count_states", "edge_costs", "weidmann_shape",
 ]
 
@@ -676,6 +676,21 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         state[i] = WALK_IN
         counters[C_ENTERED_NETWORK] += 1
         v0_walking[f] += v0[i]
+
+
+@njit(cache=True)
+def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, zone_cap,
+            admitted_out):
+    """One whole step in one call (one dispatch of the bundles from Python): cell refresh, zone
+    admissions (cap - occupancy), :func:`step_agents`, people admitted per zone, zone statistics."""
+    refresh_cells(net, cells, edges, zones, nodes, p)
+    for z in range(zone_cap.shape[0]):
+        zones.admit[z] = zone_cap[z] - zones.occupancy[z]
+        admitted_out[z] = zones.admit[z]
+    step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters)
+    for z in range(zone_cap.shape[0]):
+        admitted_out[z] -= zones.admit[z]
+    zone_stats(cells, net, zones, p)
 
 
 @njit(cache=True)
