@@ -82,9 +82,9 @@ def bench(minutes: float, rate_per_min: float, width_m: float, repeat: int) -> l
     rows = []
     for name, agents, sim_s, setup_s, run_s, updates, conserved in (
             ("numba engine", engine.engine.n_agents, engine.engine.t_s, e_setup, e_run, sum(e_inside),
-             bool(rec.conserved_each_step[: rec.n].all())),
+             engine.summary()["agents_conserved"]),
             ("mesa reference", reference.n_agents, reference.t_s, r_setup, r_run, sum(reference.inside_per_step),
-             reference.conserved and reference.recount_ok())):
+             reference.recount_ok())):
         rows.append({"scenario": label, "model": name, "agents": agents, "sim_s": round(sim_s, 1),
                      "setup_s": round(setup_s, 3), "run_wall_s": round(run_s, 3), "agent_updates": updates,
                      "agent_updates_per_s": round(updates / run_s),

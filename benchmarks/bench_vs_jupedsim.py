@@ -195,13 +195,13 @@ def run_citytwin(bottleneck_width_m: float | None, minutes: float, warmup_s: flo
                 cpu_s += time.process_time() - c0
                 # Counted outside the timed part: agents on the corridor after this step.
                 na = engine.n_active
-                state, edge = engine.state[:na], engine.edge[:na]
+                state, edge = engine.agents.state[:na], engine.agents.edge[:na]
                 walking = ((state == K.WALK_IN) | (state == K.WALK_OUT)) & (edge >= 0)
                 on_corridor[k] = int(corridor_edge[edge[walking]].sum())
                 in_engine[k] = engine.inside
                 t_s[k + 1], passed[k + 1] = engine.t_s, int(engine.edge_passed[line_edges].sum())
             best_wall_s, best_cpu_s = min(best_wall_s, wall_s), min(best_cpu_s, cpu_s)
-        conserved = bool(model.recorder.conserved_each_step[: model.recorder.n].all())
+        conserved = model.summary()["agents_conserved"]
         entered = int(engine.counters[K.C_ENTERED_NETWORK])
     steps = int(on_corridor.sum())
     return _row(bottleneck_width_m, "citytwin (Numba)", "network cells, Weidmann FD", a.dt_s, entered,
