@@ -1,77 +1,86 @@
-"""The shipped Bund light-show scenarios: the numbers a safety team reads (seeded regression)."""
+"""The shipped Bund light-show scenarios over ten seeds: what holds for every draw, not for one.
+
+Both nights run through the sweep runner (``citytwin sweep``: seeds ``simulation.seed + 0..9``, common
+random numbers, two worker processes).  Claims that confirm an input are labelled unit checks (the
+cap, the demand sized to the dry peak); the rest are what the model says.
+"""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sim.crowd.compile import compile_crowd
-from sim.crowd.model import CrowdModel
 from sim.kinds import load_scenario
+from sim.study.sweep import read_table, run_sweep
 from tests.conftest import ROOT
 
 DRY = ROOT / "scenarios" / "bund_lightshow_dry.toml"
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
+SEEDS = 10
+
+
+def _sweep(path: Path, out: Path) -> list[dict]:
+    result = run_sweep(path, [], SEEDS, out, workers=2, progress=False, log=lambda msg: None)
+    assert result.failed == 0
+    return [r for r in read_table(out / "sweep.csv")]
 
 
 @pytest.fixture(scope="module")
-def dry_run():
-    model = CrowdModel(load_scenario(DRY))
-    return model, model.run()
+def dry_rows(tmp_path_factory):
+    return _sweep(DRY, tmp_path_factory.mktemp("dry"))
 
 
 @pytest.fixture(scope="module")
-def rain_run():
-    model = CrowdModel(load_scenario(RAIN))
-    return model, model.run()
+def rain_rows(tmp_path_factory):
+    return _sweep(RAIN, tmp_path_factory.mktemp("rain"))
 
 
-def test_dry_uncapped_peaks_near_117000_and_reaches_los_f(dry_run):
-    model, summary = dry_run
-    # Seed (FACTS.md): up to 117,000 people on the promenade at peak; tolerance 5%.
-    assert summary["peak_occupancy"]["promenade"] == pytest.approx(117_000, rel=0.05)
-    # Fruin LOS F (> 2.17 p/m2) is reached somewhere on the promenade.
-    assert summary["peak_density_ppm2"]["promenade"] > 2.17
-    assert summary["seconds_at_los_f"]["promenade"] > 0
-    assert summary["agents_conserved"]
-    # The body limit is never exceeded anywhere (Weidmann rho_max 5.4 p/m2).
-    assert model.recorder.cell_peak_density.max() <= 5.4 + 1e-9
+def test_every_run_conserves_everyone_and_ends_with_everyone_out(dry_rows, rain_rows):
+    for row in dry_rows + rain_rows:
+        assert row["status"] == "ok" and row["agents_conserved"] is True
+        assert row["agents_exited"] == row["agents_total"]
 
 
-def test_rain_cap_60000_holds_every_step(rain_run):
-    model, summary = rain_run
-    rec = model.recorder
-    occ = rec.occupancy[: rec.n, model.engine.arrays.zone_names.index("promenade")]
-    assert occ.max() <= 60_000
-    assert summary["peak_occupancy"]["promenade"] == 60_000      # the demand presses against the cap
-    assert summary["max_gate_queue"] > 0 and summary["gate_wait_s_p95"] > 0
-    assert summary["agents_conserved"]
-    assert summary["clearance_s"] is not None
+def test_dry_uncapped_peaks_near_117000_in_every_seed(dry_rows):
+    """Calibration, not evidence: the arrival profiles were sized so that the uncapped promenade
+    peaks near the 117,000 reported (docs/sources.md, section 1); tolerance 5%, every seed."""
+    peaks = [r["promenade.peak_occupancy"] for r in dry_rows]
+    assert len(peaks) == SEEDS
+    assert all(abs(p - 117_000) <= 0.05 * 117_000 for p in peaks), peaks
+
+
+def test_dry_uncapped_night_puts_walkers_at_los_f_in_every_seed(dry_rows):
+    """What the model says of an uncapped night: somewhere on the promenade walkers move at Fruin's
+    walkway LOS F (above 2.17 p/m2 of the ground left to them), in every seed."""
+    assert all(r["promenade.worst_los"] == "F" and r["promenade.seconds_at_los_f"] > 0 for r in dry_rows)
+
+
+def test_rain_cap_holds_and_the_demand_presses_against_it_in_every_seed(rain_rows):
+    """Unit check of the gates: the promenade never holds more than its cap of 60,000, and the same
+    demand as the dry night reaches the cap, with people queueing at the gates, in every seed."""
+    for r in rain_rows:
+        assert r["promenade.peak_occupancy"] == 60_000
+        assert r["max_gate_queue"] > 0 and r["gate_waiters"] > 0
+
+
+def test_rain_queues_stand_at_the_rain_queue_density_at_most(rain_rows):
+    """People who stand or queue never exceed the queue density under umbrellas (1 / (0.28 + 0.1 m2)
+    = 2.63 p/m2), so nobody stands at Fruin's queuing LOS E or worse in rain, in any seed."""
+    for r in rain_rows:
+        for zone in ("promenade", "chen_yi_square", "fuzhou_road_financial_square"):
+            assert r[f"{zone}.peak_holding_density_ppm2"] <= 1 / 0.38 + 1e-6
+            assert r[f"{zone}.seconds_at_queue_los_e_or_worse"] == 0
 
 
 def test_rain_lowers_the_density_of_each_los_level():
     dry = compile_crowd(load_scenario(DRY))
     rain = compile_crowd(load_scenario(RAIN))
     assert (rain.los_thresholds_ppm2 < dry.los_thresholds_ppm2).all()
+    assert (rain.queue_los_thresholds_ppm2 < dry.queue_los_thresholds_ppm2).all()
     assert rain.rho_jam_ppm2 < dry.rho_jam_ppm2 and rain.v0_mps < dry.v0_mps
     assert rain.q_max_ppms < dry.q_max_ppms
-
-
-def test_rain_cap_keeps_the_standing_crowd_below_los_f(rain_run):
-    # While the show is on (people standing, gates shut at the cap), no promenade cell reaches the
-    # rain-adjusted LOS F density.
-    model, _ = rain_run
-    rec = model.recorder
-    z = model.engine.arrays.zone_names.index("promenade")
-    show = model.scenario.show
-    during = slice(int(show.start_s / rec.dt_s), int(show.end_s / rec.dt_s))
-    assert rec.max_density[during, z].max() < model.engine.arrays.los_thresholds_ppm2[-1]
-
-
-def test_rain_cap_stays_below_los_f_over_the_whole_run(rain_run):
-    """With the cap, a 3 m walking aisle and the marshalled release (sections held while their
-    densest cell is at 1.5 p/m2 or more), no promenade cell reaches the rain-adjusted LOS F density
-    at any step of the night, arrivals and departure included."""
-    _, summary = rain_run
-    assert summary["seconds_at_los_f"]["promenade"] == 0
+    assert rain.queue_density_ppm2 < dry.queue_density_ppm2
 
 
 def test_shelter_preference_in_rain_makes_uncovered_walking_costlier():
@@ -82,22 +91,3 @@ def test_shelter_preference_in_rain_makes_uncovered_walking_costlier():
     lo, hi = rain.exit_seed_start[street], rain.exit_seed_start[street + 1]
     assert (rain.exit_seed_penalty_s[lo:hi] > 0).all()
     assert np.all(dry.exit_seed_penalty_s == 0)
-
-
-def test_marshalled_release_holds_sections_and_everyone_leaves(rain_run):
-    model, summary = rain_run
-    show = model.show
-    assert all(n > 0 for n in show.released)           # every section was sent home
-    assert sum(show.held_seconds) > 0                   # and the stewards had to hold someone
-    assert summary["agents_exited"] == summary["agents_total"]
-
-
-def test_marshalled_release_never_stalls_an_overfull_promenade():
-    """At cap 80,000 the promenade jams (more people than viewing room in rain); the stewards' hold
-    must still let every section go (no hold longer than release_max_hold_s), so the crowd clears."""
-    model = CrowdModel(load_scenario(RAIN, ["zones.promenade.cap=80000"]))
-    summary = model.run()
-    assert all(n > 0 for n in model.show.released)
-    assert summary["clearance_s"] is not None
-    assert summary["agents_exited"] >= 0.99 * summary["agents_total"]
-    assert summary["agents_conserved"]
