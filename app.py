@@ -40,7 +40,7 @@ import pandas as pd
 import streamlit as st
 
 from sim import study as C
-from sim.core.errors import SimError
+from sim.core.errors import ConservationError, SimError
 from sim.bikes.plots import bike_pools_map_figure, exit_shares_figure, pool_stock_figure
 from sim.core.plotting import figure_png
 from sim.crowd.plots import cap_series_figure, los_map_figure
@@ -252,6 +252,16 @@ def run_options(page: str, scenario, choice_key: str) -> tuple[int, list[str]]:
     return int(seed), overrides
 
 
+def run_error(exc: SimError) -> None:
+    """A run's error in an error box; a failed conservation check is named as a model error."""
+    if isinstance(exc, ConservationError):
+        st.error(f"**The run was stopped: a conservation check failed.** {exc}. Someone was lost or counted "
+                 f"twice: a model error, not bad input, so no results are shown. Please report it with the "
+                 f"scenario and seed.")
+    else:
+        st.error(str(exc))
+
+
 def downloads(files: dict[str, str], stem: str, key: str) -> None:
     """Download buttons for a run's summary.json, timeseries.csv and scenario.json."""
     mime = {"json": "application/json", "csv": "text/csv"}
@@ -333,7 +343,7 @@ def crowd_page() -> None:
                 key = _scenario_key(scenario)
                 results.append((_result_key(key, source, seed, label), crowd_result(key, source, seed, label)))
         except SimError as exc:
-            st.error(str(exc))
+            run_error(exc)
             return
         weather_text = "dry" if rain == 0 else f"rain {rain:g} mm/h"
         st.session_state["crowd"] = {
@@ -401,7 +411,7 @@ def sweep_results(folder: str, max_risk: float) -> None:
         st.error(f"Could not read the sweep in {folder!r}: {exc}")
         return
     zones = C.sweep_zones(risk.columns)
-    if "p_any_zone_los_f" not in risk.columns or not zones:
+    if "p_unsafe" not in risk.columns or not zones:
         st.warning(f"The sweep in {folder!r} is not a crowd sweep (no LOS or density columns in {RISK_NAME}).")
         return
     cap_key = C.sweep_cap_key(grid_keys)
@@ -409,6 +419,10 @@ def sweep_results(folder: str, max_risk: float) -> None:
     zone = zone if zone in zones else zones[0]
     records = risk.to_dict("records")
     failed = int((runs["status"] != "ok").sum()) if "status" in runs else 0
+    invalid = int((runs["status"] == "invalid").sum()) if "status" in runs else 0
+    if invalid:
+        st.error(f"{invalid} run(s) of this sweep are invalid: a conservation check failed (a model error; see "
+                 f"the error column of {TABLE_NAME}). They count in no risk band below.")
     st.caption(f"{folder}: {len(runs)} runs in {len(records)} grid cell(s) "
                f"({', '.join(grid_keys) or 'no grid'}), seeds {runs['seed'].min()}-{runs['seed'].max()}"
                + (f"; {failed} run(s) failed" if failed else "") + ". Probabilities are shares of a cell's ok "
@@ -478,7 +492,7 @@ def tunnel_page() -> None:
             key = _scenario_key(scenario)
             result = traffic_result(key, source, seed, tuple(plans))
         except SimError as exc:
-            st.error(str(exc))
+            run_error(exc)
             return
         st.session_state["tunnel"] = {
             "key": _result_key(key, source, seed, plans), "result": result,
@@ -541,7 +555,7 @@ def bikes_page() -> None:
             key = _scenario_key(scenario)
             result = bike_result(key, source, seed, tuple(plans))
         except SimError as exc:
-            st.error(str(exc))
+            run_error(exc)
             return
         weather_text = "dry" if rain == 0 else f"rain {rain:g} mm/h"
         st.session_state["bikes"] = {
@@ -560,7 +574,7 @@ def bike_results(state: dict) -> None:
     st.caption(f"Runs shown: {state['caption']}")
     st.success(C.fewest_unmet(summary).text)
     if not summary["bikes_conserved"]:
-        st.error("Bike conservation failed in some plan: see summary.json (conservation_error).")
+        st.error("Bike conservation failed in some plan: see summary.json (bikes_conserved per plan).")
     st.markdown(f"**KPIs per plan** ({summary['pickup_requests']:,} riders wanted a bike, "
                 f"{summary['returns_offered']:,} returned one; empty-pool minutes: time a pool had no bike)")
     st.table(pd.DataFrame(C.bike_kpi_rows(summary)).set_index("KPI"))

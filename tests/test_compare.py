@@ -236,7 +236,8 @@ def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
 def _risk(cap, p_f: float, runs_ok: int = 5, **extra) -> dict:
     """A risk.csv record as pandas gives it: caps as floats, an empty cap (uncapped) as NaN."""
     return {"zones.promenade.cap": float("nan") if cap is None else float(cap), "runs_ok": runs_ok,
-            "runs_failed": 5 - runs_ok, "p_any_zone_los_f": p_f, "p_any_zone_density_gt_4": 0.0, **extra}
+            "runs_failed": 5 - runs_ok, "p_unsafe": p_f, "p_any_place_los_f": p_f, "p_any_place_crush_density": 0.0,
+            **extra}
 
 
 def test_sweep_safe_cap_is_the_highest_cap_within_the_risk():
@@ -245,7 +246,7 @@ def test_sweep_safe_cap_is_the_highest_cap_within_the_risk():
     verdict = sweep_safe_cap(risk, keys)
     assert verdict.found and verdict.safe_cap == 60000 and verdict.zone == "promenade"
     assert [c for c, _, _ in verdict.p_by_cap] == [40000, 60000, 80000, None]
-    assert verdict.text == ("The highest cap that keeps the probability that any zone reaches LOS F at or below 5% "
+    assert verdict.text == ("The highest cap that keeps the probability of an unsafe night at or below 5% "
                             "is 60,000 on promenade: 0% (0 of 5 runs). At 80,000 it is 40% (2 of 5 runs).")
     # A looser risk allows 80,000; a risk of 100% allows every cap, uncapped included.
     assert sweep_safe_cap(risk, keys, 0.4).safe_cap == 80000
@@ -254,7 +255,7 @@ def test_sweep_safe_cap_is_the_highest_cap_within_the_risk():
     # No cap within the risk: "none of the caps", with the lowest cap's probability.
     none = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.6)], keys)
     assert not none.found and none.safe_cap is None
-    assert none.text == ("None of the caps keeps the probability that any zone reaches LOS F at or below 5%: even "
+    assert none.text == ("None of the caps keeps the probability of an unsafe night at or below 5%: even "
                          "with promenade at 40,000 it is 20% (1 of 5 runs). Try lower caps.")
     # A lower cap over the risk below a higher one within it: said, not hidden.
     odd = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.0)], keys)
@@ -276,7 +277,7 @@ def test_sweep_safe_cap_with_other_grid_keys_judges_each_cap_by_its_worst_cell()
 
 
 def test_sweep_risk_rows_and_keys_from_a_risk_table():
-    columns = ["zones.promenade.cap", "runs_ok", "runs_failed", "p_any_zone_los_f", "promenade.peak_density_ppm2.mean",
+    columns = ["zones.promenade.cap", "runs_ok", "runs_failed", "p_unsafe", "promenade.peak_density_ppm2.mean",
                "park.peak_density_ppm2.mean"]
     assert sweep_grid_keys(columns) == ["zones.promenade.cap"]
     assert sweep_cap_key(["crowd.patience_s", "zones.park.cap"]) == "zones.park.cap"
@@ -292,8 +293,8 @@ def test_sweep_risk_rows_and_keys_from_a_risk_table():
                            ["zones.promenade.cap"], "promenade")
     assert [r["cell"] for r in rows] == ["cap 40,000", "uncapped"]
     first = rows[0]
-    assert (first["runs ok"], first["runs failed"], first["P(any zone LOS F)"], first["P(any zone > 4 p/m2)"]) == \
-        (5, 0, 0.2, 0.0)
+    assert (first["runs ok"], first["runs failed"], first["P(unsafe)"], first["P(any place LOS F)"],
+            first["P(crush density)"]) == (5, 0, 0.2, 0.2, 0.0)
     assert (first["promenade peak density (p/m2) mean"], first["promenade peak density (p/m2) p5"],
             first["promenade peak density (p/m2) p95"]) == (2.35, 2.0, 3.0)
     assert (first["gate wait p95 (min) mean"], first["gate wait p95 (min) p5"], first["gate wait p95 (min) p95"]) == \

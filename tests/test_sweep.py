@@ -88,27 +88,35 @@ def test_risk_summary_equals_hand_computation(pool_sweep):
             assert cell[f"{kpi}.p5"] == pytest.approx(np.percentile(values, 5), abs=1e-6)
             assert cell[f"{kpi}.p95"] == pytest.approx(np.percentile(values, 95), abs=1e-6)
         los_f = [r["plaza.worst_los"] == "F" or r["neck.worst_los"] == "F" for r in runs]
-        dense = [max(r["plaza.peak_density_ppm2"], r["neck.peak_density_ppm2"]) > 4.0 for r in runs]
         assert cell["p_any_zone_los_f"] == pytest.approx(sum(los_f) / len(runs))
-        assert cell["p_any_zone_density_gt_4"] == pytest.approx(sum(dense) / len(runs))
+        assert cell["p_unsafe"] == pytest.approx(sum(r["safe"] is False for r in runs) / len(runs))
+        assert cell["p_any_place_los_f"] == pytest.approx(sum(bool(r["any_place_walkers_at_los_f"]) for r in runs)
+                                                          / len(runs))
+        assert cell["p_any_place_crush_density"] == pytest.approx(
+            sum(bool(r["any_place_at_crush_density"]) for r in runs) / len(runs))
         assert cell["agents_conserved.share"] == 1.0
 
 
 def test_risk_probabilities_on_known_rows():
     rows = [{"cap": 1, "status": "ok", "a.worst_los": "F", "a.peak_density_ppm2": 3.0, "b.worst_los": "C",
-             "b.peak_density_ppm2": 1.0, "x": 10},
+             "b.peak_density_ppm2": 1.0, "x": 10, "safe": False, "any_place_walkers_at_los_f": True,
+             "any_place_at_crush_density": False},
             {"cap": 1, "status": "ok", "a.worst_los": "E", "a.peak_density_ppm2": 1.2, "b.worst_los": "E",
-             "b.peak_density_ppm2": 4.5, "x": 20},
+             "b.peak_density_ppm2": 4.5, "x": 20, "safe": False, "any_place_walkers_at_los_f": False,
+             "any_place_at_crush_density": True},
             {"cap": 1, "status": "ok", "a.worst_los": "D", "a.peak_density_ppm2": 1.0, "b.worst_los": "A",
-             "b.peak_density_ppm2": 0.1, "x": None},
+             "b.peak_density_ppm2": 0.1, "x": None, "safe": True, "any_place_walkers_at_los_f": False,
+             "any_place_at_crush_density": False},
             {"cap": 1, "status": "failed", "a.worst_los": None, "a.peak_density_ppm2": None, "b.worst_los": None,
              "b.peak_density_ppm2": None, "x": None}]
-    kpis = ["a.worst_los", "a.peak_density_ppm2", "b.worst_los", "b.peak_density_ppm2", "x"]
+    kpis = ["a.worst_los", "a.peak_density_ppm2", "b.worst_los", "b.peak_density_ppm2", "x", "safe",
+            "any_place_walkers_at_los_f", "any_place_at_crush_density"]
     (cell,) = risk_summary(rows, ["cap"], kpis, "crowd")
     assert (cell["runs_ok"], cell["runs_failed"]) == (3, 1)
     assert cell["p_any_zone_los_f"] == pytest.approx(1 / 3, abs=1e-6)
-    assert cell["p_any_zone_density_gt_4"] == pytest.approx(1 / 3, abs=1e-6)
-    assert cell["p_any_zone_los_f_or_density_gt_4"] == pytest.approx(2 / 3, abs=1e-6)
+    assert cell["p_unsafe"] == pytest.approx(2 / 3, abs=1e-6)
+    assert cell["p_any_place_los_f"] == pytest.approx(1 / 3, abs=1e-6)
+    assert cell["p_any_place_crush_density"] == pytest.approx(1 / 3, abs=1e-6)
     assert (cell["x.mean"], cell["x.p5"], cell["x.p95"]) == (15.0, 10.5, 19.5)    # runs with a value
     assert "a.worst_los.mean" not in cell
 

@@ -18,6 +18,7 @@ from ..core.routing import EXIT_HERE, fill_next_hops
 from ..core.walk import WalkGraph, build_walk_graph
 from . import kernels as K
 from .fundamental import capacity_point, los_density_thresholds, queue_los_density_thresholds
+from .places import Places, places_of
 from .schema import CrowdScenario
 
 __all__ = ["CrowdArrays", "Arrivals", "Placed", "compile_crowd", "compute_routes", "free_flow_costs",
@@ -65,6 +66,7 @@ class CrowdArrays:
     population_exit_row: np.ndarray      # int32
     release_times_s: np.ndarray          # time each release group is sent home
     speed_group_names: tuple[str, ...]
+    places: Places                       # the named places reported on (stairs, squares, street sections...)
 
     @property
     def cell_area_m2(self) -> np.ndarray:
@@ -298,7 +300,8 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         rho_crit_ppm2=float(rho_crit), q_max_ppms=float(q_max), patience_s=float(crowd.patience_s),
         distance_scale_s=float(crowd.view_distance_scale_s), route_tolerance_s=float(crowd.route_tolerance_s),
         route_tolerance_frac=float(crowd.route_tolerance_frac), view_space_m2=float(view_space),
-        queue_density_ppm2=float(1.0 / queue_space))
+        queue_density_ppm2=float(1.0 / queue_space), walk_e_ppm2=float(los[3]), walk_f_ppm2=float(los[4]),
+        hold_e_ppm2=float(queue_los[3]))
     arrays = CrowdArrays(
         walk=walk, net=net, params=params, dt_s=dt, v0_mps=v0, gamma=crowd.gamma, rho_jam_ppm2=rho_jam,
         rho_crit_ppm2=rho_crit, q_max_ppms=q_max, queue_density_ppm2=1.0 / queue_space,
@@ -314,7 +317,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         source_exit_row=np.asarray(source_exit_row, dtype=np.int32),
         population_cells=tuple(population_cells),
         population_exit_row=np.asarray(population_exit_row, dtype=np.int32), release_times_s=release_times,
-        speed_group_names=tuple(crowd.speed_groups()),
+        speed_group_names=tuple(crowd.speed_groups()), places=places_of(walk),
     )
     _check_reachability(arrays, scenario)
     return arrays

@@ -89,6 +89,8 @@ class CrowdEngine:
                              max_density=np.zeros(n_zones), max_walk_density=np.zeros(n_zones),
                              max_hold_density=np.zeros(n_zones))
         K.zone_stats(self.cells, a.net, self.zones, a.params)
+        n_places = a.places.n
+        self.places = K.PlaceStats(a.places.cell_place, *(np.zeros(n_places) for _ in range(10)))
         self.counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self.exited = 0
         self.admitted_last_step = np.zeros(n_zones, dtype=np.int64)
@@ -200,7 +202,7 @@ class CrowdEngine:
             self.next_route_s += self.scenario.simulation.route_interval_s
         offset = int(self.rng.integers(0, self.n_active)) if self.n_active else 0
         K.advance(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
-                  self.routes, a.params, self.counters, a.zone_cap, self.admitted_last_step)
+                  self.routes, a.params, self.counters, a.zone_cap, self.admitted_last_step, self.places)
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
         self.t_s = self.step_index * a.dt_s

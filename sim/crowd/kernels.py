@@ -56,8 +56,8 @@ __all__ = [
     "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED", "WAITING", "N_STATES", "STATE_NAMES",
     "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
     "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
-    "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "Routes", "Params",
-    "refresh_cells", "step_agents", "advance", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
+    "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "PlaceStats", "Routes", "Params",
+    "refresh_cells", "step_agents", "advance", "place_stats", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
     "count_states", "edge_costs", "weidmann_shape",
 ]
 
@@ -174,6 +174,21 @@ class Nodes(NamedTuple):
     exited: np.ndarray         # int64 people who left the map at each node, cumulative
 
 
+class PlaceStats(NamedTuple):
+    """Per place (a named stair, square, street section...: :mod:`sim.crowd.places`), over the run."""
+    cell_place: np.ndarray     # int32 place of each cell (never written)
+    walk: np.ndarray           # this step: the densest walkers' ground among the place's cells
+    hold: np.ndarray           # this step: the densest cell where people stand, queue or wait
+    peak_walk: np.ndarray
+    peak_hold: np.ndarray
+    peak_total: np.ndarray     # the densest cell, everyone counted
+    walk_e_s: np.ndarray       # seconds with walkers at walkway LOS E or worse
+    walk_f_s: np.ndarray       # seconds with walkers at walkway LOS F
+    hold_e_s: np.ndarray       # seconds with people standing or queueing at queuing LOS E or worse
+    spell_f_s: np.ndarray      # the current spell at walkway LOS F (s)
+    longest_f_s: np.ndarray    # the longest such spell (s)
+
+
 class Routes(NamedTuple):
     view_next: np.ndarray      # int32 (targets, nodes): next edge toward each viewing target
     view_dist: np.ndarray      # (targets, nodes) perceived seconds to it
@@ -197,6 +212,9 @@ class Params(NamedTuple):
     route_tolerance_frac: float
     view_space_m2: float       # ground a standing viewer takes (weather included)
     queue_density_ppm2: float  # people queue at this density (weather included)
+    walk_e_ppm2: float         # walkway LOS E begins above this density (weather included)
+    walk_f_ppm2: float         # walkway LOS F begins above this
+    hold_e_ppm2: float         # queuing LOS E begins above this
 
 
 @njit(cache=True)
@@ -679,10 +697,48 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
 
 
 @njit(cache=True)
+def place_stats(cells, pl, p):
+    """Each place's densest walkers' ground and densest holding cell this step; its peaks, the
+    seconds spent at the levels of service that matter (walkers at walkway LOS E and F, people who
+    stand or queue at queuing LOS E) and the longest spell at walkway LOS F."""
+    for k in range(pl.walk.shape[0]):
+        pl.walk[k] = 0.0
+        pl.hold[k] = 0.0
+    for c in range(cells.count.shape[0]):
+        k = pl.cell_place[c]
+        if cells.walk_density[c] > pl.walk[k]:
+            pl.walk[k] = cells.walk_density[c]
+        if cells.hold_density[c] > pl.hold[k]:
+            pl.hold[k] = cells.hold_density[c]
+        if cells.density_ppm2[c] > pl.peak_total[k]:
+            pl.peak_total[k] = cells.density_ppm2[c]
+    dt = p.dt_s
+    for k in range(pl.walk.shape[0]):
+        w = pl.walk[k]
+        h = pl.hold[k]
+        if w > pl.peak_walk[k]:
+            pl.peak_walk[k] = w
+        if h > pl.peak_hold[k]:
+            pl.peak_hold[k] = h
+        if w > p.walk_e_ppm2:
+            pl.walk_e_s[k] += dt
+        if w > p.walk_f_ppm2:
+            pl.walk_f_s[k] += dt
+            pl.spell_f_s[k] += dt
+            if pl.spell_f_s[k] > pl.longest_f_s[k]:
+                pl.longest_f_s[k] = pl.spell_f_s[k]
+        else:
+            pl.spell_f_s[k] = 0.0
+        if h > p.hold_e_ppm2:
+            pl.hold_e_s[k] += dt
+
+
+@njit(cache=True)
 def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, zone_cap,
-            admitted_out):
+            admitted_out, pl):
     """One whole step in one call (one dispatch of the bundles from Python): cell refresh, zone
-    admissions (cap - occupancy), :func:`step_agents`, people admitted per zone, zone statistics."""
+    admissions (cap - occupancy), :func:`step_agents`, people admitted per zone, zone and place
+    statistics."""
     refresh_cells(net, cells, edges, zones, nodes, p)
     for z in range(zone_cap.shape[0]):
         zones.admit[z] = zone_cap[z] - zones.occupancy[z]
@@ -691,6 +747,7 @@ def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, rou
     for z in range(zone_cap.shape[0]):
         admitted_out[z] -= zones.admit[z]
     zone_stats(cells, net, zones, p)
+    place_stats(cells, pl, p)
 
 
 @njit(cache=True)

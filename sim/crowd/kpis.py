@@ -16,7 +16,7 @@ from . import kernels as K
 from .fundamental import LOS_NAMES
 
 __all__ = ["CrowdRecorder", "crowd_summary", "format_table", "kpi_columns", "flatten_kpis", "risk_flags", "risk_table",
-           "LOS_E", "LOS_F", "DENSITY_LIMIT_PPM2"]
+           "LOS_E", "LOS_F"]
 
 LOS_E, LOS_F = 4, 5
 
@@ -180,7 +180,37 @@ def crowd_summary(model) -> dict:
         "everyone_out_s": _everyone_out_s(rec, engine),
         "counters": {name: int(v) for name, v in zip(K.COUNTER_NAMES, counters)},
         "exited_by_node": _exited_by_node(engine),
+        **_places(engine, model.scenario.safety),
     }
+
+
+def _places(engine, safety) -> dict:
+    """Every place's KPIs, the worst places, and the safety verdict of the run (the scenario's
+    ``[safety]`` criterion over all places)."""
+    a = engine.arrays
+    pl, names, kinds = engine.places, a.places.names, a.places.kinds
+    rows = {}
+    for k, name in enumerate(names):
+        rows[name] = {"kind": kinds[k], "area_m2": round(float(a.places.area_m2[k]), 1),
+                      "peak_density_ppm2": round(float(pl.peak_total[k]), 3),
+                      "peak_walking_density_ppm2": round(float(pl.peak_walk[k]), 3),
+                      "peak_holding_density_ppm2": round(float(pl.peak_hold[k]), 3),
+                      "seconds_walkers_at_los_e_or_worse": float(pl.walk_e_s[k]),
+                      "seconds_walkers_at_los_f": float(pl.walk_f_s[k]),
+                      "longest_spell_walkers_at_los_f_s": float(pl.longest_f_s[k]),
+                      "seconds_holding_at_queue_los_e_or_worse": float(pl.hold_e_s[k])}
+    failing = [name for k, name in enumerate(names)
+               if pl.longest_f_s[k] > safety.max_walk_los_f_s or pl.hold_e_s[k] > safety.max_hold_los_e_s]
+    order = sorted(range(len(names)), key=lambda k: (-pl.walk_f_s[k], -pl.hold_e_s[k], -pl.walk_e_s[k],
+                                                     -pl.peak_total[k]))
+    worst = [names[k] for k in order[:10] if pl.walk_e_s[k] > 0 or pl.hold_e_s[k] > 0]
+    return {"places": rows, "worst_places": worst,
+            "safety": {"safe": not failing, "failing_places": failing,
+                       "any_place_walkers_at_los_f": bool((pl.walk_f_s > 0).any()),
+                       "any_place_at_crush_density": bool((pl.peak_total >= safety.crush_density_ppm2).any()),
+                       "criterion": {"max_walk_los_f_s": safety.max_walk_los_f_s,
+                                     "max_hold_los_e_s": safety.max_hold_los_e_s,
+                                     "crush_density_ppm2": safety.crush_density_ppm2}}}
 
 
 def _everyone_out_s(rec: CrowdRecorder, engine) -> float | None:
@@ -233,11 +263,10 @@ def format_table(summary: dict) -> str:
 # Flat KPIs for sweeps, and the per-run risks a sweep summarises.
 # ---------------------------------------------------------------------------------------------
 
-#: Peak density (p/m2) above which a run counts towards ``p_any_zone_density_gt_4``.
-DENSITY_LIMIT_PPM2 = 4.0
 RUN_KPIS = ["agents_total", "agents_entered", "agents_exited", "agents_inside", "agents_conserved",
             "balked_at_gates", "max_gate_queue", "gate_waiters", "gate_wait_s_mean", "gate_wait_s_p95",
-            "clearance_s"]
+            "clearance_s", "everyone_out_s", "safe", "failing_places", "any_place_walkers_at_los_f",
+            "any_place_at_crush_density", "worst_place"]
 ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_walking_density_ppm2", "peak_holding_density_ppm2",
              "peak_mean_density_ppm2", "worst_los", "seconds_at_los_e_or_worse", "seconds_at_los_f",
              "worst_queue_los", "seconds_at_queue_los_e_or_worse", "max_gate_queue", "gate_closed_s", "clearance_s"]
@@ -251,24 +280,31 @@ def kpi_columns(scenario) -> list[str]:
 def flatten_kpis(summary: dict) -> dict:
     """A crowd run's summary as flat ``column -> value``."""
     row = {k: summary.get(k) for k in RUN_KPIS}
+    safety = summary.get("safety", {})
+    row.update(safe=safety.get("safe"), failing_places=len(safety.get("failing_places", [])),
+               any_place_walkers_at_los_f=safety.get("any_place_walkers_at_los_f"),
+               any_place_at_crush_density=safety.get("any_place_at_crush_density"),
+               worst_place=(summary.get("worst_places") or [None])[0])
     for zone, kpis in summary["zones"].items():
         row.update({f"{zone}.{k}": kpis.get(k) for k in ZONE_KPIS})
     return row
 
 
 def risk_flags(ok_rows: list[dict], kpis: list[str]) -> dict[str, list[bool]]:
-    """Per run: did some zone reach LOS F, exceed :data:`DENSITY_LIMIT_PPM2`, or either."""
+    """Per run, over every place (not only the zones): unsafe by the scenario's criterion; walkers at
+    walkway LOS F somewhere; a place at or above the crush density; and, for the zones, LOS F."""
     zones = [k[: -len(".worst_los")] for k in kpis if k.endswith(".worst_los")]
-    los_f = [any(r.get(f"{z}.worst_los") == "F" for z in zones) for r in ok_rows]
-    dense = [any((r.get(f"{z}.peak_density_ppm2") or 0.0) > DENSITY_LIMIT_PPM2 for z in zones) for r in ok_rows]
-    return {"p_any_zone_los_f": los_f, "p_any_zone_density_gt_4": dense,
-            "p_any_zone_los_f_or_density_gt_4": [a or b for a, b in zip(los_f, dense)]}
+    return {"p_unsafe": [r.get("safe") is False for r in ok_rows],
+            "p_any_place_los_f": [bool(r.get("any_place_walkers_at_los_f")) for r in ok_rows],
+            "p_any_place_crush_density": [bool(r.get("any_place_at_crush_density")) for r in ok_rows],
+            "p_any_zone_los_f": [any(r.get(f"{z}.worst_los") == "F" for z in zones) for r in ok_rows]}
 
 
 def risk_table(scenario) -> list[tuple[str, str, str]]:
     """Columns of the short table printed after a crowd sweep."""
     main = scenario.main_zone
-    return [("P(LOS F)", "p_any_zone_los_f", "{:.2f}"), ("P(>4 p/m2)", "p_any_zone_density_gt_4", "{:.2f}"),
+    return [("P(unsafe)", "p_unsafe", "{:.2f}"), ("P(LOS F)", "p_any_place_los_f", "{:.2f}"),
+            ("P(crush)", "p_any_place_crush_density", "{:.2f}"),
             (f"{main} peak mean", f"{main}.peak_occupancy.mean", "{:,.0f}"),
             ("peak p/m2 p95", f"{main}.peak_density_ppm2.p95", "{:.2f}"),
             ("wait p95 s mean", "gate_wait_s_p95.mean", "{:.0f}"),

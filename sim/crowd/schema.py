@@ -13,7 +13,7 @@ from ..core.schema import Profile, ScenarioBase, Strict
 from ..core.weather import WeatherSpec
 
 __all__ = ["CrowdScenario", "SimulationSpec", "CrowdSpec", "SpeedGroupSpec", "ShowSpec", "ZoneSpec", "ViewingSpec",
-           "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec"]
+           "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec", "SafetySpec"]
 
 
 def check_selector(value: str) -> str:
@@ -117,7 +117,7 @@ class ShowSpec(Strict):
     release_order: list[str] = Field(default_factory=list, description="section tags, first released first")
     release_interval_s: float = Field(300.0, ge=0, description="earliest gap between release groups")
     release_rate_pps: float | None = Field(
-        None, gt=0, description="metered release: people per second let go (omit: each group at once); "
+        None, gt=0, le=1e5, description="metered release: people per second let go (omit: each group at once); "
                                 "per group when release_hold_density_ppm2 is set")
     release_hold_density_ppm2: float | None = Field(
         None, gt=0, description="marshalled release: every group whose time has come leaves at up to "
@@ -200,6 +200,18 @@ class PopulationSpec(Strict):
     premovement: PremovementSpec = PremovementSpec()
 
 
+class SafetySpec(Strict):
+    """When a run counts as unsafe (the criterion a safe cap must meet, and what `advise` judges)."""
+    max_walk_los_f_s: float = Field(
+        60.0, ge=0, description="a place fails when its walkers stay at walkway LOS F (Fruin; rain-shifted in "
+                                "rain) longer than this at a stretch (s)")
+    max_hold_los_e_s: float = Field(
+        0.0, ge=0, description="... or when people standing or queueing there spend longer than this at Fruin's "
+                               "queuing LOS E or worse (s; 0: at any time)")
+    crush_density_ppm2: float = Field(
+        4.0, gt=0, description="density reported as P(any place at or above it) (Still: critical for a moving crowd)")
+
+
 class CrowdScenario(ScenarioBase):
     """A validated crowd scenario (see ``scenarios/*.toml`` for annotated examples)."""
 
@@ -215,6 +227,7 @@ class CrowdScenario(ScenarioBase):
     exits: dict[str, ExitSpec] = Field(min_length=1)
     sources: list[SourceSpec] = Field(default_factory=list)
     populations: list[PopulationSpec] = Field(default_factory=list)
+    safety: SafetySpec = SafetySpec()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "CrowdScenario":

@@ -18,21 +18,23 @@ __all__ = ["sweep_bands_figure"]
 
 def sweep_bands_figure(rows: Sequence[Mapping], kpi_labels: Sequence[str], title: str = "") -> "Figure":
     """A sweep's risk per grid cell (``rows``: :func:`sim.compare.sweep_risk_rows`): the probabilities
-    that any zone reaches LOS F or more than 4 p/m2 (bars), then per KPI label the mean across seeds
+    that a run is unsafe, that walkers reach LOS F in some place, that some place reaches crush
+    density (bars), then per KPI label the mean across seeds
     with its p5-p95 band as error bars (cells without a value are left out)."""
     cells = [str(r["cell"]) for r in rows]
     x = np.arange(len(cells))
     fig, axes = plt.subplots(1, 1 + len(kpi_labels), figsize=(3.6 * (1 + len(kpi_labels)), 3.8))
     ax = axes[0]
-    for k, (name, colour) in enumerate((("P(any zone LOS F)", LOS_COLOURS[5]), ("P(any zone > 4 p/m2)", "#7b3294"))):
-        values = [np.nan if r[name] is None else r[name] for r in rows]
-        ax.bar(x + (k - 0.5) * 0.38, values, 0.38, color=colour, label=name.replace("P(any zone ", "").rstrip(")"))
-        for xk, v in zip(x + (k - 0.5) * 0.38, values):
+    bars = (("P(unsafe)", "#444444"), ("P(any place LOS F)", LOS_COLOURS[5]), ("P(crush density)", "#7b3294"))
+    for k, (name, colour) in enumerate(bars):
+        values = [np.nan if r.get(name) is None else r[name] for r in rows]
+        ax.bar(x + (k - 1) * 0.27, values, 0.27, color=colour, label=name[2:-1])
+        for xk, v in zip(x + (k - 1) * 0.27, values):
             if not np.isnan(v):
                 ax.text(xk, v + 0.02, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_ylim(0, 1.3)
-    ax.set_title("probability, any zone", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    ax.set_title("probability over seeds", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", ncol=3)
     for ax, label in zip(axes[1:], kpi_labels):
         mean = np.array([np.nan if r[f"{label} mean"] is None else r[f"{label} mean"] for r in rows], dtype=float)
         lo = np.array([np.nan if r[f"{label} p5"] is None else r[f"{label} p5"] for r in rows], dtype=float)

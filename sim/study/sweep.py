@@ -28,9 +28,10 @@ enough that every worker gets several tasks), so scheduling overhead stays small
   ``attempts``, ``wall_seconds`` (load, compile and run in the worker), the KPIs (see
   :func:`kpi_columns`) and ``error``.  When the sweep completes, the file is rewritten in grid order.
 * ``risk.csv``, one row per grid cell: ``runs_ok``, ``runs_failed``, ``runs_invalid``; for crowd scenarios
-  ``p_any_zone_los_f``, ``p_any_zone_density_gt_4`` and ``p_any_zone_los_f_or_density_gt_4`` (share
-  of the cell's ok runs in which some zone's worst level of service is F, its peak density exceeds
-  4 p/m2, or either); then for each numeric KPI ``KPI.mean``, ``KPI.p5``, ``KPI.p95`` across seeds
+  ``p_unsafe``, ``p_any_place_los_f``, ``p_any_place_crush_density`` and ``p_any_zone_los_f`` (share
+  of the cell's ok runs that fail the scenario's ``[safety]`` criterion, in which walkers reach
+  walkway LOS F in some place, some place reaches the crush density, or some zone's worst level of
+  service is F); then for each numeric KPI ``KPI.mean``, ``KPI.p5``, ``KPI.p95`` across seeds
   (``numpy.percentile``, linear interpolation, over the runs where the KPI has a value, e.g. a
   clearance that happened within the run) and for each yes/no KPI ``KPI.share`` (share of runs true).
 * ``sweep.json``, what the sweep is (scenario, ``--set`` overrides, grid keys, columns), checked
@@ -406,7 +407,7 @@ def _sorted_rows(plan: SweepPlan, rows: list[dict[str, str]]) -> list[dict[str, 
 def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[str], kind: str = "crowd") -> list[dict]:
     """One row per grid cell (in order of first appearance): runs ok, failed and invalid (a conservation
     check failed; such runs count in no band); for crowd sweeps the
-    risks of each kind (``ScenarioKind.risk_flags``: for crowds, LOS F or more than 4 p/m2 in any zone); and per
+    risks of each kind (``ScenarioKind.risk_flags``: for crowds, unsafe, LOS F or crush density in any place); and per
     KPI ``mean``/``p5``/``p95`` (numbers) or ``share`` (yes/no) across the cell's ok runs.
 
     ``rows`` hold typed values (see :func:`read_table`)."""

@@ -198,17 +198,22 @@ def _cell_label(row: dict, grid_keys: Sequence[str]) -> str:
     return ", ".join(parts) or "(no grid)"
 
 
+#: The probabilities shown per sweep cell: (label, ``risk.csv`` column).
+RISK_LABELS = (("P(unsafe)", "p_unsafe"), ("P(any place LOS F)", "p_any_place_los_f"),
+               ("P(crush density)", "p_any_place_crush_density"))
+
+
 def sweep_risk_rows(risk: Sequence[dict], grid_keys: Sequence[str], zone: str) -> list[dict[str, Any]]:
     """One row per grid cell: ``cell`` (e.g. ``cap 40,000``), runs ok and failed, the probabilities
-    that any zone reaches LOS F or a density above 4 p/m2 (share of the cell's ok runs), and mean,
+    of :data:`RISK_LABELS` (share of the cell's ok runs: unsafe by the scenario's ``[safety]``
+    criterion, walkers at LOS F in some place, some place at crush density), and mean,
     p5 and p95 across seeds of :func:`sweep_kpis` (``None`` where no run had a value, e.g. a
     clearance not reached within the runs).  Numbers, rounded for reading."""
     rows = []
     for r in risk:
         row: dict[str, Any] = {"cell": _cell_label(r, grid_keys), "runs ok": int(_value(r.get("runs_ok")) or 0),
                                "runs failed": int(_value(r.get("runs_failed")) or 0)}
-        for name, column in (("P(any zone LOS F)", "p_any_zone_los_f"),
-                             ("P(any zone > 4 p/m2)", "p_any_zone_density_gt_4")):
+        for name, column in RISK_LABELS:
             p = _value(r.get(column))
             row[name] = None if p is None else round(p, 3)
         for kpi, label, scale in sweep_kpis(zone):

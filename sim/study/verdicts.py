@@ -186,7 +186,7 @@ def fewest_unmet(summary: dict) -> BikeVerdict:
 
 @dataclass(frozen=True)
 class SweepCapVerdict:
-    """The highest cap of a sweep whose probability that any zone reaches LOS F is at most ``max_risk``."""
+    """The highest cap of a sweep whose probability of an unsafe night is at most ``max_risk``."""
     zone: str
     max_risk: float
     p_by_cap: tuple[tuple[int | None, float, int], ...]   # (cap, probability, ok runs), ascending, uncapped last
@@ -205,8 +205,8 @@ def _runs(p: float, runs: int) -> str:
 
 def sweep_safe_cap(risk: Sequence[dict], grid_keys: Sequence[str], max_risk: float = 0.05) -> SweepCapVerdict:
     """From a sweep's risk table (records, one per grid cell) with a ``zones.ZONE.cap`` grid key: the
-    highest cap whose probability that any zone reaches LOS F (``p_any_zone_los_f``, share of the
-    cell's seeds) is at most ``max_risk``, in words.
+    highest cap whose probability of an unsafe night (``p_unsafe``: share of the cell's seeds that
+    fail the scenario's ``[safety]`` criterion) is at most ``max_risk``, in words.
 
     Uncapped counts as the highest cap.  With other grid keys too, a cap is judged by its worst cell
     (the highest probability over the other grid values).  Cells without an ok run are not judged."""
@@ -218,17 +218,17 @@ def sweep_safe_cap(risk: Sequence[dict], grid_keys: Sequence[str], max_risk: flo
     zone = _CAP_KEY.match(key).group(1)
     worst: dict[int | None, tuple[float, int]] = {}
     for r in risk:
-        p, runs = _value(r.get("p_any_zone_los_f")), int(_value(r.get("runs_ok")) or 0)
+        p, runs = _value(r.get("p_unsafe")), int(_value(r.get("runs_ok")) or 0)
         if p is None or runs == 0:
             continue
         cap = _cap_value(r.get(key))
         if cap not in worst or p > worst[cap][0]:
             worst[cap] = (p, runs)
     if not worst:
-        raise ValueError("no grid cell of the sweep has an ok run with a LOS F probability")
+        raise ValueError("no grid cell of the sweep has an ok run with a probability of an unsafe night (p_unsafe)")
     caps = sorted(worst, key=lambda c: (c is None, c or 0))
     checks = tuple((c, *worst[c]) for c in caps)
-    what, limit = "the probability that any zone reaches LOS F", _pct(max_risk)
+    what, limit = "the probability of an unsafe night", _pct(max_risk)
     safe = [c for c in caps if worst[c][0] <= max_risk + 1e-9]
     note = " (each cap judged by its worst cell over the other grid values)" if len(grid_keys) > 1 else ""
     if not safe:
