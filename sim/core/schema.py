@@ -25,7 +25,7 @@ __all__ = ["Strict", "ScenarioBase", "MapDefaultsSpec", "Profile", "check_profil
 class Strict(BaseModel):
     """A scenario table: unknown keys are errors, values are frozen after validation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def check_profile(value: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import MapError, ScenarioError
+from ..core.memory import check_memory
 from ..core.osm import load_network
 from ..core.routing import EXIT_HERE, fill_next_hops
 from ..core.walk import WalkGraph, build_walk_graph
@@ -395,6 +396,12 @@ def _check_reachability(arrays: CrowdArrays, scenario: CrowdScenario) -> None:
         raise ScenarioError(scenario.source_path, problems)
 
 
+#: Memory one person costs in a run, for the check before drawing them: the engine's state and the
+#: arrivals measure 113 bytes per person on the rain night; the rest covers results and recounts.
+BYTES_PER_PERSON = 400
+_TARGET_CHUNK = 8192
+
+
 def _profile_cumulative(profile: list[tuple[float, float]], t_s: np.ndarray) -> np.ndarray:
     """Expected arrivals by time ``t_s`` for a piecewise-linear (minute, people/min) profile."""
     minutes = np.array([p[0] for p in profile], dtype=np.float64)
@@ -438,22 +445,31 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     grid = np.linspace(0.0, horizon, int(horizon // 10) + 2)
     parts = []
     scale = scenario.crowd.view_distance_scale_s
+    cums = [_profile_cumulative(source.profile, grid) for source in scenario.sources]
+    expected = sum(float(c[-1]) for c in cums)
+    placed = sum(pop.people for pop in scenario.populations)
+    worst = max(range(len(cums)), key=lambda k: cums[k][-1])
+    # The Poisson draw adds a few standard deviations at most.
+    check_memory(expected + 5 * expected ** 0.5 + placed, BYTES_PER_PERSON, what="people",
+                 field=f"sources.{worst}.profile", value=scenario.sources[worst].profile)
     for k, source in enumerate(scenario.sources):
-        cum = _profile_cumulative(source.profile, grid)
+        cum = cums[k]
         n = int(rng.poisson(cum[-1])) if cum[-1] > 0 else 0
         if n == 0:
             continue
         u = np.sort(rng.random(n)) * cum[-1]
         times = np.interp(u, cum, grid)
         nodes = arrays.source_nodes[k][rng.integers(0, arrays.source_nodes[k].size, n)]
-        logits = arrays.view_log_attr[None, :] - view_dist[:, nodes].T / scale
-        logits = np.where(np.isfinite(logits), logits, -np.inf)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        cdf = np.cumsum(probs, axis=1)
-        cdf /= cdf[:, -1:]
         draws = rng.random(n)
-        targets = np.minimum((cdf < draws[:, None]).sum(axis=1), cdf.shape[1] - 1)
+        targets = np.empty(n, dtype=np.int64)
+        for lo in range(0, n, _TARGET_CHUNK):       # in chunks: a people x targets table stays small
+            hi = min(n, lo + _TARGET_CHUNK)
+            logits = arrays.view_log_attr[None, :] - view_dist[:, nodes[lo:hi]].T / scale
+            logits = np.where(np.isfinite(logits), logits, -np.inf)
+            logits -= logits.max(axis=1, keepdims=True)
+            cdf = np.cumsum(np.exp(logits), axis=1)
+            cdf /= cdf[:, -1:]
+            targets[lo:hi] = np.minimum((cdf < draws[lo:hi, None]).sum(axis=1), cdf.shape[1] - 1)
         parts.append((times, np.full(n, k), nodes, targets, rng.random(n),
                       np.full(n, arrays.source_exit_row[k])))
     if not parts:
