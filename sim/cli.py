@@ -1,6 +1,9 @@
 """The ``citytwin`` command line: a thin layer over the ``sim`` API (the same calls the tests make).
 
     citytwin run SCENARIO [--out DIR] [--seed N] [--set KEY=VALUE ...] [--plan NAME ...] [--no-plots] [--quiet]
+    citytwin run SCENARIO --seeds N [--workers K] [--queue-levels L1,L2] ...   (one folder per run, bands)
+    citytwin advise SCENARIO [--risk 0.05] [--seeds N] [--plans PLAN ...] [--caps LIST] [--resolution R]
+                    [--set KEY=VALUE ...] [--seed S] [--out DIR] [--workers K] [--max-runs M] [--quiet]
     citytwin sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] --seeds N --out DIR [--workers K]
                    [--engine pool|dask] [--scheduler ADDRESS] [--set KEY=VALUE ...] [--quiet]
     citytwin list
@@ -63,6 +66,46 @@ def get_parser() -> argparse.ArgumentParser:
                      help="traffic scenarios: run only this phase plan (repeatable; default: every plan)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--seeds", type=_positive, default=None, metavar="N",
+                     help="run N seeds (--seed or simulation.seed, then +1, ...): one results folder per run under "
+                          "OUT/runs/ and the bands over them (median, p5-p95, probabilities with intervals) in "
+                          "OUT/bands.json and bands.csv; resumable")
+    run.add_argument("--workers", type=_positive, default=None, metavar="K",
+                     help="with --seeds: worker processes (default: one per core)")
+    run.add_argument("--queue-levels", default=None, metavar="L1,L2",
+                     help="with --seeds, crowd scenarios: report P(gate queue above each level), people "
+                          "(default 1000,5000,10000)")
+    advise = sub.add_parser(
+        "advise", help="the highest cap (and best plan) whose probability of breaking the safety criterion "
+                       "is shown below --risk; writes advice.json and advice.html",
+        description="Searches caps on the main zone (zones.<main zone>.cap) over seeds: screens a coarse grid, "
+                    "certifies caps from the top until a one-sided 95% Clopper-Pearson bound is clearly below "
+                    "or above the risk, refines by bisection; prints its reasoning as a table.")
+    advise.add_argument("scenario", help="crowd scenario TOML file")
+    advise.add_argument("--risk", type=_probability, default=0.05,
+                        help="acceptable probability that a night breaks the criterion (default 0.05)")
+    advise.add_argument("--seeds", type=_positive, default=None, metavar="N",
+                        help="most runs per cap (default: the fewest that can show the risk, e.g. 59 at 0.05, "
+                             "29 at 0.1)")
+    advise.add_argument("--plans", nargs="+", default=[], metavar="PLAN",
+                        help="plans to compare: base (the scenario as given), NAME (the scenario's [plans.NAME]: "
+                             "description, set = [\"KEY=VALUE\", ...]) or NAME:KEY=VALUE,KEY=VALUE")
+    advise.add_argument("--caps", default=None, metavar="LIST",
+                        help="coarse grid of caps: 20000,40000,none or FROM:TO:STEP (default: a quarter of the "
+                             "scenario's cap up to twice it, and none)")
+    advise.add_argument("--resolution", type=_positive, default=None, metavar="PEOPLE",
+                        help="refine the answer to within this many people (default: a quarter of the grid step)")
+    advise.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a dotted scenario key in every run (repeatable)")
+    advise.add_argument("--seed", type=_seed, default=None, help="first seed (default: the scenario's)")
+    advise.add_argument("--out", default=None, help="folder for advice.json, advice.html and the runs "
+                                                    "(default: out/<stem>-advise-<hash of --set>); resumes")
+    advise.add_argument("--workers", type=_positive, default=None, metavar="K",
+                        help="worker processes (default: one per core)")
+    advise.add_argument("--max-runs", type=_positive, default=None, metavar="M",
+                        help="stop after M new runs per plan (the answer so far is kept and marked)")
+    advise.add_argument("--no-report", action="store_true", help="skip advice.html")
+    advise.add_argument("--quiet", action="store_true", help="no progress lines")
     sweep = sub.add_parser("sweep", help="run a grid of scenario values x seeds; write sweep.csv and risk.csv")
     sweep.add_argument("scenario", help="scenario TOML file (see `citytwin list`)")
     sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
@@ -104,10 +147,70 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability strictly between 0 and 1, e.g. 0.05, got {text!r}")
+    return value
+
+
+def _cmd_run_seeds(args) -> int:
+    from .core.results import default_out_dir
+    from .kinds import load_scenario
+    from .study.bands import BANDS_CSV, BANDS_JSON, RUNS_DIR, format_bands, parse_levels, run_seeds
+    from .study.sweep import SweepInterrupted
+
+    levels = parse_levels(args.queue_levels)
+    scenario = load_scenario(args.scenario, args.overrides)
+    out = Path(args.out) if args.out else Path(f"{default_out_dir(args.scenario, scenario, None, args.plans)}-seeds")
+    try:
+        bands, result = run_seeds(args.scenario, args.seeds, out, overrides=args.overrides, seed=args.seed,
+                                  plans=args.plans, workers=args.workers, plots=not args.no_plots,
+                                  progress=not args.quiet, queue_levels=levels,
+                                  log=None if not args.quiet else (lambda msg: None))
+    except SweepInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    print(format_bands(bands, getattr(scenario, "main_zone", None)))
+    print(f"{len(result.ran)} run(s) now, {result.skipped} already on disk; results in {out}/: {RUNS_DIR}/seed-*/ "
+          f"(one folder per run), {BANDS_JSON}, {BANDS_CSV}, sweep.csv")
+    return 0
+
+
+def _cmd_advise(args) -> int:
+    from .study.advise import ADVICE_HTML, ADVICE_JSON, advise, format_reasoning, parse_caps_arg
+    from .study.sweep import SweepInterrupted
+
+    caps = parse_caps_arg(args.caps) if args.caps is not None else None
+    quiet = args.quiet
+
+    def progress(done: int, total: int, why: str) -> None:
+        if not quiet:
+            print(f"[{done:>4} run(s)] {why}", file=sys.stderr)
+
+    try:
+        advice = advise(args.scenario, args.risk, seeds=args.seeds, plans=args.plans, caps=caps,
+                        resolution=args.resolution, overrides=args.overrides, seed=args.seed, out_dir=args.out,
+                        workers=args.workers, max_runs=args.max_runs, report=not args.no_report,
+                        progress=progress, log=(lambda msg: None) if quiet else None)
+    except SweepInterrupted as exc:
+        print(f"{exc} (citytwin advise resumes from its runs on disk)", file=sys.stderr)
+        return 130
+    print(format_reasoning(advice))
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .core.results import default_out_dir, prepare_results, provenance, write_results
     from .kinds import build_run, kind_of, load_scenario
 
+    if args.seeds is not None:
+        return _cmd_run_seeds(args)
+    if args.workers is not None or args.queue_levels is not None:
+        raise CliError("--workers and --queue-levels go with --seeds N (a run over several seeds)")
     scenario = load_scenario(args.scenario, args.overrides)
     run = build_run(scenario, seed=args.seed, plans=args.plans)   # every map check, before any output
     seed = getattr(run, "seed_value", args.seed)
@@ -211,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "sweep":
             return _cmd_sweep(args)
+        if args.command == "advise":
+            return _cmd_advise(args)
         if args.command == "list":
             return _cmd_list()
         if args.maps_command == "inspect":

@@ -378,7 +378,8 @@ def write_results(model: Any, out_dir: str | Path | ResultsFolder, plots: bool =
     """Write a finished run's results and move them into place (see the module docstring).
 
     ``model`` is what :func:`sim.kinds.build_run` returns (``summary()``, ``timeseries_rows()``,
-    ``TIMESERIES_COLUMNS``, ``scenario``, ``write_plots(folder)``); ``out_dir`` a path or a folder
+    ``TIMESERIES_COLUMNS``, ``scenario``, ``write_plots(folder)`` and, where a kind has more files
+    such as a crowd run's ``places.geojson``, ``write_files(folder, summary)``); ``out_dir`` a path or a folder
     from :func:`prepare_results` (made ready before the run).  ``provenance_block`` defaults to
     :func:`provenance` of the model's scenario, seed and plans.  On any error the staged files are
     removed and the destination is left as it was."""
@@ -392,6 +393,8 @@ def write_results(model: Any, out_dir: str | Path | ResultsFolder, plots: bool =
         (tmp / "timeseries.csv").write_text(timeseries_csv(model.timeseries_rows(), model.TIMESERIES_COLUMNS),
                                             encoding="utf-8", newline="")
         (tmp / "scenario.json").write_text(scenario_json(model.scenario.to_dict()), encoding="utf-8")
+        if hasattr(model, "write_files"):          # a kind's result files besides the plots
+            model.write_files(tmp, summary)
         if plots:
             model.write_plots(tmp)
             text = json.dumps(block, sort_keys=True)

@@ -59,12 +59,16 @@ class CrowdModel(mesa.Model):
             reporters[f"{name}.gate_queue"] = lambda m, z=z: int(m.engine.zone_gate_queue[z])
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.wall_seconds = 0.0
+        self.gate_events: list[tuple[float, str, bool]] = []     # (t_s, zone, open after) per change
         self.datacollector.collect(self)
 
     def step(self) -> None:
         """Controllers act on the last state, then the engine advances one time step."""
         for gate in self.gates.values():
+            was_open = gate.is_open
             gate.step()
+            if gate.is_open != was_open:             # for the plots: when each zone's gates closed and reopened
+                self.gate_events.append((float(self.engine.t_s), gate.zone_name, bool(gate.is_open)))
         if self.show is not None:
             self.show.step()
         self.engine.step()
@@ -82,6 +86,13 @@ class CrowdModel(mesa.Model):
 
     def summary(self) -> dict:
         return crowd_summary(self)
+
+    def write_files(self, folder, summary: dict) -> list:
+        """Result files besides the plots: ``places.geojson`` (every place with its KPIs, WGS84)."""
+        from pathlib import Path
+
+        from .geojson import PLACES_GEOJSON, write_places_geojson
+        return [write_places_geojson(self, summary, Path(folder) / PLACES_GEOJSON)]
 
     def write_plots(self, folder) -> list:
         """The crowd plots: zone series against cap and LOS bands, and the peak-density map."""

@@ -48,6 +48,14 @@ Failed and invalid runs are run again when the sweep is resumed.
 
 ``engine="inline"`` (API only) runs everything in this process, one run after another: for tests
 and debugging (``run_fn`` need not be importable, monkeypatches apply).
+
+**API extras** (for studies that decide run by run, such as :mod:`sim.study.advise`):
+``select(grid_values, seed) -> bool`` runs only the chosen runs of the grid (the others are neither
+run nor written; rows already on disk stay); ``backend`` reuses an engine from :func:`open_engine`
+across calls (its warm workers keep their compiled kernels; the caller closes it);
+``run_folder`` writes each run's own results folder (``summary.json``, ``timeseries.csv``,
+``scenario.json``, ``provenance.json``, the kind's extra files and, with ``run_plots``, its plots,
+as ``citytwin run`` writes them) under ``run_folder/<grid cell>/seed-<seed>/``.
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..core.errors import CliError, ScenarioError, SimError
 from ..core.schema import apply_overrides, parse_override
@@ -79,7 +87,8 @@ from .engines import ENGINES, default_workers, dispatch, make_engine
 
 __all__ = ["GridAxis", "SweepPlan", "SweepResult", "SweepInterrupted", "parse_grid", "plan_sweep", "run_sweep",
            "run_summary", "flatten_kpis", "kpi_columns", "risk_summary", "read_table", "load_sweep",
-           "format_risk_table", "TABLE_NAME", "RISK_NAME", "MANIFEST_NAME"]
+           "format_risk_table", "open_engine", "RunIntoFolder", "cell_folder_name", "exceed_column",
+           "TABLE_NAME", "RISK_NAME", "MANIFEST_NAME"]
 
 TABLE_NAME, RISK_NAME, MANIFEST_NAME = "sweep.csv", "risk.csv", "sweep.json"
 RUN_COLUMNS = ["seed", "status", "attempts", "wall_seconds"]
@@ -305,6 +314,59 @@ def run_summary(scenario: AnyScenario, seed: int) -> dict:
     return flatten_kpis(run.run(progress=False))
 
 
+def cell_folder_name(grid_keys: list[str], labels: tuple[str, ...]) -> str:
+    """A grid cell as a folder name, ``zones.promenade.cap=60000`` (``none`` for a removed key;
+    characters other than letters, digits and ``._=-+`` become ``_``); empty without a grid."""
+    parts = [f"{key}={label or 'none'}" for key, label in zip(grid_keys, labels)]
+    text = ",".join(parts)
+    return "".join(ch if ch.isalnum() or ch in "._=-+," else "_" for ch in text)[:150]
+
+
+def _scenario_digest(scenario: AnyScenario) -> str:
+    return _digest(scenario.to_dict())
+
+
+@dataclass(frozen=True)
+class RunIntoFolder:
+    """A ``run_fn`` that also writes the run's own results folder, as ``citytwin run`` does, under
+    ``root/<cell folder>/seed-<seed>/`` (picklable, so pool and Dask workers can call it).
+
+    ``cells`` maps each cell scenario's digest (of ``to_dict()``) to its folder name; ``plans``
+    restricts a traffic or bikes run to those plans."""
+
+    root: str
+    cells: dict[str, str]
+    plots: bool = False
+    plans: tuple[str, ...] = ()
+
+    def folder(self, scenario: AnyScenario, seed: int) -> Path:
+        return Path(self.root) / self.cells.get(_scenario_digest(scenario), "") / f"seed-{int(seed)}"
+
+    def __call__(self, scenario: AnyScenario, seed: int) -> dict:
+        from ..core.results import prepare_results, provenance, write_results
+
+        run = build_run(scenario, seed=seed, plans=list(self.plans) or None)
+        folder = prepare_results(self.folder(scenario, seed))
+        try:
+            summary = run.run(progress=False)
+            block = provenance(scenario, seed, plans=[p for p in getattr(run, "plan_names", None) or [] if p])
+            write_results(run, folder, plots=self.plots, provenance_block=block)
+        except BaseException:
+            folder.discard()
+            raise
+        return flatten_kpis(summary)
+
+
+def open_engine(engine: str = "pool", workers: int | None = None, scheduler: str | None = None):
+    """A started engine to pass to several :func:`run_sweep` calls (``backend=``); close it with
+    ``.close()`` when done.  Same choices as :func:`run_sweep`'s ``engine``/``workers``/``scheduler``."""
+    if engine not in ENGINES:
+        raise CliError(f"--engine must be one of {list(ENGINES)!r}, got {engine!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise CliError(f"--workers must be a positive integer, got {workers!r}")
+    return make_engine("dask" if scheduler else engine, workers or default_workers(), scheduler)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables on disk.
 # ---------------------------------------------------------------------------------------------
@@ -404,11 +466,19 @@ def _sorted_rows(plan: SweepPlan, rows: list[dict[str, str]]) -> list[dict[str, 
 # Risk summaries.
 # ---------------------------------------------------------------------------------------------
 
-def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[str], kind: str = "crowd") -> list[dict]:
+def exceed_column(kpi: str, level: float) -> str:
+    """The ``risk.csv`` column of P(KPI above level), e.g. ``p_max_gate_queue_above_5000``."""
+    return f"p_{kpi}_above_{level:g}"
+
+
+def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[str], kind: str = "crowd",
+                 exceed: dict[str, Sequence[float]] | None = None) -> list[dict]:
     """One row per grid cell (in order of first appearance): runs ok, failed and invalid (a conservation
     check failed; such runs count in no band); for crowd sweeps the
-    risks of each kind (``ScenarioKind.risk_flags``: for crowds, unsafe, LOS F or crush density in any place); and per
-    KPI ``mean``/``p5``/``p95`` (numbers) or ``share`` (yes/no) across the cell's ok runs.
+    risks of each kind (``ScenarioKind.risk_flags``: for crowds, unsafe, LOS F or crush density in any place);
+    ``exceed`` (``{kpi: [levels]}``): the share of ok runs whose KPI is above each level
+    (:func:`exceed_column`; runs without a value count as not above); and per KPI
+    ``mean``/``median``/``p5``/``p95`` (numbers) or ``share`` (yes/no) across the cell's ok runs.
 
     ``rows`` hold typed values (see :func:`read_table`)."""
     import numpy as np
@@ -434,11 +504,16 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
         row["runs_ok"], row["runs_failed"], row["runs_invalid"] = len(ok), len(group) - len(ok) - invalid, invalid
         for name, flags in KINDS[kind].risk_flags(ok, kpis).items():
             row[name] = round(sum(flags) / len(flags), 6) if flags else None
+        for k, levels in (exceed or {}).items():
+            for level in levels:
+                above = [isinstance(r.get(k), (int, float)) and r.get(k) > level for r in ok]
+                row[exceed_column(k, level)] = round(sum(above) / len(above), 6) if above else None
         for k in kpis:
             vals = [r.get(k) for r in ok if r.get(k) is not None]
             if k in numeric:
                 arr = np.asarray(vals, dtype=float)
                 row[f"{k}.mean"] = round(float(arr.mean()), 6) if arr.size else None
+                row[f"{k}.median"] = round(float(np.median(arr)), 6) if arr.size else None
                 row[f"{k}.p5"] = round(float(np.percentile(arr, 5)), 6) if arr.size else None
                 row[f"{k}.p95"] = round(float(np.percentile(arr, 95)), 6) if arr.size else None
             elif k in boolean:
@@ -447,12 +522,14 @@ def risk_summary(rows: list[dict[str, Any]], grid_keys: list[str], kpis: list[st
     return out
 
 
-def risk_columns(grid_keys: list[str], kpis: list[str], risk_rows: list[dict], kind: str) -> list[str]:
+def risk_columns(grid_keys: list[str], kpis: list[str], risk_rows: list[dict], kind: str,
+                 exceed: dict[str, Sequence[float]] | None = None) -> list[str]:
     cols = [*grid_keys, "runs_ok", "runs_failed", "runs_invalid"]
     cols += list(KINDS[kind].risk_flags([], kpis))
+    cols += [exceed_column(k, level) for k, levels in (exceed or {}).items() for level in levels]
     present = set().union(*(r.keys() for r in risk_rows)) if risk_rows else set()
     for k in kpis:
-        cols += [c for c in (f"{k}.mean", f"{k}.p5", f"{k}.p95", f"{k}.share") if c in present]
+        cols += [c for c in (f"{k}.mean", f"{k}.median", f"{k}.p5", f"{k}.p95", f"{k}.share") if c in present]
     return cols
 
 
@@ -509,13 +586,18 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
               out_dir: str | Path = "out/sweep", *, overrides: Iterable[str] = (), workers: int | None = None,
               engine: str = "pool", scheduler: str | None = None, progress: bool = False,
               run_fn: Callable[[AnyScenario, int], dict] | None = None, task_target_s: float = 1.0,
-              log=None) -> SweepResult:
+              log=None, select: Callable[[dict[str, Any], int], bool] | None = None, backend=None,
+              run_folder: str | Path | None = None, run_plots: bool = False,
+              exceed: dict[str, Sequence[float]] | None = None,
+              plans: Sequence[str] = ()) -> SweepResult:
     """Run (or resume) a sweep; see the module docstring for the files and rules.
 
     ``run_fn(scenario, seed) -> dict of KPI columns`` replaces :func:`run_summary` (a module-level
-    function, so that workers can import it).  Bad input raises a :class:`~sim.errors.SimError`
-    before anything is written."""
-    if engine not in ENGINES:
+    function, so that workers can import it).  ``select``, ``backend``, ``run_folder``/``run_plots``:
+    see "API extras" in the module docstring; ``exceed``: see :func:`risk_summary`; ``plans``: run only
+    these plans of a traffic or bikes scenario (with ``run_folder``).  Bad input raises a
+    :class:`~sim.errors.SimError` before anything is written."""
+    if backend is None and engine not in ENGINES:
         raise CliError(f"--engine must be one of {list(ENGINES)!r}, got {engine!r}")
     if scheduler:
         engine = "dask"
@@ -526,28 +608,41 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
                        "has its own workers (leave --workers out)")
     if not task_target_s > 0:
         raise CliError(f"task_target_s must be > 0, got {task_target_s!r}")
+    if run_folder is not None and run_fn is not None:
+        raise CliError("run_folder writes each run with the default run; give run_fn or run_folder, not both")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     plan = plan_sweep(scenario_path, grid, seeds, overrides)
     out = Path(out_dir)
     kept, done = _open_out(out, plan)
+    if run_folder is not None:
+        names = {_scenario_digest(c.scenario): cell_folder_name(plan.grid_keys, c.labels) for c in plan.cells}
+        run_fn = RunIntoFolder(str(Path(run_folder).resolve()), names, bool(run_plots), tuple(plans))
     todo, ids = [], {}
+    wanted = 0
     for cell in plan.cells:
         scenario = cell.scenario
         if scenario.source_path:                 # workers may run elsewhere: absolute paths
             scenario = scenario.model_copy(update={"source_path": str(Path(scenario.source_path).resolve())})
+        values = {a.key: a.values[a.labels.index(label)] for a, label in zip(plan.axes, cell.labels)}
         for seed in plan.seeds:
+            if select is not None and not select(values, seed):
+                continue
+            wanted += 1
             key = _key(cell.labels, seed)
             if key not in done:
                 ids[len(todo)] = key
                 todo.append((len(todo), scenario, seed))
-    result = SweepResult(plan, out, out / TABLE_NAME, out / RISK_NAME, engine, 0, skipped=plan.n_runs - len(todo))
-    backend = None
+    result = SweepResult(plan, out, out / TABLE_NAME, out / RISK_NAME, engine, 0, skipped=wanted - len(todo))
+    own_backend = backend is None
     if todo:
-        n_workers = min(workers or default_workers(), len(todo))
         t0 = time.perf_counter()
-        backend = make_engine(engine, n_workers, scheduler)
+        if own_backend:
+            backend = make_engine(engine, min(workers or default_workers(), len(todo)), scheduler)
+        result.engine = backend.name
         result.engine_start_seconds = time.perf_counter() - t0
         result.workers = backend.workers
+    else:
+        backend = None
     # everything checked and the engine is up: from here on, files are written
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_NAME).write_text(json.dumps(plan.manifest(), indent=2) + "\n", encoding="utf-8")
@@ -556,12 +651,13 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
     start = time.perf_counter()
     if backend is not None:
         cells_by_key = {_key(c.labels, s): c for c in plan.cells for s in plan.seeds}
-        log(f"sweep: {len(plan.cells)} cell(s) x {len(plan.seeds)} seed(s) = {plan.n_runs} runs, "
+        chosen = "" if select is None else f" ({wanted} chosen)"
+        log(f"sweep: {len(plan.cells)} cell(s) x {len(plan.seeds)} seed(s) = {plan.n_runs} runs{chosen}, "
             f"{result.skipped} already on disk, {len(todo)} to run on {backend.describe()}")
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = tqdm(total=plan.n_runs, initial=result.skipped, unit="run", desc="sweep", dynamic_ncols=True)
+            bar = tqdm(total=wanted, initial=result.skipped, unit="run", desc="sweep", dynamic_ncols=True)
         stats: dict = {}
         with open(result.table_path, "a", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=plan.columns, extrasaction="ignore")
@@ -589,11 +685,11 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
             except KeyboardInterrupt:
                 backend.close(kill=True)
                 backend = None
-                raise SweepInterrupted(out, plan.n_runs - len(todo) + len(result.ran), plan.n_runs) from None
+                raise SweepInterrupted(out, wanted - len(todo) + len(result.ran), wanted) from None
             finally:
                 if bar is not None:
                     bar.close()
-                if backend is not None:
+                if backend is not None and own_backend:
                     backend.close()
         result.tasks, result.mean_runs_per_task = stats.get("tasks", 0), stats.get("mean_runs_per_task", 0.0)
         if result.invalid:
@@ -603,7 +699,7 @@ def run_sweep(scenario_path: str | Path, grid: Iterable[str] | list[GridAxis] = 
     rows = _sorted_rows(plan, rows)
     _write_rows(result.table_path, plan.columns, rows)
     typed = [{k: v if k in plan.grid_keys else _parse(v) for k, v in r.items()} for r in rows]
-    result.risk = risk_summary(typed, plan.grid_keys, plan.kpis, plan.kind)
-    _write_rows(result.risk_path, risk_columns(plan.grid_keys, plan.kpis, result.risk, plan.kind),
+    result.risk = risk_summary(typed, plan.grid_keys, plan.kpis, plan.kind, exceed)
+    _write_rows(result.risk_path, risk_columns(plan.grid_keys, plan.kpis, result.risk, plan.kind, exceed),
                 [{k: _text(v) for k, v in r.items()} for r in result.risk])
     return result
