@@ -5,11 +5,15 @@ side by side.
 
 Three pages (``?page=crowd|bikes|tunnel``):
 
-* **Crowd caps**: the light show once per cap; KPI table, the highest cap that keeps every zone out
-  of LOS F (or E), occupancy and density against the cap and the LOS bands, maps of the levels of
-  service at their peak and at any minute; and "Load a sweep": a finished ``citytwin sweep`` folder
-  (read with :func:`sim.sweep.load_sweep`) shown per grid cell with the probabilities of LOS F and of
-  more than 4 p/m2 in any zone, p5-p95 bands of the key KPIs, and the highest cap within a chosen risk.
+* **Crowd caps**: "The answer over seeds" (:func:`sim.study.advise.advise`, as ``citytwin advise``):
+  the highest cap (and best plan) whose probability of breaking the safety criterion is shown below a
+  chosen risk, with a progress bar, the runs behind every figure, the curve of P(unsafe) against the
+  cap with intervals, the price and the one-page report; the light show once per cap on one seed
+  (labelled as such: what can happen, not a verdict): KPI table, occupancy, gate queues and density
+  against the cap and the LOS bands in clock time, maps of the levels of service at their peak and at
+  any minute; and "Load a sweep": a finished ``citytwin sweep`` folder shown per grid cell with the
+  probabilities, p5-p95 bands of the key KPIs, the curve, and the highest cap shown within a chosen
+  risk (exact binomial bounds).
 * **Bike plans**: a bikes scenario (dry or rain, or any rain intensity) with every chosen
   redistribution plan on the same evening; KPI table per plan, the plan with the fewest unmet
   pickups, exit shares dry vs rain, stock per pool over time, the pools on the map.
@@ -42,9 +46,11 @@ import streamlit as st
 from sim import study as C
 from sim.core.errors import ConservationError, SimError
 from sim.bikes.plots import bike_pools_map_figure, exit_shares_figure, pool_stock_figure
-from sim.core.plotting import figure_png
-from sim.crowd.plots import cap_series_figure, los_map_figure
-from sim.study.plots import sweep_bands_figure
+from sim.core.plotting import clock_label, figure_png
+from sim.crowd.plots import cap_series_figure, los_map_figure, map_labels
+from sim.study.advise import ADVICE_HTML, ADVICE_JSON, advise, default_advise_dir, parse_caps_arg
+from sim.study.plots import risk_curve_figure, sweep_bands_figure
+from sim.study.stats import attainable_upper, cp_lower, cp_upper, runs_needed
 from sim.traffic.plots import plan_comparison_figure, portal_queues_figure
 from sim.kinds import scenario_from_dict
 from sim.study.sweep import RISK_NAME, TABLE_NAME, load_sweep
@@ -69,11 +75,10 @@ def _scenario_key(scenario) -> str:
     return json.dumps(scenario.to_dict())
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def walk_graph(map_path: str, max_cell_m: float, _scenario):
-    """The walk network of a map (the crowd engine's own cache underneath), for drawing maps."""
-    from sim.crowd.compile import walk_graph_for
-    return walk_graph_for(_scenario)
+def walk_and_places(scenario):
+    """The walk network and its places (names and label points) of a crowd scenario, for maps."""
+    arrays = crowd_arrays(_scenario_key(scenario), scenario.source_path)
+    return arrays.walk, getattr(arrays, "places", None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -171,10 +176,12 @@ def series_png(keys: tuple[str, ...], zone: str, _results) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def map_png(key: str, minute: int | None, title: str, _result: C.CrowdResult, _walk) -> bytes:
+def map_png(key: str, minute: int | None, title: str, _result: C.CrowdResult, _walk, _places=None) -> bytes:
     density = _result.cell_peak_density if minute is None else _result.density_at(minute)
+    labels = map_labels(_places, _result.summary.get("worst_places", []), limit=4)
     with plot_lock():
-        return figure_png(los_map_figure(_walk, density, _result.los_thresholds_ppm2, title), dpi=90)
+        return figure_png(los_map_figure(_walk, density, _result.los_thresholds_ppm2, title, places=_places,
+                                         labels=labels), dpi=90)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -207,6 +214,12 @@ def bike_pngs(key: str, _result: C.BikeResult, _walk) -> tuple[bytes, bytes, byt
 def sweep_png(rows_json: str, labels: tuple[str, ...], title: str) -> bytes:
     with plot_lock():
         return figure_png(sweep_bands_figure(json.loads(rows_json), labels, title))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def curve_png(curves_json: str, risk: float, answer_json: str, title: str) -> bytes:
+    with plot_lock():
+        return figure_png(risk_curve_figure(json.loads(curves_json), risk, json.loads(answer_json), title))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,9 +324,10 @@ def scenario_and_weather(kind: str, default_rain_mm_per_h: float, rain_help: str
 
 def crowd_page() -> None:
     st.header("Crowd caps: how many people may the promenade hold?")
-    st.caption("Runs the light-show scenario once per cap, on the same arrivals (same seed), and compares "
-               "levels of service (Fruin; a zone's level is that of its densest cell), gate queues and "
-               "clearance.  Each cap is applied as `--set zones.ZONE.cap=N`.")
+    st.caption("The answer is a probability over many nights (seeds): **The answer over seeds** finds the "
+               "highest cap whose risk of breaking the safety criterion is shown below the risk you accept. "
+               "Below it, **one night per cap** shows what can happen on one seed (not a verdict).  Each cap "
+               "is applied as `--set zones.ZONE.cap=N`.")
     crowd_sweep()
     inputs, _ = st.columns([2, 1])
     with inputs:
@@ -326,11 +340,15 @@ def crowd_page() -> None:
         data, source, uploaded, base, choice_key, rain = chosen
         zones = list(base.zones)
         zone = st.selectbox("Zone to cap", zones, index=zones.index(base.main_zone), key=f"crowd_zone_{choice_key}")
+        seed, extra = run_options("crowd", base, choice_key)
+    crowd_advise(data, source, uploaded, base, zone, rain, seed, extra)
+    st.subheader("One night per cap (one seed: what can happen, not a verdict)")
+    one, _ = st.columns([2, 1])
+    with one:
         caps_text = st.text_input("Caps to compare (people; commas between caps; 'none' = uncapped)",
                                   DEFAULT_CAPS, key="crowd_caps")
-        avoid = st.radio("Keep every zone out of", ["LOS F", "LOS E or worse"], horizontal=True, key="crowd_avoid")
-        seed, extra = run_options("crowd", base, choice_key)
-        run = st.button("Run comparison", type="primary", key="crowd_run")
+        avoid = st.radio("Zones to report at", ["LOS F", "LOS E or worse"], horizontal=True, key="crowd_avoid")
+        run = st.button("Run one night per cap", key="crowd_run")
     if run:
         try:
             caps = C.parse_caps(caps_text)
@@ -354,27 +372,103 @@ def crowd_page() -> None:
         crowd_results(st.session_state["crowd"], "F" if avoid == "LOS F" else "E")
 
 
+def crowd_advise(data: dict, source: str, uploaded: bool, base, zone: str, rain: float, seed: int,
+                 extra: list[str]) -> None:
+    """The answer over seeds: ``citytwin advise`` through :func:`sim.study.advise.advise`, with a
+    progress bar; the answer, the runs behind it, the curve, the price and the report."""
+    st.subheader("The answer over seeds: the highest safe cap, with its risk")
+    left, _ = st.columns([2, 1])
+    with left:
+        risk = st.number_input("Acceptable risk: probability that a night breaks the safety criterion",
+                               min_value=0.01, max_value=0.5, value=DEFAULT_MAX_RISK, step=0.01, format="%.2f",
+                               key="advise_risk")
+        needed = runs_needed(float(risk))
+        seeds = int(st.number_input("Most runs per cap", min_value=needed, value=needed, step=1,
+                                    key=f"advise_seeds_{needed}"))
+        st.caption(f"Safe means: the one-sided 95% upper Clopper-Pearson bound on that probability is below "
+                   f"{float(risk):.0%}. {needed} runs without a failure are the fewest that can show it; with "
+                   f"{seeds} runs the lowest bound is {attainable_upper(seeds):.1%}.")
+        caps_text = st.text_input("Caps to try (empty: a quarter of the scenario's cap up to twice it, and none; "
+                                  "or e.g. 20000,40000,none or 20000:80000:10000)", "", key="advise_caps")
+        plans_text = st.text_area("Plans, one per line: base (the scenario as given), a [plans.NAME] of the "
+                                  "scenario, or NAME:KEY=VALUE,KEY=VALUE", "base", key="advise_plans")
+        go = st.button("Find the highest safe cap", type="primary", key="advise_run")
+    if go:
+        if uploaded:
+            st.info("The answer over seeds runs on a scenario file: put the file in scenarios/ and choose it "
+                    "here, or run `citytwin advise FILE`.")
+            return
+        overrides = [C.rain_override(rain), *extra]
+        bar = st.progress(0.0, text="advise: starting")
+
+        def progress(done: int, total: int, why: str) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"{done} run(s) of about {total}: {why}")
+
+        try:
+            caps = parse_caps_arg(caps_text) if caps_text.strip() else None
+            plans = [line.strip() for line in plans_text.splitlines() if line.strip()]
+            out = default_advise_dir(Path(source), [*overrides, f"simulation.seed={seed}", f"zone={zone}"])
+            advice = advise(source, float(risk), seeds=seeds, plans=plans, caps=caps, overrides=overrides,
+                            seed=seed, zone=zone, out_dir=out, progress=progress, log=lambda msg: None)
+        except SimError as exc:
+            run_error(exc)
+            return
+        bar.progress(1.0, text=f"done: {advice.runs_total} run(s), {advice.runs_new} new")
+        st.session_state["advise"] = {"advice": advice.to_dict(), "out": str(advice.out_dir)}
+    if "advise" in st.session_state:
+        advise_results(st.session_state["advise"])
+
+
+def advise_results(state: dict) -> None:
+    """An advice on the page (plain data from ``advice.json``)."""
+    advice, out = state["advice"], Path(state["out"])
+    answer = advice["answer"]
+    (st.success if answer else st.warning)(advice["text"])
+    per_cap = "; ".join(f"plan {p['name']}: {p['runs']} run(s) over {len(p['caps'])} cap(s)" for p in advice["plans"])
+    st.caption(f"{advice['runs_total']} run(s) behind this answer ({per_cap}), seeds from {advice['seeds_from']}, "
+               f"at most {advice['max_seeds_per_cap']} per cap. {advice['caveat'].capitalize()}.")
+    if answer and answer["price"]:
+        st.markdown("**The price at the answer** (over its runs)")
+        st.dataframe(pd.DataFrame([{"what": v["label"], "median": v["median"], "p5": v["p5"], "p95": v["p95"],
+                                    "runs": v["runs"]} for v in answer["price"].values()]), hide_index=True)
+    st.markdown("**Every cap tried** (runs, failures, one-sided 95% bounds, verdict)")
+    rows = [{"plan": p["name"], "cap": C.cap_label(c["cap"]), "runs": c["runs"], "broke the criterion": c["failures"],
+             "P": c["p"], "95% lower": c["lower"], "95% upper": c["upper"], "verdict": c["status"]}
+            for p in advice["plans"] for c in p["caps"]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    curves = {p["name"]: p["caps"] for p in advice["plans"]}
+    best = {"plan": answer["plan"], "cap": answer["cap"]} if answer else None
+    st.markdown("**P(a night breaks the criterion) against the cap** (bars: 90% Clopper-Pearson interval)")
+    st.image(curve_png(json.dumps(curves), advice["risk"], json.dumps(best), advice["scenario"]))
+    columns = st.columns(2)
+    for column, name, mime in zip(columns, (ADVICE_JSON, ADVICE_HTML), ("application/json", "text/html")):
+        if (out / name).is_file():
+            column.download_button(name, (out / name).read_bytes(), file_name=name, mime=mime, key=f"advise_dl_{name}")
+
+
 def crowd_results(state: dict, avoid: str) -> None:
     results = [r for _, r in state["results"]]
     keys = tuple(k for k, _ in state["results"])
     zone = state["zone"]
     labels = [r.label for r in results]
     summaries = [r.summary for r in results]
-    st.subheader("Result")
-    st.caption(f"Runs shown: {state['caption']}")
+    st.caption(f"Runs shown: {state['caption']}; **one run (one seed) per cap**: every figure below is one "
+               f"night, not a band")
     verdict = C.safe_cap(summaries, zone, avoid)
-    (st.success if verdict.found else st.warning)(verdict.text)
+    st.info(f"One run per cap, so no verdict: on this one night, {verdict.text[0].lower()}{verdict.text[1:]} "
+            f"For the cap with its risk over seeds, use **The answer over seeds** above.")
     table = pd.DataFrame(C.crowd_kpi_rows(summaries, labels, zone)).set_index("KPI")
     st.table(table)
     with st.expander("Every zone of every run"):
         st.dataframe(pd.DataFrame(C.crowd_zone_rows(summaries, labels)), hide_index=True)
-    st.markdown(f"**{zone}: people against the cap, densest cell against the levels of service**")
+    st.markdown(f"**{zone}: people against the cap, people queueing at its gates, densest cell against the levels "
+                f"of service** (one seed per cap; one scale per panel, shared by every cap)")
     st.image(series_png(keys, zone, results))
-    walk = walk_graph(str(state["scenario"].map_path), state["scenario"].simulation.max_cell_m, state["scenario"])
-    st.markdown("**Peak level of service on every way, per cap**")
+    walk, places = walk_and_places(state["scenario"])
+    st.markdown("**Peak level of service on every way, per cap** (one seed per cap)")
     for column, key, res in zip(st.columns(len(results)), keys, results):
-        column.image(map_png(key, None, f"{res.label}: peak", res, walk))
-    density_over_time(state["results"], walk)
+        column.image(map_png(key, None, f"{res.label}: peak", res, walk, places))
+    density_over_time(state["results"], walk, places)
     st.markdown("**Downloads** (as `citytwin run` writes them)")
     for key, res in state["results"]:
         st.caption(res.label)
@@ -386,7 +480,7 @@ def crowd_sweep() -> None:
     with st.expander("Load a sweep: risk per cap across seeds (from `citytwin sweep ... --out DIR`)"):
         folder = st.text_input(f"Sweep folder (holds {TABLE_NAME} and {RISK_NAME})", DEFAULT_SWEEP,
                                key="crowd_sweep_dir")
-        max_risk = st.number_input("Acceptable probability that any zone reaches LOS F", min_value=0.0,
+        max_risk = st.number_input("Acceptable probability of an unsafe night", min_value=0.0,
                                    max_value=1.0, value=DEFAULT_MAX_RISK, step=0.01, format="%.2f",
                                    key="crowd_sweep_risk")
         if st.button("Load sweep", key="crowd_sweep_load"):
@@ -438,20 +532,35 @@ def sweep_results(folder: str, max_risk: float) -> None:
             (st.success if verdict.found else st.warning)(verdict.text)
     rows = C.sweep_risk_rows(records, grid_keys, zone)
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if cap_key is not None and grid_keys == [cap_key]:
+        points = []
+        for r in records:
+            n = int(r.get("runs_ok") or 0)
+            p = r.get("p_unsafe")
+            if n and p is not None and not pd.isna(p):
+                k = int(round(float(p) * n))
+                cap = r.get(cap_key)
+                points.append({"cap": None if cap is None or pd.isna(cap) else int(cap), "runs": n, "failures": k,
+                               "p": k / n, "lower": cp_lower(k, n), "upper": cp_upper(k, n)})
+        if points:
+            st.image(curve_png(json.dumps({"sweep": points}), float(max_risk) if 0 < max_risk < 1 else 0.05,
+                               "null", f"{folder}: P(unsafe) against the cap"))
     labels = tuple(label for _, label, _ in C.sweep_kpis(zone))
     st.image(sweep_png(json.dumps(rows), labels, f"{folder}: risk per grid cell"))
 
 
 @st.fragment
-def density_over_time(keyed_results: list, walk) -> None:
+def density_over_time(keyed_results: list, walk, places=None) -> None:
     """Maps of every cap at one moment; the slider reruns only this part."""
     first = keyed_results[0][1]
     last_minute = int(first.cell_density_t_s[-1] // 60) if first.cell_density_t_s.size else 0
     st.markdown("**Level of service over time** (move the slider; grey band in the plot above: the show)")
     default = min(last_minute, int(round(first.show_end_s / 60)))
     minute = st.slider("Minutes from start", 0, max(1, last_minute), default, key="crowd_minute")
+    clock = first.start_clock
+    when = f"minute {minute}" if not clock else f"{clock_label(clock, minute)}"
     for column, (key, res) in zip(st.columns(len(keyed_results)), keyed_results):
-        column.image(map_png(key, minute, f"{res.label}: minute {minute}", res, walk))
+        column.image(map_png(key, minute, f"{res.label}: {when}", res, walk, places))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def get_parser() -> argparse.ArgumentParser:
     advise.add_argument("--caps", default=None, metavar="LIST",
                         help="coarse grid of caps: 20000,40000,none or FROM:TO:STEP (default: a quarter of the "
                              "scenario's cap up to twice it, and none)")
+    advise.add_argument("--zone", default=None, help="the zone to cap (default: the scenario's main zone)")
     advise.add_argument("--resolution", type=_positive, default=None, metavar="PEOPLE",
                         help="refine the answer to within this many people (default: a quarter of the grid step)")
     advise.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -195,7 +196,7 @@ def _cmd_advise(args) -> int:
         advice = advise(args.scenario, args.risk, seeds=args.seeds, plans=args.plans, caps=caps,
                         resolution=args.resolution, overrides=args.overrides, seed=args.seed, out_dir=args.out,
                         workers=args.workers, max_runs=args.max_runs, report=not args.no_report,
-                        progress=progress, log=(lambda msg: None) if quiet else None)
+                        progress=progress, log=(lambda msg: None) if quiet else None, zone=args.zone)
     except SweepInterrupted as exc:
         print(f"{exc} (citytwin advise resumes from its runs on disk)", file=sys.stderr)
         return 130

@@ -236,38 +236,48 @@ def test_run_crowd_matches_the_cli_and_keeps_density_snapshots(tmp_path):
 def _risk(cap, p_f: float, runs_ok: int = 5, **extra) -> dict:
     """A risk.csv record as pandas gives it: caps as floats, an empty cap (uncapped) as NaN."""
     return {"zones.promenade.cap": float("nan") if cap is None else float(cap), "runs_ok": runs_ok,
-            "runs_failed": 5 - runs_ok, "p_unsafe": p_f, "p_any_place_los_f": p_f, "p_any_place_crush_density": 0.0,
+            "runs_failed": 0, "p_unsafe": p_f, "p_any_place_los_f": p_f, "p_any_place_crush_density": 0.0,
             **extra}
 
 
-def test_sweep_safe_cap_is_the_highest_cap_within_the_risk():
+def test_sweep_safe_cap_is_the_highest_cap_shown_below_the_risk():
+    """Safe means the one-sided 95% upper Clopper-Pearson bound is below the risk: 0 unsafe of 59 runs
+    shows 5% (bound 1 - 0.05^(1/59) = 4.95%), 0 of 5 runs does not (45.1%)."""
     keys = ["zones.promenade.cap"]
-    risk = [_risk(40000, 0.0), _risk(60000, 0.0), _risk(80000, 0.4), _risk(None, 1.0)]
+    risk = [_risk(40000, 0.0, 59), _risk(60000, 0.0, 59), _risk(80000, 0.4), _risk(None, 1.0)]
     verdict = sweep_safe_cap(risk, keys)
     assert verdict.found and verdict.safe_cap == 60000 and verdict.zone == "promenade"
     assert [c for c, _, _ in verdict.p_by_cap] == [40000, 60000, 80000, None]
-    assert verdict.text == ("The highest cap that keeps the probability of an unsafe night at or below 5% "
-                            "is 60,000 on promenade: 0% (0 of 5 runs). At 80,000 it is 40% (2 of 5 runs).")
-    # A looser risk allows 80,000; a risk of 100% allows every cap, uncapped included.
-    assert sweep_safe_cap(risk, keys, 0.4).safe_cap == 80000
+    assert dict(verdict.upper_by_cap)[60000] == pytest.approx(1 - 0.05 ** (1 / 59), abs=1e-6)
+    assert verdict.text == ("The highest cap shown to keep the probability of an unsafe night below 5% is 60,000 "
+                            "on promenade: 0 of 59 runs unsafe, upper bound 4.95%. At 80,000: 2 of 5 runs unsafe, "
+                            "upper bound 81.1%.")
+    # 2 of 5 runs cannot show any risk below 81%; a risk of 100% allows every cap, uncapped included.
+    assert sweep_safe_cap(risk, keys, 0.8).safe_cap == 60000
+    assert sweep_safe_cap(risk, keys, 0.82).safe_cap == 80000
     loose = sweep_safe_cap(risk, keys, 1.0)
     assert loose.found and loose.safe_cap is None and loose.text.startswith("Even with promenade uncapped,")
-    # No cap within the risk: "none of the caps", with the lowest cap's probability.
-    none = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.6)], keys)
-    assert not none.found and none.safe_cap is None
-    assert none.text == ("None of the caps keeps the probability of an unsafe night at or below 5%: even "
-                         "with promenade at 40,000 it is 20% (1 of 5 runs). Try lower caps.")
-    # A lower cap over the risk below a higher one within it: said, not hidden.
-    odd = sweep_safe_cap([_risk(40000, 0.2), _risk(60000, 0.0)], keys)
-    assert odd.safe_cap == 60000 and "Caution: the lower cap 40,000 exceeds it (20%)" in odd.text
+    # Few runs without an unsafe one: not a verdict; the text says how many runs would be needed and
+    # never advises lower caps.
+    few = sweep_safe_cap([_risk(40000, 0.0), _risk(60000, 0.6)], keys)
+    assert not few.found and few.safe_cap is None
+    assert few.text == ("No cap of this sweep is shown to keep the probability of an unsafe night below 5% "
+                        "(one-sided 95% Clopper-Pearson bound); the least risky is promenade at 40,000: 0 of 5 "
+                        "runs unsafe, upper bound 45.1%. Cap 40,000 had no unsafe run, but 5 run(s) cannot show "
+                        "less than 45.1%: 59 runs without an unsafe one are needed (more seeds, or citytwin "
+                        "advise).")
+    assert "lower caps" not in few.text
+    # A lower cap doing worse than a higher safe one: said, not hidden.
+    odd = sweep_safe_cap([_risk(40000, 0.2, 59), _risk(60000, 0.0, 59)], keys)
+    assert odd.safe_cap == 60000 and "Caution: the lower cap 40,000 did worse (12 of 59 runs unsafe" in odd.text
     # A cell without an ok run is not judged.
-    assert sweep_safe_cap([_risk(40000, 0.0), _risk(60000, float("nan"), runs_ok=0)], keys).safe_cap == 40000
+    assert sweep_safe_cap([_risk(40000, 0.0, 59), _risk(60000, float("nan"), runs_ok=0)], keys).safe_cap == 40000
 
 
 def test_sweep_safe_cap_with_other_grid_keys_judges_each_cap_by_its_worst_cell():
     keys = ["zones.promenade.cap", "crowd.patience_s"]
-    risk = [_risk(40000, 0.0, **{"crowd.patience_s": 600}), _risk(40000, 0.0, **{"crowd.patience_s": 1800}),
-            _risk(60000, 0.0, **{"crowd.patience_s": 600}), _risk(60000, 0.2, **{"crowd.patience_s": 1800})]
+    risk = [_risk(40000, 0.0, 59, **{"crowd.patience_s": 600}), _risk(40000, 0.0, 59, **{"crowd.patience_s": 1800}),
+            _risk(60000, 0.0, 59, **{"crowd.patience_s": 600}), _risk(60000, 0.2, 5, **{"crowd.patience_s": 1800})]
     verdict = sweep_safe_cap(risk, keys)
     assert verdict.safe_cap == 40000 and "worst cell" in verdict.text
     with pytest.raises(ValueError, match="no zones.ZONE.cap key"):

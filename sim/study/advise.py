@@ -570,8 +570,8 @@ def _answer_text(advice_risk: float, results: list[PlanResult], best: PlanResult
             lines.append(f"Plan {r.plan.name}: the least risky cap tried, {cap_text(lowest.cap)}, broke it in "
                          f"{lowest.k} of {lowest.n} runs (upper bound {_pct(lowest.upper)})"
                          + (f"; the run budget ran out" if r.search.budget_spent else "") + ".")
-        lines.append("Lower caps do not help by themselves where the crush moves to the queues at the gates; "
-                     "see the curve and the worst places, and try measures (--plans).")
+        lines.append("The runs do not point to a cap: see the curve and the worst places; measures (plans) may "
+                     "do what a cap alone does not.")
         return " ".join(lines)
     rec = best.search.records[best.search.cap]
     where = "no cap" if best.search.cap is None else f"a cap of {best.search.cap:,} on {zone}"
@@ -589,10 +589,10 @@ def advise(scenario_path: str | Path, risk: float = 0.05, *, seeds: int | None =
            caps: Sequence[int | None] | None = None, resolution: int | None = None, overrides: Sequence[str] = (),
            seed: int | None = None, out_dir: str | Path | None = None, workers: int | None = None,
            engine: str = "pool", max_runs: int | None = None, report: bool = True, progress: Progress = None,
-           log=None) -> Advice:
+           log=None, zone: str | None = None) -> Advice:
     """Find the highest safe cap (and the best plan) for a crowd scenario; write ``advice.json`` and
-    the report into ``out_dir`` (see the module docstring).  Bad input raises a
-    :class:`~sim.core.errors.SimError` before any run."""
+    the report into ``out_dir`` (see the module docstring).  ``zone``: the zone to cap (default: the
+    scenario's main zone).  Bad input raises a :class:`~sim.core.errors.SimError` before any run."""
     t_start = time.perf_counter()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(risk, bool) or not isinstance(risk, (int, float)) or not 0.0 < risk < 1.0:
@@ -603,7 +603,9 @@ def advise(scenario_path: str | Path, risk: float = 0.05, *, seeds: int | None =
     if scenario.kind != "crowd":
         raise CliError(f"advise finds a crowd cap; {str(path)!r} is a {scenario.kind!r} scenario "
                        f"(compare its plans over seeds with `citytwin run {path} --seeds N`)")
-    zone = scenario.main_zone
+    if zone is not None and zone not in scenario.zones:
+        raise CliError(f"--zone {zone!r} is not a zone of {str(path)!r} (zones: {', '.join(scenario.zones)})")
+    zone = zone or scenario.main_zone
     if zone is None:
         raise CliError(f"{str(path)!r} has no [zones]: nothing to cap")
     cap_key = f"zones.{zone}.cap"

@@ -41,6 +41,9 @@ class CrowdResult:
     cell_density_t_s: np.ndarray        # (snapshots,) time of each density snapshot
     cell_density: np.ndarray            # (snapshots, cells) float32 p/m2
     timeseries_columns: list[str] = field(default_factory=list)
+    start_clock: str | None = None      # clock time at t = 0 ("HH:MM") where the scenario gives it
+    gate_events: tuple = ()             # (t_s, zone, open after) at each gate closing and reopening
+    places_geojson: str = ""            # places.geojson as citytwin run writes it
 
     def density_at(self, minute: float) -> np.ndarray:
         """Every cell's density at the snapshot nearest ``minute`` (zeros before the first)."""
@@ -50,8 +53,12 @@ class CrowdResult:
         return self.cell_density[k]
 
     def files(self) -> dict[str, str]:
-        """``summary.json``, ``timeseries.csv`` and ``scenario.json`` as ``citytwin run`` writes them."""
-        return _files(self.summary, self.timeseries, self.timeseries_columns, self.scenario)
+        """``summary.json``, ``timeseries.csv``, ``scenario.json`` and ``places.geojson`` as ``citytwin run``
+        writes them."""
+        files = _files(self.summary, self.timeseries, self.timeseries_columns, self.scenario)
+        if self.places_geojson:
+            files["places.geojson"] = self.places_geojson
+        return files
 
 
 def _files(summary: dict, rows: list[dict], columns: list[str], scenario: dict) -> dict[str, str]:
@@ -64,7 +71,9 @@ def run_crowd(scenario: CrowdScenario, seed: int | None = None, label: str = "",
     """Run a crowd scenario (``callback(fraction_done)`` once a simulated minute) and keep its
     results, with a snapshot of every cell's density every ``snapshot_every_s`` simulated seconds.
     ``arrays``: the scenario's compiled :class:`~sim.crowd.CrowdArrays`, when already at hand."""
+    from ..crowd.geojson import places_geojson_text
     from ..crowd.model import CrowdModel
+    from ..crowd.plots import start_clock_of
 
     model = CrowdModel(scenario, seed=seed, arrays=arrays)
     rec = model.recorder
@@ -80,7 +89,9 @@ def run_crowd(scenario: CrowdScenario, seed: int | None = None, label: str = "",
         cell_peak_density=rec.cell_peak_density.copy(),
         cell_density_t_s=rec.cell_density_t_s[: rec.n_cell_snapshots].copy(),
         cell_density=rec.cell_density[: rec.n_cell_snapshots].copy(),
-        timeseries_columns=list(model.TIMESERIES_COLUMNS))
+        timeseries_columns=list(model.TIMESERIES_COLUMNS), start_clock=start_clock_of(scenario),
+        gate_events=tuple(getattr(model, "gate_events", ())),
+        places_geojson=places_geojson_text(a.walk, a.places, summary))
 
 
 @dataclass(frozen=True)

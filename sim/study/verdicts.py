@@ -1,6 +1,7 @@
-"""Verdicts in words, drawn from finished runs: the highest cap that keeps every zone out of a level
-of service, the best tunnel plan per mode, the bike plan with the fewest unmet pickups, and the
-highest cap within a risk from a sweep."""
+"""Verdicts in words, drawn from finished runs: what one run per cap showed (the highest cap whose run
+kept every zone out of a level of service: an observation on one seed, not a verdict), the best
+tunnel plan per mode, the bike plan with the fewest unmet pickups, and the highest cap a sweep shows
+within a risk (by an exact binomial bound, :mod:`sim.study.stats`)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def safe_cap(summaries: Sequence[dict], zone: str, avoid: str = "F") -> CapVerdi
         lowest = checks[0]
         setting = "uncapped" if lowest.cap is None else f"capped at {lowest.cap:,}"
         text = (f"No cap tried keeps every zone out of {level}: even with {zone} {setting}, "
-                f"{lowest.describe()} {_reach(lowest)} {level}. Try lower caps.")
+                f"{lowest.describe()} {_reach(lowest)} {level} (one run per cap: what can happen, not a verdict; "
+                f"the advice over seeds says which cap is safe with what risk).")
         return CapVerdict(zone, avoid, tuple(checks), False, None, text)
     best = safe[-1]
     if best.cap is None:
@@ -186,13 +188,15 @@ def fewest_unmet(summary: dict) -> BikeVerdict:
 
 @dataclass(frozen=True)
 class SweepCapVerdict:
-    """The highest cap of a sweep whose probability of an unsafe night is at most ``max_risk``."""
+    """The highest cap of a sweep whose probability of an unsafe night is *shown* below ``max_risk``:
+    its one-sided 95% upper Clopper-Pearson bound (:mod:`sim.study.stats`) is under it."""
     zone: str
     max_risk: float
     p_by_cap: tuple[tuple[int | None, float, int], ...]   # (cap, probability, ok runs), ascending, uncapped last
     found: bool
     safe_cap: int | None                                   # None: uncapped (when found)
     text: str
+    upper_by_cap: tuple[tuple[int | None, float], ...] = ()  # (cap, one-sided 95% upper bound)
 
 
 def _pct(p: float) -> str:
@@ -206,10 +210,16 @@ def _runs(p: float, runs: int) -> str:
 def sweep_safe_cap(risk: Sequence[dict], grid_keys: Sequence[str], max_risk: float = 0.05) -> SweepCapVerdict:
     """From a sweep's risk table (records, one per grid cell) with a ``zones.ZONE.cap`` grid key: the
     highest cap whose probability of an unsafe night (``p_unsafe``: share of the cell's seeds that
-    fail the scenario's ``[safety]`` criterion) is at most ``max_risk``, in words.
+    fail the scenario's ``[safety]`` criterion) is shown below ``max_risk`` with 95% confidence (the
+    one-sided upper Clopper-Pearson bound on it is below ``max_risk``; ``max_risk = 1`` allows every
+    cap), in words, with the runs behind it.
 
     Uncapped counts as the highest cap.  With other grid keys too, a cap is judged by its worst cell
-    (the highest probability over the other grid values).  Cells without an ok run are not judged."""
+    (the most unsafe runs over the other grid values).  Cells without an ok run are not judged.  The
+    text never advises a direction the runs do not support: it says how many runs a cap without an
+    unsafe run would need, and where a lower cap did worse than a higher one."""
+    from .stats import cp_upper, runs_needed
+
     if not 0.0 <= max_risk <= 1.0:
         raise ValueError(f"max_risk must be a probability between 0 and 1, got {max_risk!r}")
     key = sweep_cap_key(grid_keys)
@@ -222,37 +232,52 @@ def sweep_safe_cap(risk: Sequence[dict], grid_keys: Sequence[str], max_risk: flo
         if p is None or runs == 0:
             continue
         cap = _cap_value(r.get(key))
-        if cap not in worst or p > worst[cap][0]:
+        if cap not in worst or cp_upper(round(p * runs), runs) > cp_upper(round(worst[cap][0] * worst[cap][1]),
+                                                                          worst[cap][1]):
             worst[cap] = (p, runs)
     if not worst:
         raise ValueError("no grid cell of the sweep has an ok run with a probability of an unsafe night (p_unsafe)")
     caps = sorted(worst, key=lambda c: (c is None, c or 0))
     checks = tuple((c, *worst[c]) for c in caps)
-    what, limit = "the probability of an unsafe night", _pct(max_risk)
-    safe = [c for c in caps if worst[c][0] <= max_risk + 1e-9]
+    upper = {c: cp_upper(round(worst[c][0] * worst[c][1]), worst[c][1]) for c in caps}
+    bounds = tuple((c, round(upper[c], 6)) for c in caps)
+    limit = _pct(max_risk)
+    what = "the probability of an unsafe night"
+
+    def passes(c) -> bool:
+        return max_risk >= 1.0 or upper[c] < max_risk
+
+    def said(c) -> str:
+        p, runs = worst[c]
+        return f"{_runs(p, runs)} unsafe, upper bound {_pct(upper[c])}"
+
     note = " (each cap judged by its worst cell over the other grid values)" if len(grid_keys) > 1 else ""
+    safe = [c for c in caps if passes(c)]
     if not safe:
-        cap, (p, runs) = caps[0], worst[caps[0]]
-        setting = "uncapped" if cap is None else f"at {cap:,}"
-        text = (f"None of the caps keeps {what} at or below {limit}{note}: even with {zone} {setting} it is "
-                f"{_pct(p)} ({_runs(p, runs)}). Try lower caps.")
-        return SweepCapVerdict(zone, max_risk, checks, False, None, text)
+        best = min(caps, key=lambda c: (upper[c], c is None, c or 0))
+        setting = "uncapped" if best is None else f"at {best:,}"
+        text = (f"No cap of this sweep is shown to keep {what} below {limit} (one-sided 95% Clopper-Pearson "
+                f"bound){note}; the least risky is {zone} {setting}: {said(best)}.")
+        clean = [c for c in caps if round(worst[c][0] * worst[c][1]) == 0]
+        if clean and 0 < max_risk < 1:
+            c = max(clean, key=lambda c: (c is None, c or 0))
+            text += (f" {cap_label(c).capitalize()} had no unsafe run, but {worst[c][1]} run(s) cannot show less "
+                     f"than {_pct(upper[c])}: {runs_needed(max_risk)} runs without an unsafe one are needed "
+                     f"(more seeds, or citytwin advise).")
+        return SweepCapVerdict(zone, max_risk, checks, False, None, text, bounds)
     best = safe[-1]
     k = caps.index(best)
-    p, runs = worst[best]
     if best is None:
-        text = f"Even with {zone} uncapped, {what} stays at or below {limit}{note}: {_pct(p)} ({_runs(p, runs)})."
+        text = f"Even with {zone} uncapped, {what} is shown below {limit}{note}: {said(best)}."
     else:
-        text = (f"The highest cap that keeps {what} at or below {limit} is {best:,} on {zone}{note}: "
-                f"{_pct(p)} ({_runs(p, runs)}).")
+        text = f"The highest cap shown to keep {what} below {limit} is {best:,} on {zone}{note}: {said(best)}."
         if k + 1 < len(caps):
             higher = caps[k + 1]
-            hp, hruns = worst[higher]
             setting = "Uncapped" if higher is None else f"At {higher:,}"
-            text += f" {setting} it is {_pct(hp)} ({_runs(hp, hruns)})."
-    lower_failed = [c for c in caps[:k] if worst[c][0] > max_risk + 1e-9]
+            text += f" {setting}: {said(higher)}."
+    lower_failed = [c for c in caps[:k] if not passes(c) and worst[c][0] > worst[best][0]]
     if lower_failed:
         c = lower_failed[0]
-        text += (f" Caution: the lower {cap_label(c)} exceeds it ({_pct(worst[c][0])}), so the risk is not "
-                 f"monotonic in the cap; look at the gate queues.")
-    return SweepCapVerdict(zone, max_risk, checks, True, best, text)
+        text += (f" Caution: the lower {cap_label(c)} did worse ({said(c)}), so the risk is not monotonic in "
+                 f"the cap: lowering it is not safer by itself.")
+    return SweepCapVerdict(zone, max_risk, checks, True, best, text, bounds)
