@@ -277,7 +277,7 @@ def run_error(exc: SimError) -> None:
 
 def downloads(files: dict[str, str], stem: str, key: str) -> None:
     """Download buttons for a run's summary.json, timeseries.csv and scenario.json."""
-    mime = {"json": "application/json", "csv": "text/csv"}
+    mime = {"json": "application/json", "csv": "text/csv", "geojson": "application/geo+json"}
     columns = st.columns(len(files))
     for column, (name, text) in zip(columns, files.items()):
         column.download_button(name, text, file_name=f"{stem}_{name}", mime=mime[name.rsplit(".", 1)[1]],
