@@ -7,6 +7,9 @@
     citytwin sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] --seeds N --out DIR [--workers K]
                    [--engine pool|dask] [--scheduler ADDRESS] [--set KEY=VALUE ...] [--quiet]
     citytwin list
+    citytwin live SCENARIO --feed FILE|-|http://HOST:PORT --out DIR [--set KEY=VALUE ...] [--workers K] [--quiet]
+    citytwin replay SCENARIO --truth-seed N [--demand-scale X] [--rain-onset MIN] [--rain MM_PER_H] [--noise FRAC]
+                    [--drop SENSOR@FROM_MIN[-TO_MIN] ...] [--speed S] [--until MIN] [--truth-out FILE] [--set ...]
     citytwin maps fetch NAME --bbox NORTH SOUTH EAST WEST [--dir DIR] [--url URL]
     citytwin maps inspect MAP [--profile P] [--limit N]
 
@@ -25,6 +28,7 @@ a folder holding an earlier run's results is replaced whole, and the run says so
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -126,6 +130,7 @@ def get_parser() -> argparse.ArgumentParser:
                        help="override a dotted scenario key in every run (repeatable)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list the shipped scenarios and maps")
+    _add_live_parsers(sub)
     maps = sub.add_parser("maps", help="manage map files")
     maps_sub = maps.add_subparsers(dest="maps_command", required=True, parser_class=_Parser)
     fetch = maps_sub.add_parser(
@@ -201,6 +206,125 @@ def _cmd_advise(args) -> int:
         print(f"{exc} (citytwin advise resumes from its runs on disk)", file=sys.stderr)
         return 130
     print(format_reasoning(advice))
+    return 0
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _add_live_parsers(sub) -> None:
+    """``live`` and ``replay`` (the live twin, issue 15)."""
+    live = sub.add_parser("live", help="follow a night from a feed of counts: forecasts and warnings as it goes",
+                          description="Read count records (JSON lines or CSV t_s,sensor,value) from a file, standard "
+                                      "input (-) or HTTP (listen on http://HOST:PORT: POST /records, POST /end, GET "
+                                      "/status), keep an ensemble of crowd runs consistent with them, and write "
+                                      "forecast.csv, alerts.csv and the rest into --out as the night goes on.")
+    live.add_argument("scenario", help="crowd scenario TOML file with [sensors] (e.g. scenarios/bund_lightshow_live.toml)")
+    live.add_argument("--feed", required=True, metavar="FILE|-|http://HOST:PORT", help="where the records come from")
+    live.add_argument("--out", required=True, help="folder for the twin's files (new, empty, or an earlier twin's)")
+    live.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a dotted scenario key, e.g. live.members=10 (repeatable)")
+    live.add_argument("--workers", type=_positive, default=1, metavar="K",
+                      help="processes for the forecasts' member runs (default 1)")
+    live.add_argument("--quiet", action="store_true", help="log only skipped records, silent sensors and warnings")
+    replay = sub.add_parser("replay", help="play the feed of a hidden true night to standard output",
+                            description="Run a hidden 'true' night (its own seed, demand, rain onset) and write what "
+                                        "its sensors read, with noise and drop-outs, as JSON lines to standard output; "
+                                        "pipe it into `citytwin live ... --feed -`.")
+    replay.add_argument("scenario", help="crowd scenario TOML file with [sensors]")
+    replay.add_argument("--truth-seed", type=_seed, required=True, metavar="N", help="the truth's random seed")
+    replay.add_argument("--demand-scale", type=_nonnegative_float, default=1.0, metavar="X",
+                        help="every source's arrival profile times X (default 1)")
+    replay.add_argument("--rain-onset", type=_nonnegative_float, default=None, metavar="MIN",
+                        help="dry until MIN minutes after the start, then rain (default: the scenario's weather)")
+    replay.add_argument("--rain", type=_nonnegative_float, default=None, metavar="MM_PER_H",
+                        help="rain intensity after the onset (default: the scenario's, else 10 mm/h)")
+    replay.add_argument("--noise", type=_nonnegative_float, default=0.0, metavar="FRAC",
+                        help="count noise: standard deviation / value (e.g. 0.1; default 0)")
+    replay.add_argument("--drop", action="append", default=[], metavar="SENSOR@FROM_MIN[-TO_MIN]",
+                        help="a sensor silent from FROM to TO minutes (repeatable)")
+    replay.add_argument("--speed", type=_nonnegative_float, default=0.0, metavar="S",
+                        help="simulated seconds per wall second (0: as fast as possible; 60: a minute a second)")
+    replay.add_argument("--until", type=_nonnegative_float, default=None, metavar="MIN",
+                        help="stop after MIN minutes (default: the end of the night)")
+    replay.add_argument("--truth-out", default=None, metavar="FILE", help="also write the truth's zones per minute "
+                                                                          "(CSV) for scoring")
+    replay.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a dotted scenario key (repeatable)")
+
+
+def _crowd_scenario(path: str, overrides: list[str]):
+    from .kinds import load_scenario
+
+    scenario = load_scenario(path, overrides)
+    if scenario.kind != "crowd":
+        raise CliError(f"{path}: the live twin follows crowd scenarios, not {scenario.kind!r} ones")
+    return scenario
+
+
+def _cmd_live(args) -> int:
+    import logging
+
+    from .live.feed import HttpFeed, http_address, open_feed
+    from .live.twin import LOG, LiveTwin
+
+    scenario = _crowd_scenario(args.scenario, args.overrides)
+    listen = http_address(args.feed)                        # a malformed URL stops here
+    feed = None if listen is not None else open_feed(args.feed)   # a missing file stops here
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    LOG.propagate = False
+    try:
+        command = ["citytwin", "live", str(args.scenario), "--feed", args.feed, "--out", str(args.out),
+                   *(f"--set={o}" for o in args.overrides), "--workers", str(args.workers)]
+        twin = LiveTwin(scenario, args.out, workers=args.workers, command=command, overrides=args.overrides)
+        if listen is not None:
+            feed = open_feed(args.feed, status=twin.status)
+            LOG.warning("listening on %s: POST /records (JSON lines), POST /end, GET /status", feed.address)
+        try:
+            status = twin.run(feed)
+        finally:
+            if isinstance(feed, HttpFeed):
+                feed.close()
+    finally:
+        LOG.removeHandler(handler)
+    without = ", ".join(s["sensor"] for s in status["running_without"]) or "none"
+    print(f"followed {scenario.name} to t={status['t_s']:g} s: {status['cycles']} cycles, {status['records_used']} "
+          f"records used, {status['records_skipped']} skipped; {status['alerts']} warning(s) raised or cleared; "
+          f"running without: {without}")
+    print(f"results in {args.out}/: forecast.csv, alerts.csv, observations.csv, cycles.csv, cells.csv, status.json")
+    return 0
+
+
+def _cmd_replay(args) -> int:
+    from .live.replay import Truth, TruthSpec, parse_dropout, play
+
+    scenario = _crowd_scenario(args.scenario, args.overrides)
+    spec = TruthSpec(seed=args.truth_seed, demand_scale=args.demand_scale,
+                     rain_onset_s=None if args.rain_onset is None else 60.0 * args.rain_onset,
+                     rain_mm_per_h=args.rain, noise_frac=args.noise,
+                     dropouts=tuple(parse_dropout(d) for d in args.drop))
+    truth = Truth(scenario, spec)
+    try:
+        n = play(truth, sys.stdout, speed=args.speed, truth_csv=args.truth_out,
+                 until_s=None if args.until is None else 60.0 * args.until)
+    except BrokenPipeError:
+        sys.stderr.write("replay: the reader closed the pipe; stopped\n")
+        try:
+            sys.stdout = open(os.devnull, "w")       # no second error when Python flushes at exit
+        except OSError:
+            pass
+        return 1
+    print(f"replayed {n} records of truth seed {args.truth_seed} (demand x{args.demand_scale:g})", file=sys.stderr)
     return 0
 
 
@@ -319,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_advise(args)
         if args.command == "list":
             return _cmd_list()
+        if args.command == "live":
+            return _cmd_live(args)
+        if args.command == "replay":
+            return _cmd_replay(args)
         if args.maps_command == "inspect":
             return _cmd_maps_inspect(args)
         return _cmd_maps_fetch(args)

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..core.schema import Profile, ScenarioBase, Strict
 from ..core.weather import WeatherSpec
+from .sensors import LiveSpec, SensorSpec, check_sensor_refs
 
 __all__ = ["CrowdScenario", "SimulationSpec", "CrowdSpec", "SpeedGroupSpec", "ShowSpec", "ZoneSpec", "ViewingSpec",
            "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec", "SafetySpec"]
@@ -228,6 +229,9 @@ class CrowdScenario(ScenarioBase):
     sources: list[SourceSpec] = Field(default_factory=list)
     populations: list[PopulationSpec] = Field(default_factory=list)
     safety: SafetySpec = SafetySpec()
+    sensors: dict[str, SensorSpec] = Field(
+        default_factory=dict, description="counters and gauges a live twin reads (sim.crowd.sensors)")
+    live: LiveSpec = Field(default_factory=LiveSpec, description="the live twin's ensemble, cycles and warnings")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "CrowdScenario":
@@ -257,6 +261,13 @@ class CrowdScenario(ScenarioBase):
             problems.append(f"primary_zone: {self.primary_zone!r} is not a zone (have {sorted(self.zones)!r})")
         if all(e.closed for e in self.exits.values()):
             problems.append("exits: every exit group is closed; nobody could leave")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _sensor_refs(self) -> "CrowdScenario":
+        problems = check_sensor_refs(self.sensors, self.zones, self.sources)
         if problems:
             raise ValueError("; ".join(problems))
         return self
