@@ -115,8 +115,9 @@ def test_released_viewers_head_for_their_exit_from_where_they_stand(tmp_path):
     def x(i):
         e = a.edge[i]
         c = e // 2
+        pos = engine.positions_m()[i]
         xa, xb = walk.node_x_m[walk.cell_a[c]], walk.node_x_m[walk.cell_b[c]]
-        from_a = a.pos_m[i] if e % 2 == 0 else walk.cell_length_m[c] - a.pos_m[i]
+        from_a = pos if e % 2 == 0 else walk.cell_length_m[c] - pos
         return xa + (xb - xa) * from_a / walk.cell_length_m[c]
 
     distance = {i: abs(x(i) - x_end) for i in standing}

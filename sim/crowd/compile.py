@@ -294,7 +294,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         cell_capacity=cell_capacity, cell_jam_capacity=cell_jam_capacity, cell_view_capacity=cell_view_capacity,
         cell_zone=cell_zone, cell_stairs_ppms=cell_stairs_ppms, cell_stairs_rho_c=cell_stairs_rho_c,
         out_start=walk.out_start, out_edges=walk.out_edges,
-        edge_front=np.maximum(1, np.floor(width[edge_cell] / QUEUE_FRONT_M)).astype(np.int32),
+        edge_front=_queue_fronts(walk, width, node_exit),
         sink_rate=sink_rate, node_exit=node_exit)
     params = K.Params(
         dt_s=float(dt), v0_mps=float(v0), gamma=float(crowd.gamma), rho_jam_ppm2=float(rho_jam),
@@ -362,6 +362,24 @@ def compute_routes(arrays: CrowdArrays, edge_cost_s: np.ndarray, view: bool = Tr
 #: ellipse, 0.61 m (24 in).  A queue at an edge's end has width / this many people at its head.
 QUEUE_FRONT_M = 0.61
 
+def _queue_fronts(walk: WalkGraph, width_m: np.ndarray, node_exit: np.ndarray) -> np.ndarray:
+    """People abreast at the head of the queue at each directed edge's end: the edge's width, or the
+    openings it leads into if narrower (the widths of the other cells at its end node; its own at an
+    exit), over :data:`QUEUE_FRONT_M` each, rounded up (a 1 m door has two at its head).  A wide room's queue at a 1 m door has
+    the door's few people at its head, not the room's width."""
+    edge_cell = np.arange(2 * walk.n_cells) // 2
+    fronts = np.empty(edge_cell.size, dtype=np.int32)
+    for e in range(edge_cell.size):
+        node = walk.edge_to[e]
+        own = width_m[edge_cell[e]]
+        others = walk.out_edges[walk.out_start[node]:walk.out_start[node + 1]]
+        opening = float(width_m[edge_cell[others][edge_cell[others] != edge_cell[e]]].sum())
+        if node_exit[node]:
+            opening += own
+        fronts[e] = max(1, int(np.ceil(min(own, opening) / QUEUE_FRONT_M)))
+    return fronts
+
+
 #: Slowest speed a route cost assumes (m/s): a jammed edge is costly, not impassable.
 MIN_ROUTE_SPEED_MPS = 0.1
 
@@ -370,7 +388,9 @@ def free_flow_costs(arrays: CrowdArrays) -> np.ndarray:
     """Route costs of an empty network (stairs at their free speeds)."""
     cost = np.empty(arrays.edge_cell.size)
     K.edge_costs(arrays.net, arrays.net.edge_free_factor, arrays.v0_mps, arrays.walk.cell_covered,
-                 arrays.shelter_factor, np.zeros(arrays.edge_cell.size), MIN_ROUTE_SPEED_MPS, cost)
+                 arrays.shelter_factor, np.zeros(arrays.edge_cell.size, dtype=np.int32),
+                 np.ones(arrays.walk.n_cells), arrays.params.queue_density_ppm2, arrays.dt_s,
+                 MIN_ROUTE_SPEED_MPS, cost)
     return cost
 
 

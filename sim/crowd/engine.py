@@ -103,6 +103,14 @@ class CrowdEngine:
     def state(self) -> np.ndarray:
         return self.agents.state
 
+    def positions_m(self) -> np.ndarray:
+        """Where each agent stands along its edge (m from the edge's start): walkers at their own
+        position, people in a queue at their place in it (:func:`~sim.crowd.kernels.queue_positions`)."""
+        out = np.empty_like(self.agents.pos_m)
+        K.queue_positions(self.agents.pos_m, self.agents.q_next, self.edges, self.arrays.net, self.cells,
+                          self.arrays.params, out)
+        return out
+
     @property
     def gate_wait_s(self) -> np.ndarray:
         return self.agents.gate_wait_s
@@ -161,7 +169,8 @@ class CrowdEngine:
     def end_arrivals(self) -> None:
         """The show is over: arriving walkers leave their queues and turn home, people still at
         sources leave."""
-        K.leave_queues(self.n_active, self.agents, self.edges, K.WALK_IN)
+        K.leave_queues(self.n_active, self.agents, self.edges, K.WALK_IN, self.arrays.net, self.cells,
+                       self.arrays.params)
         K.end_arrivals(self.t_s, self.n_active, self.agents, self.counters)
         self.arrivals_over = True
 
@@ -177,12 +186,13 @@ class CrowdEngine:
                         edge_cost_s=edge_cost_s, view_cell=a.view_cell, view_log_attr=a.view_log_attr)
 
     def refresh_routes(self) -> None:
-        """Route tables from the congestion now (the speeds on every edge); the viewing targets' rows
+        """Route tables from the congestion now (the speeds and queues on every edge); the viewing targets' rows
         only while people may still arrive."""
         a = self.arrays
         cost = np.empty_like(self.edge_cost_s)
         K.edge_costs(a.net, self.edges.speed_factor, a.v0_mps, a.walk.cell_covered, a.shelter_factor,
-                     np.zeros_like(cost), MIN_ROUTE_SPEED_MPS, cost)
+                     self.edges.queue, self.cells.free_share, a.params.queue_density_ppm2, a.dt_s,
+                     MIN_ROUTE_SPEED_MPS, cost)
         self.edge_cost_s = cost
         heading_in = (not self.arrivals_over or self.n_active < self.n_agents
                       or bool(np.any(self.agents.state[:self.n_active] == K.WALK_IN)))

@@ -32,6 +32,10 @@ The pedestrian rules (the plain-Python reference in :mod:`sim.crowd.reference` i
   never vanishes, and the cells behind fill at the queue density.
 * **Exits.** A walker leaves the map at an exit node only through the sending capacity of the edge
   it arrives on (and the exit's own rate, when the scenario sets one).
+* **Queues have a length.** The people held at an edge's end form a queue at the queue density
+  across the ground left to walkers (the cell's width times its free share); a walker reaching the
+  back of that queue joins it there, so the walkers behind a queue are only those still walking up
+  to it.
 * **Short cells.** When a walker crosses a short cell within a step, it moves on in the same step
   (at most :data:`MAX_HOPS` cells), so short cells never slow anyone.
 * **Order.** Capacity left unused in a step carries over to the next one (at most one step's worth,
@@ -57,7 +61,7 @@ __all__ = [
     "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
     "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
     "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "PlaceStats", "Routes", "Params",
-    "refresh_cells", "step_agents", "advance", "place_stats", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
+    "refresh_cells", "step_agents", "advance", "place_stats", "queue_positions", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
     "count_states", "edge_costs", "weidmann_shape",
 ]
 
@@ -155,7 +159,7 @@ class Edges(NamedTuple):
     passed: np.ndarray         # int64 people who left the edge, cumulative
     held_for: np.ndarray       # int32 walkers held this step waiting to enter the edge (route costs)
     held_prev: np.ndarray      # int32 ... last step (the wait a walker expects for it)
-    v0_walking: np.ndarray     # sum of the free speeds of the walkers on the edge (after the last step)
+    v0_walking: np.ndarray     # sum of the free speeds of the walkers on the edge not in its queue (after the last step)
 
 
 class Zones(NamedTuple):
@@ -262,7 +266,11 @@ def refresh_cells(net, cells, edges, zones, nodes, p):
         cells.free_share[c] = share
         rho = (cells.count[c] - cells.standing[c] - cells.waiting[c]) / free
         cells.flow_density[c] = rho
-        cells.room[c] = int(free * p.queue_density_ppm2) + cells.standing[c] + cells.waiting[c]
+        # Room: up to the queue density.  A cell packed beyond it (people placed there denser) keeps
+        # the room of its densest count while it stays packed: it never gets denser, but it still
+        # moves, taking in as many as it sent.
+        room = int(free * p.queue_density_ppm2) + cells.standing[c] + cells.waiting[c]
+        cells.room[c] = room if cells.count[c] <= room else max(cells.room[c], cells.count[c])
         q_stairs = net.cell_stairs_ppms[c]
         if q_stairs > 0.0:
             rho_c = net.cell_stairs_rho_c[c]
@@ -296,9 +304,11 @@ def refresh_cells(net, cells, edges, zones, nodes, p):
         if rho <= rho_c or edges.v0_walking[e] <= 0.0:
             edges.speed_factor[e] = free * shape
         else:
-            # Congested: the walkers on the edge together bring the flux F to its end per step.
+            # Congested: the walkers on the edge (not yet in its queue) together bring the flux F
+            # to the back of its queue per step.
             flux = min(out, _downstream_supply(e, c, net, cells, zones))
-            share = flux * net.edge_length_m[e] / (p.dt_s * edges.v0_walking[e])
+            queue_m = edges.queue[e] / (p.queue_density_ppm2 * net.cell_width_m[c] * cells.free_share[c])
+            share = flux * max(net.edge_length_m[e] - queue_m, 0.0) / (p.dt_s * edges.v0_walking[e])
             edges.speed_factor[e] = min(free, max(free * shape, share))
         edges.out_budget[e] = min(edges.out_budget[e], max(out, 1.0)) + out
     for n in range(nodes.sink_budget.shape[0]):
@@ -376,7 +386,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     speed_factor, edge_out, passed = edges.speed_factor, edges.out_budget, edges.passed
     q_head, q_tail, q_len, q_status, q_for = edges.q_head, edges.q_tail, edges.queue, edges.q_status, edges.q_for
     v0_walking, held_for, held_prev = edges.v0_walking, edges.held_for, edges.held_prev
-    edge_out_cap = net.edge_out_cap
+    edge_out_cap, cell_width, free_share, queue_ppm = net.edge_out_cap, net.cell_width_m, cells.free_share, p.queue_density_ppm2
     zone_open, zone_admit, gate_queue = zones.open, zones.admit, zones.gate_queue
     view_next, view_dist, exit_next, exit_dist = routes.view_next, routes.view_dist, routes.exit_next, routes.exit_dist
     edge_cost, view_cell = routes.edge_cost_s, routes.view_cell
@@ -391,9 +401,9 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             return view_next[target[j], node]
         return exit_next[exit_row[j], node]
 
-    def join(i, e):
-        """Walker ``i`` joins the back of the queue at the end of edge ``e``."""
-        pos_m[i] = edge_length[e]
+    def join(i, e, spot_m):
+        """Walker ``i`` joins the back of the queue at the end of edge ``e``, standing at ``spot_m``."""
+        pos_m[i] = spot_m
         q_edge[i] = e
         q_next[i] = -1
         if q_tail[e] >= 0:
@@ -553,24 +563,25 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                 return
         pos = pos + advance
         for _hop in range(MAX_HOPS):
+            if q_len[e] > 0 and pos >= length - q_len[e] / (queue_ppm * cell_width[c] * free_share[c]):
+                join(i, e, min(pos, length))  # reached the back of the queue at this end: join it
+                return
             if pos < length:
                 pos_m[i] = pos
                 return
             overshoot = pos - length
-            if q_len[e] > 0:                 # people wait at this end: join them at the back
-                join(i, e)
-                return
             pos_m[i] = length
             f = cross_node(i, e)
             if f == _LEFT:
                 return
             if f < 0:
-                join(i, e)
+                join(i, e, length)
                 q_status[e] = -1 - f
                 q_for[e] = q_for_now[0]
                 return
             edge[i] = f
             e = f
+            c = edge_cell[f]
             length = edge_length[f]
             pos = overshoot
             pos_m[i] = min(pos, length)
@@ -656,7 +667,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             i = nxt
     for i in range(n_active):
         s = state[i]
-        if (s == WALK_IN or s == WALK_OUT) and edge[i] >= 0:
+        if (s == WALK_IN or s == WALK_OUT) and edge[i] >= 0 and q_edge[i] < 0:
             v0_walking[edge[i]] += v0[i]
     # People waiting at a source step onto the first edge of their route if there is room.
     source_node = a.source_node
@@ -751,18 +762,50 @@ def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, rou
 
 
 @njit(cache=True)
-def leave_queues(n_active, a, edges, only_state):
+def queue_positions(pos_m, q_next, edges, net, cells, p, out_pos_m):
+    """Where everyone stands (``out_pos_m``): walkers at their own position; people in a queue at
+    their place in it, the k-th behind the head ``k`` spacings before the edge's end (the spacing:
+    1 / (queue density x width x free share), closer where the queue is longer than the edge), or
+    where they joined, if that is further on.  The engine keeps only the
+    spot where each joined; this is the read-out for measurements and for people leaving a queue."""
+    out_pos_m[:] = pos_m
+    for e in range(edges.q_head.shape[0]):
+        if edges.queue[e] == 0:
+            continue
+        c = net.edge_cell[e]
+        length = net.edge_length_m[e]
+        spacing_m = min(1.0 / (p.queue_density_ppm2 * net.cell_width_m[c] * cells.free_share[c]),
+                        length / edges.queue[e])
+        k = 0
+        i = edges.q_head[e]
+        while i >= 0:
+            out_pos_m[i] = max(pos_m[i], length - k * spacing_m)
+            k += 1
+            i = q_next[i]
+
+
+@njit(cache=True)
+def leave_queues(n_active, a, edges, only_state, net, cells, p):
     """Take everyone in state ``only_state`` (-1: everyone) out of the queues at edge ends (they
-    stay where they are and choose again next step): at the show's end, people heading in turn home."""
+    stay at their place in the queue and choose again next step): at the show's end, people heading
+    in turn home."""
     q_head, q_tail, q_len = edges.q_head, edges.q_tail, edges.queue
     for e in range(q_head.shape[0]):
         if q_len[e] == 0:
             continue
+        c = net.edge_cell[e]
+        length = net.edge_length_m[e]
+        spacing_m = min(1.0 / (p.queue_density_ppm2 * net.cell_width_m[c] * cells.free_share[c]),
+                        length / edges.queue[e])
+        k = 0
         prev = -1
         i = q_head[e]
         while i >= 0:
             nxt = a.q_next[i]
+            place_m = max(a.pos_m[i], length - k * spacing_m)
+            k += 1
             if only_state < 0 or a.state[i] == only_state:
+                a.pos_m[i] = place_m
                 if prev < 0:
                     q_head[e] = nxt
                 else:
@@ -889,13 +932,22 @@ def count_states(n_active, state, edge, edge_cell, out_states, out_cell_count, o
 
 
 @njit(cache=True)
-def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_delay_s, min_speed_mps, out_cost_s):
-    """Perceived travel time of each directed edge: length / the mean walker's speed on it
-    (stairs and congestion included), uncovered cells weighted by the rain's shelter factor, plus the
-    queue delay at its end."""
+def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_len, free_share, queue_density_ppm2,
+               dt_s, min_speed_mps, out_cost_s):
+    """Perceived time to cross each directed edge: the walk up to the back of the queue at its end
+    at the walkers' speed there (stairs and congestion included; uncovered cells weighted by the
+    rain's shelter factor), plus the wait in that queue (the people in it over the edge's sending
+    capacity).  Without a queue: length / speed."""
     for e in range(net.edge_cell.shape[0]):
+        c = net.edge_cell[e]
         v = max(v0_mps * speed_factor[e], min_speed_mps)
-        cost = net.edge_length_m[e] / v
-        if not cell_covered[net.edge_cell[e]]:
+        length = net.edge_length_m[e]
+        wait_s = 0.0
+        if queue_len[e] > 0:
+            width = net.cell_width_m[c] * free_share[c]
+            length = max(length - queue_len[e] / (queue_density_ppm2 * width), 0.0)
+            wait_s = queue_len[e] / max(net.edge_out_cap[e] * free_share[c], 1e-9) * dt_s
+        cost = length / v
+        if not cell_covered[c]:
             cost *= shelter_factor
-        out_cost_s[e] = cost + queue_delay_s[e]
+        out_cost_s[e] = cost + wait_s

@@ -154,7 +154,8 @@ class Pedestrian(mesa.Agent):
     # -- the walker's step -----------------------------------------------------------------------
     def step(self) -> None:
         """Walk on: stop at the viewing spot, or advance and cross nodes (short cells in one step);
-        at the end of an edge where people queue, join them at the back."""
+        at the back of the queue at an edge's end (its length: the queue density across the free
+        ground), join it."""
         m = self.model
         e = self.edge
         c = m.edge_cell[e]
@@ -167,19 +168,22 @@ class Pedestrian(mesa.Agent):
                 return
         pos = self.pos_m + advance
         for _hop in range(MAX_HOPS):
+            if m.q_len[e] > 0:
+                c = m.edge_cell[e]
+                back_of_queue_m = length - m.q_len[e] / (m.queue_density * m.cell_width_m[c] * m.free_share[c])
+                if pos >= back_of_queue_m:
+                    m.join(self, e, min(pos, length))
+                    return
             if pos < length:
                 self.pos_m = pos
                 return
             overshoot = pos - length
-            if m.q_len[e] > 0:
-                m.join(self, e)
-                return
             self.pos_m = length
             f = self.cross_node(e)
             if f == _LEFT:
                 return
             if f < 0:
-                m.join(self, e)
+                m.join(self, e, length)
                 m.q_status[e] = -1 - f
                 m.q_for[e] = m.q_for_now
                 return
@@ -546,15 +550,23 @@ class ReferenceCrowdModel(mesa.Model):
 
     # -- routes ----------------------------------------------------------------------------------
     def _edge_costs(self) -> list[float]:
-        """Perceived time of each directed edge: length / the mean walker's speed on it, uncovered
-        cells weighted by the rain's shelter factor."""
+        """Perceived time of each directed edge (as the engine's edge_costs): the walk to the back of
+        its queue, uncovered cells weighted by the rain's shelter factor, plus the wait in the queue."""
         a = self.arrays
         costs = []
         for e in range(len(self.edge_cell)):
-            cost_s = self.edge_length_m[e] / max(self.v0_mps * self.speed_factor[e], MIN_ROUTE_SPEED_MPS)
-            if not self.cell_covered[self.edge_cell[e]]:
+            c = self.edge_cell[e]
+            v = max(self.v0_mps * self.speed_factor[e], MIN_ROUTE_SPEED_MPS)
+            length = self.edge_length_m[e]
+            wait_s = 0.0
+            if self.q_len[e] > 0:
+                width = self.cell_width_m[c] * self.free_share[c]
+                length = max(length - self.q_len[e] / (self.queue_density * width), 0.0)
+                wait_s = self.q_len[e] / max(self.edge_out_cap[e] * self.free_share[c], 1e-9) * self.dt_s
+            cost_s = length / v
+            if not self.cell_covered[c]:
                 cost_s *= a.shelter_factor
-            costs.append(cost_s + 0.0)
+            costs.append(cost_s + wait_s)
         return costs
 
     def _set_routes(self, tables) -> None:
@@ -600,7 +612,8 @@ class ReferenceCrowdModel(mesa.Model):
             self.free_share[c] = share
             rho = (self.cell_count[c] - self.cell_standing[c] - self.cell_waiting[c]) / free
             self.flow_density[c] = rho
-            self.room[c] = int(free * self.queue_density) + self.cell_standing[c] + self.cell_waiting[c]
+            room = int(free * self.queue_density) + self.cell_standing[c] + self.cell_waiting[c]
+            self.room[c] = room if self.cell_count[c] <= room else max(self.room[c], self.cell_count[c])
             q_stairs = self.cell_stairs_ppms[c]
             if q_stairs > 0.0:
                 rho_c = self.cell_stairs_rho_c[c]
@@ -635,7 +648,8 @@ class ReferenceCrowdModel(mesa.Model):
                 self.speed_factor[e] = free * shape
             else:
                 flux = min(out, self._downstream_supply(e, c))
-                share = flux * self.edge_length_m[e] / (dt * self.v0_walking[e])
+                queue_m = self.q_len[e] / (self.queue_density * self.cell_width_m[c] * self.free_share[c])
+                share = flux * max(self.edge_length_m[e] - queue_m, 0.0) / (dt * self.v0_walking[e])
                 self.speed_factor[e] = min(free, max(free * shape, share))
             self.edge_out[e] = min(self.edge_out[e], max(out, 1.0)) + out
         for n in range(len(self.sink_budget)):
@@ -688,9 +702,9 @@ class ReferenceCrowdModel(mesa.Model):
             self.arrived.append(Pedestrian(self, index, AT_SOURCE, -1, 0.0, node, target, frac, exit_row, v0,
                                            math.inf))
 
-    def join(self, ped: Pedestrian, e: int) -> None:
-        """``ped`` joins the back of the queue at the end of edge ``e``."""
-        ped.pos_m = self.edge_length_m[e]
+    def join(self, ped: Pedestrian, e: int, spot_m: float) -> None:
+        """``ped`` joins the back of the queue at the end of edge ``e``, standing at ``spot_m``."""
+        ped.pos_m = spot_m
         ped.q_edge = e
         ped.q_next = None
         if self.q_tail[e] is not None:
@@ -714,13 +728,23 @@ class ReferenceCrowdModel(mesa.Model):
         ped.q_next = None
 
     def leave_queues(self, only_state: int) -> None:
-        """Everyone in state ``only_state`` leaves the queues at edge ends."""
+        """Everyone in state ``only_state`` leaves the queues at edge ends, from their place in it."""
         for e in range(len(self.q_len)):
+            c = self.edge_cell[e]
+            length = self.edge_length_m[e]
+            if self.q_len[e] == 0:
+                continue
+            spacing_m = min(1.0 / (self.queue_density * self.cell_width_m[c] * self.free_share[c]),
+                            length / self.q_len[e])
             prev = None
             ped = self.q_head[e]
+            k = 0
             while ped is not None:
                 nxt = ped.q_next
+                place_m = max(ped.pos_m, length - k * spacing_m)
+                k += 1
                 if ped.state == only_state:
+                    ped.pos_m = place_m
                     self.unlink(ped, e, prev)
                 else:
                     prev = ped
@@ -804,7 +828,7 @@ class ReferenceCrowdModel(mesa.Model):
                 ped.step()
         self._queue_stats_and_gates()
         for ped in peds:
-            if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.edge >= 0:
+            if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.edge >= 0 and ped.q_edge < 0:
                 self.v0_walking[ped.edge] += ped.v0_mps
         for ped in peds:
             if ped.state == AT_SOURCE:

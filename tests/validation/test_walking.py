@@ -61,12 +61,12 @@ def fundamental_diagram():
             while engine.step_index < 10:
                 model.step()
             a = engine.agents
-            x10 = where(a.edge, a.pos_m)
+            x10 = where(a.edge, engine.positions_m())
             middle = (x10 >= 450) & (x10 <= 550)
             densities.append(middle.sum() / (100 * 10))
             while engine.step_index < 70:
                 model.step()
-            x70 = where(a.edge, a.pos_m)
+            x70 = where(a.edge, engine.positions_m())
             speeds.append(float(np.abs(x70[middle] - x10[middle]).mean() / 60.0))
         out[rho] = (float(np.mean(speeds)), float(np.mean(densities)))
     return out
