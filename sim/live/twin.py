@@ -73,7 +73,9 @@ class LiveOutputs:
     an earlier twin's files, which are replaced); CSV rows appended whole and flushed; JSON files
     replaced atomically."""
 
-    def __init__(self, out_dir: str | Path):
+    @staticmethod
+    def check(out_dir: str | Path) -> Path:
+        """Refuse a folder that cannot be the twin's (nothing is written)."""
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise OutputError(f"--out: {str(out)!r} is a file, not a folder")
@@ -82,6 +84,10 @@ class LiveOutputs:
             if foreign:
                 raise OutputError(f"--out: {str(out)!r} holds files that are not a live twin's "
                                   f"({', '.join(foreign[:5])}); choose an empty or new folder")
+        return out
+
+    def __init__(self, out_dir: str | Path):
+        out = self.check(out_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)
             probe = out / ".citytwin-write-test"
@@ -151,6 +157,8 @@ class LiveTwin:
         if getattr(scenario, "kind", None) != "crowd":
             raise ScenarioError(getattr(scenario, "source_path", "<scenario>"),
                                 [f"kind: the live twin follows crowd scenarios, not {scenario.kind!r}"])
+        if out_dir is not None:
+            LiveOutputs.check(out_dir)
         live = scenario.live
         dt = scenario.simulation.dt_s
         problems = []
