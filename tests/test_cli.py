@@ -132,3 +132,87 @@ def test_bikes_run_writes_kpis_for_every_plan(tmp_path, capsys):
     assert (out / "timeseries.csv").read_text().splitlines()[0].startswith("plan,minute,pool,stock")
     assert (out / "exit_shares.png").exists() and (out / "pool_stock.png").exists()
     assert "optimised" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# run --seeds: one folder per run and the bands over them (through the sweep runner).
+# ---------------------------------------------------------------------------------------------
+
+def test_run_over_seeds_writes_a_folder_per_run_and_the_bands(tmp_path, capsys):
+    import csv
+
+    import numpy as np
+
+    from sim.study.stats import cp_interval
+
+    data = corridor_scenario(tmp_path, rate_per_min=200, duration_s=600,
+                             bottleneck={"highway": "footway", "width": "1.0", "zone": "neck"})
+    data["zones"]["plaza"]["cap"] = 400
+    path = tmp_path / "corridor.toml"
+    path.write_text(to_toml(data))
+    out = tmp_path / "seeds"
+    assert main(["run", str(path), "--seeds", "3", "--seed", "10", "--out", str(out), "--quiet", "--workers", "2",
+                 "--queue-levels", "0,50", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    seeds = [10, 11, 12]
+    summaries = [json.loads((out / "runs" / f"seed-{s}" / "summary.json").read_text()) for s in seeds]
+    for s, summary in zip(seeds, summaries):
+        assert summary["seed"] == s and summary["agents_conserved"] is True
+        assert {p.name for p in (out / "runs" / f"seed-{s}").iterdir()} == {
+            "summary.json", "timeseries.csv", "scenario.json", "provenance.json", "places.geojson"}
+    # each run's folder is what `citytwin run --seed S` writes
+    assert main(["run", str(path), "--seed", "11", "--out", str(tmp_path / "single"), "--quiet", "--no-plots"]) == 0
+    single = json.loads((tmp_path / "single" / "summary.json").read_text())
+    for key in ("agents_total", "max_gate_queue", "gate_wait_s_p95", "zones", "places", "safety"):
+        assert single[key] == summaries[1][key]
+    # bands: median and p5-p95 across the runs; probabilities with their Clopper-Pearson interval
+    bands = json.loads((out / "bands.json").read_text())
+    queue = [s["max_gate_queue"] for s in summaries]
+    band = bands["kpis"]["max_gate_queue"]
+    assert band["median"] == pytest.approx(np.median(queue)) and band["p5"] == pytest.approx(np.percentile(queue, 5))
+    assert band["p95"] == pytest.approx(np.percentile(queue, 95)) and band["runs"] == 3
+    unsafe = sum(not s["safety"]["safe"] for s in summaries)
+    p = bands["probabilities"]["p_unsafe"]
+    assert (p["events"], p["runs"]) == (unsafe, 3)
+    assert (p["low"], p["high"]) == pytest.approx(cp_interval(unsafe, 3), abs=1e-4)
+    above = bands["probabilities"]["p_max_gate_queue_above_50"]
+    assert above["events"] == sum(q > 50 for q in queue)
+    assert bands["probabilities"]["p_max_gate_queue_above_0"]["events"] == sum(q > 0 for q in queue)
+    rows = {r["kpi"]: r for r in csv.DictReader(open(out / "bands.csv"))}
+    assert float(rows["max_gate_queue"]["median"]) == pytest.approx(np.median(queue))
+    assert "P(unsafe: breaks the [safety] criterion)" in printed and "3 run(s) ok over seeds 10-12" in printed
+    # more seeds later: only the new ones run
+    assert main(["run", str(path), "--seeds", "4", "--seed", "10", "--out", str(out), "--quiet", "--workers", "1",
+                 "--no-plots"]) == 0
+    assert "1 run(s) now, 3 already on disk" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "0"], "expected a positive integer"),
+    (["--seeds", "2", "--queue-levels", "a,b"], "--queue-levels: expected non-negative numbers"),
+    (["--workers", "2"], "--workers and --queue-levels go with --seeds N"),
+    (["--seeds", "2", "--set", "zones.promenade.capp=1"], "unknown key"),
+])
+def test_bad_seeds_flags_are_clean_errors_and_write_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(["run", str(RAIN), "--out", str(out), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_plan_comparison_over_seeds_reports_bands_per_plan(tmp_path):
+    from sim.study.bands import format_bands, run_seeds
+
+    typhoon = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
+    out = tmp_path / "typhoon"
+    bands, _ = run_seeds(typhoon, 2, out, overrides=["simulation.duration_s=600"], plans=["fixed_20_10"],
+                         engine="inline", plots=False, log=lambda msg: None)
+    assert bands.kind == "traffic" and bands.runs_ok == 2 and bands.probabilities == {}
+    assert "fixed_20_10.bike.wait_s_mean" in bands.kpis and not any(k.startswith("fixed_10_10") for k in bands.kpis)
+    on_disk = json.loads((out / "bands.json").read_text())
+    assert on_disk["kpis"]["fixed_20_10.motor.wait_s_mean"] == bands.kpis["fixed_20_10.motor.wait_s_mean"]
+    waits = [json.loads((out / "runs" / f"seed-{s}" / "summary.json").read_text())["plans"]["fixed_20_10"]
+             ["modes"]["motor"]["wait_s_mean"] for s in bands.seeds]
+    assert bands.kpis["fixed_20_10.motor.wait_s_mean"]["max"] == pytest.approx(max(waits), abs=1e-3)
+    assert "fixed_20_10.motor.wait_s_mean" in format_bands(bands)
