@@ -186,3 +186,20 @@ def test_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv("CITYTWIN_CACHE_DIR", str(tmp_path))
     assert cache.cache_put("maps", "k", {"a": 1}) is not None and cache.cache_get("maps", "k") == {"a": 1}
     assert not [p for p in os.listdir(tmp_path / "maps") if p.endswith(".tmp")]
+
+
+def test_every_scenario_kind_accepts_map_defaults():
+    from sim.core.errors import ScenarioError
+    from sim.kinds import load_scenario, scenario_from_dict
+    from sim.core.schema import read_scenario_data
+
+    for name in ("bund_lightshow_rain.toml", "typhoon_tunnel_convoy.toml", "bund_bikes_dry.toml"):
+        data = read_scenario_data(ROOT / "scenarios" / name)
+        data["map_defaults"] = {"profile": "CN", "sidewalk_width_m": 2.5, "max_snap_m": 80}
+        scenario = scenario_from_dict(data, name)
+        assert scenario.map_defaults.profile == "CN" and scenario.map_defaults.max_snap_m == 80
+    data["map_defaults"] = {"profile": "Mars", "sidewalk_width_m": -1}
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data, "x.toml")
+    assert "map_defaults.profile" in str(err.value) and "map_defaults.sidewalk_width_m" in str(err.value)
+    assert load_scenario(ROOT / "scenarios" / "oakland_block_party.toml").map_defaults.profile == "US-CA"

@@ -33,12 +33,17 @@ def test_junction_street_and_osm_id(net):
 def test_points_of_interest_are_snapped_and_the_snap_reported(net):
     p = resolve_place(net, "Oakland Main Post Office", "x")            # a building (two outlines: one place)
     assert p.how == "POI" and 5 < p.snap_m < 150 and "way/" in p.label
-    cafe = resolve_place(net, "Revolution Cafe", "x")                  # a named node off the roads
-    assert cafe.how == "POI" and cafe.snap_m > 0
+    # a named node on no way: a node of the network without links (as OSM has it); a mode's
+    # usable nodes snap it to the nearest street, and say how far
+    walk = net.node_mask("walk")
+    exact = resolve_place(net, "Revolution Cafe", "x")
+    assert exact.snap_m == 0 and not walk[exact.node]
+    cafe = resolve_place(net, "Revolution Cafe", "x", usable=walk)
+    assert walk[cafe.node] and cafe.snap_m > 0
     assert "snapped" in cafe.describe(net)
     with pytest.raises(MapError, match=r"demand\.0\.origins\.0: 'Revolution Cafe' .* lies \d+ m from the nearest "
                                        r"usable node .* more than max_snap_m = 5 m"):
-        resolve_place(net, "Revolution Cafe", "demand.0.origins.0", max_snap_m=5)
+        resolve_place(net, "Revolution Cafe", "demand.0.origins.0", usable=walk, max_snap_m=5)
 
 
 def test_coordinates_and_ids_removed_by_simplification(net):

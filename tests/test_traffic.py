@@ -414,8 +414,12 @@ def test_area_demand_unreachable_pairs_and_same_place_trips(tmp_path):
     assert "np.int64" not in text
     data["demand"][0]["origins"] = ["A"]
     data["demand"][0]["destinations"] = ["A"]
-    with pytest.raises(ScenarioError, match="its only origin is its only destination"):
-        compile_traffic(scenario_from_dict(data, "areas.toml"))
+    data["demand"].append({"name": "others", "classes": {"car": 1.0}, "origins": ["A"], "destinations": ["C"],
+                           "profile": [[0, 60], [10, 60]]})
+    arrays = compile_traffic(scenario_from_dict(data, "areas.toml"))       # said, not silently dropped
+    assert arrays.notes == ["demand.0 ('cars') makes no trips: its only origin is its only destination "
+                            "('A' (node 1))"]
+    assert arrays.trip_depart_s.size > 0 and (arrays.trip_demand == 1).all()
 
 
 def test_motor_routes_do_not_follow_bicycle_speeds(tmp_path):
@@ -438,3 +442,21 @@ def test_motor_routes_do_not_follow_bicycle_speeds(tmp_path):
     row = int(np.searchsorted(a.dest_nodes, east))
     first = int(e.next_hop[0, row, west])
     assert a.road.edge_to[first] == east            # cars still take the direct road
+
+
+def test_bench_vs_uxsim_smoke(capsys):
+    """UXsim on our road graph and trips (C++ and Python engines, platoon 1 and 5) at a tiny size on
+    the shipped crossing map; skipped without the optional uxsim package."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_vs_uxsim
+
+    reason = bench_vs_uxsim.uxsim_missing()
+    if reason:
+        pytest.skip(reason)
+    assert bench_vs_uxsim.main(["--trips", "200", "--minutes", "3", "--map",
+                                str(ROOT / "maps" / "huangpu_crossing.osm")]) == 0
+    out = capsys.readouterr().out
+    assert "UXsim Python (platoon 1)" in out and "UXsim Python (platoon 5)" in out
+    assert "vehicle_seconds_per_wall_s" in out

@@ -33,7 +33,7 @@ __all__ = ["Network", "LoadReport", "load_network", "load_graph", "network_from_
            "parse_speed_mps", "DEFAULT_LANES", "DEFAULT_MAXSPEED_KPH", "LOADER_VERSION"]
 
 #: Bumped whenever the loader's output changes: part of the disk-cache key.
-LOADER_VERSION = "13.1"
+LOADER_VERSION = "13.2"
 
 #: Highway values walked on by default (foot=no still forbids them).
 WALK_HIGHWAYS = {"footway", "pedestrian", "path", "steps", "living_street", "corridor", "track", "platform",
@@ -607,13 +607,17 @@ def load_network(path: str | Path, *, simplify: bool = True, defaults: Any = Non
     (osmnx), keeping every node where a tag that matters changes, and every named or tagged node
     (entries, exits, bus stops).
     """
-    import osmnx as ox  # noqa: F401  (imported lazily below only on a cache miss)
-
-    path = Path(path)
+    path = Path(path)                       # osmnx is imported only on a cache miss (seconds)
     if not path.exists():
         raise MapError(f"map file {str(path)!r} does not exist: give the path of an .osm, .osm.bz2 "
                        f"or .graphml file (shipped maps are in maps/, see `citytwin list`)")
-    data = path.read_bytes()
+    if not path.is_file():
+        raise MapError(f"map {str(path)!r} is a folder, not a map file: give the path of an .osm, .osm.bz2 "
+                       f"or .graphml file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MapError(f"map file {str(path)!r} could not be read: {exc}") from None
     options = _options_dict(defaults)
     key = cache_key("network", LOADER_VERSION, path.name, RawMapKey(data), simplify, options, _PROFILES_KEY)
     if key in _NETWORK_CACHE:

@@ -73,6 +73,7 @@ class RawMap:
     ways_clipped: int = 0            # kept ways with node references missing from the extract
     ways_dropped_clipped: int = 0    # kept ways left with fewer than two nodes after clipping
     nodes_total: int = 0
+    free_nodes: int = 0              # nodes on no way (kept as nodes without links)
     pois: list[dict] = field(default_factory=list)
     way_node_ids: list[int] = field(default_factory=list)         # every node on a kept way
     way_node_latlon: list[tuple[float, float]] = field(default_factory=list)
@@ -120,10 +121,12 @@ def read_osm_xml(path: str | Path, data: bytes | None = None) -> RawMap:
     out = RawMap(sha256=file_sha256(raw), bounds=bounds, centre_latlon=(0.0, 0.0), nodes_total=len(nodes))
     kept_ways: list[tuple[int, list[int], dict[str, str]]] = []
     on_way: set[int] = set()
+    referenced: set[int] = set()
     for el in root.iter("way"):
         out.ways_total += 1
         tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
         refs = [int(nd.get("ref")) for nd in el.findall("nd")]
+        referenced.update(refs)
         keep, reason = way_keep_reason(tags)
         if not keep:
             out.ways_ignored[reason] = out.ways_ignored.get(reason, 0) + 1
@@ -160,7 +163,11 @@ def read_osm_xml(path: str | Path, data: bytes | None = None) -> RawMap:
         out.centre_latlon = (0.5 * (min(lats) + max(lats)), 0.5 * (min(lons) + max(lons)))
     elif bounds is not None:
         out.centre_latlon = (0.5 * (bounds[0] + bounds[2]), 0.5 * (bounds[1] + bounds[3]))
-    out.filtered_xml = _write_xml(kept_ways, nodes, on_way)
+    # nodes on no way at all (metro entrances, stops, points drawn alone) stay as nodes of the
+    # network, without links, as OSM has them; places snap them to the nearest usable node
+    free = {n for n in nodes if n not in referenced}
+    out.free_nodes = len(free)
+    out.filtered_xml = _write_xml(kept_ways, nodes, on_way | free)
     return out
 
 

@@ -84,8 +84,12 @@ def _snap(net, x: float, y: float, usable_idx: np.ndarray) -> tuple[int, float]:
     return int(usable_idx[k]), float(np.sqrt(d2[k]))
 
 
-def _finish(net, spec, field: str, cand: _Candidate, usable_idx: np.ndarray, max_snap_m: float, how: str) -> "Place":
-    if cand.node >= 0 and bool(np.any(usable_idx == cand.node)):
+def _finish_place(net, spec, field: str, cand: _Candidate, usable_idx: np.ndarray, max_snap_m: float, how: str,
+                  any_node: bool = False) -> "Place":
+    """The candidate's own node when it may be used (``any_node``: no mode given, every node of the
+    network counts, linked or not, as :meth:`Network.find_node` always did), else the nearest usable
+    node within ``max_snap_m``."""
+    if cand.node >= 0 and (any_node or bool(np.any(usable_idx == cand.node))):
         return Place(spec, cand.node, 0.0, how, cand.label)
     node, dist = _snap(net, cand.x, cand.y, usable_idx)
     if node < 0:
@@ -220,6 +224,11 @@ def resolve_place(net, spec: Any, field: str = "place", usable: np.ndarray | Non
     """Resolve one place (see the module docstring) to a node in ``usable`` (a node mask; default
     any node on a link).  Raises :class:`MapError` naming ``field``."""
     usable_idx = _usable_nodes(net, usable)
+    any_node = usable is None
+
+    def _finish(net_, spec_, field_, cand, idx, snap, how):       # noqa: ANN001 (closure over any_node)
+        return _finish_place(net_, spec_, field_, cand, idx, snap, how, any_node)
+
     if isinstance(spec, bool):
         raise MapError(f"{field}: {spec!r} is not a place (give an OSM id, a name or 'lat,lon')")
     if isinstance(spec, (int, np.integer)):
@@ -228,7 +237,7 @@ def resolve_place(net, spec: Any, field: str = "place", usable: np.ndarray | Non
     if not isinstance(spec, str) or not spec.strip():
         raise MapError(f"{field}: {spec!r} is not a place (give an OSM id, a name or 'lat,lon')")
     text = spec.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return resolve_place(net, int(text), field, usable, max_snap_m)
     m = _OSM_REF.match(text)
     if m:
@@ -297,7 +306,7 @@ def _junction(net, spec, text: str, field: str, usable_idx: np.ndarray, max_snap
                                float(net.node_x_m[n]), float(net.node_y_m[n]), n) for n in common])
     if len(cands) > 1:
         raise _ambiguous(net, spec, field, cands)
-    return _finish(net, spec, field, cands[0], usable_idx, max_snap_m, "junction")
+    return _finish_place(net, spec, field, cands[0], usable_idx, max_snap_m, "junction")
 
 
 def resolve_places(net, specs: Iterable[Any], field: str, problems: list[str], usable: np.ndarray | None = None,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import MapError, ScenarioError
+from ..core.memory import check_memory
 from ..core.osm import load_network
 from ..core.places import nodes_in_area, resolve_place
 from ..core.roads import RoadGraph, build_road_graph
@@ -20,6 +21,8 @@ __all__ = ["VehicleClass", "DEFAULT_CLASSES", "MOTOR", "BIKE", "TrafficArrays", 
            "idm_capacity_veh_per_h", "generate_trips", "convoy_traverse_s", "ROAD_CLASSES", "free_flow_times"]
 
 MOTOR, BIKE = 0, 1
+#: Memory a trip takes in the compiled arrays and the engine's state (about 30 arrays of 8 bytes, with room).
+BYTES_PER_TRIP = 400
 QUEUE_BREAK_M = 25.0   # a gap longer than this between stopped vehicles ends a queue
 
 
@@ -117,6 +120,7 @@ class TrafficArrays:
     trip_free_s: np.ndarray | None = None          # free-flow travel time of each trip (s)
     places: list[dict] = field(default_factory=list)   # how each named place was resolved
     trips_redrawn: int = 0                         # destinations drawn again (same node as the origin)
+    notes: list[str] = field(default_factory=list)  # what the run should say (demands with no trips)
 
     @property
     def n_edges(self) -> int:
@@ -182,7 +186,8 @@ def _signal_groups(road: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
 
 
 def generate_trips(scenario: TrafficScenario, rng: np.random.Generator, origin_nodes: list[np.ndarray],
-                   dest_rows: list[np.ndarray], class_index: dict[str, int], dest_nodes: np.ndarray | None = None):
+                   dest_rows: list[np.ndarray], class_index: dict[str, int], dest_nodes: np.ndarray | None = None,
+                   idle: set[int] | None = None):
     """Poisson departures following each demand's (minute, veh/h) profile; origins, destinations
     and classes drawn uniformly / by share.  A destination drawn at the origin's node is drawn again
     from the other destinations (``dest_nodes[row]`` gives a row's node; the count is returned)."""
@@ -190,11 +195,15 @@ def generate_trips(scenario: TrafficScenario, rng: np.random.Generator, origin_n
     redrawn = 0
     duration = scenario.simulation.duration_s
     for d, spec in enumerate(scenario.demand):
+        if idle and d in idle:                 # its only origin is its only destination (reported)
+            continue
         minutes = np.array([p[0] for p in spec.profile], dtype=float)
         rates = np.array([p[1] for p in spec.profile], dtype=float) / 3600.0
         grid = np.arange(0.0, duration + 1.0, 1.0)
         rate_s = np.interp(grid / 60.0, minutes, rates, left=rates[0], right=rates[-1])
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (rate_s[1:] + rate_s[:-1]))])
+        check_memory(cum[-1] + 5.0 * math.sqrt(cum[-1]), BYTES_PER_TRIP, what="trips", field=f"demand.{d}.profile",
+                     value=spec.profile)
         n = rng.poisson(cum[-1])
         if n == 0:
             continue
@@ -330,6 +339,8 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
     # places named in the demand, snapped to nodes the demand's mode may use
     max_snap_m = scenario.map_defaults.max_snap_m
     places: list[dict] = []
+    notes: list[str] = []          # reported in the summary and under the KPI table
+    idle: set[int] = set()         # demands that cannot make a trip
     origin_nodes, dest_node_lists = [], []
     for d, spec in enumerate(scenario.demand):
         mode = _mode_of(spec, classes, class_index)
@@ -346,8 +357,9 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
                                              max_snap_m, problems, places, core))
         if (origin_nodes[-1].size and dest_node_lists[-1].size
                 and set(origin_nodes[-1].tolist()) == set(dest_node_lists[-1].tolist()) == {int(origin_nodes[-1][0])}):
-            problems.append(f"demand.{d} ({spec.name!r}): its only origin is its only destination "
-                            f"({_node_label(net, int(origin_nodes[-1][0]))}): trips would go nowhere")
+            notes.append(f"demand.{d} ({spec.name!r}) makes no trips: its only origin is its only destination "
+                         f"({_node_label(net, int(origin_nodes[-1][0]))})")
+            idle.add(d)
     if problems:
         raise ScenarioError(source, problems)
     dest_all = sorted({int(n) for arr in dest_node_lists for n in arr} | {t.exit_node for t in tubes})
@@ -373,7 +385,7 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
 
     rng = rng if rng is not None else np.random.default_rng(scenario.simulation.seed)
     depart_s, trip_cls, trip_origin, trip_dest, trip_demand, redrawn = generate_trips(
-        scenario, rng, origin_nodes, dest_rows, class_index, np.asarray(dest_all, dtype=np.int32))
+        scenario, rng, origin_nodes, dest_rows, class_index, np.asarray(dest_all, dtype=np.int32), idle)
     road_class = {name: k for k, name in enumerate(ROAD_CLASSES)}
     edge_class = np.array([road_class.get(road.network.highway[link].removesuffix("_link"), len(ROAD_CLASSES) - 1)
                            for link in road.edge_link], dtype=np.int8)
@@ -395,7 +407,7 @@ def compile_traffic(scenario: TrafficScenario, rng: np.random.Generator | None =
         trip_depart_s=depart_s, trip_cls=trip_cls, trip_origin=trip_origin,
         trip_dest_row=trip_dest, trip_demand=trip_demand,
         demand_names=[d.name for d in scenario.demand], edge_class=edge_class, places=places,
-        trips_redrawn=redrawn,
+        trips_redrawn=redrawn, notes=notes,
     )
     _check_reachable(arrays, source)
     _check_plans(arrays, source)

@@ -172,12 +172,12 @@ class TunnelController(mesa.Agent):
         and ahead of its closing car (or the closing car is still to come).  Checked every step of
         every run (a Numba pass over the vehicles on the road, only while bicycles are in a tube)."""
         engine = self.model.engine
-        a = engine.arrays
-        if self.phase == "convoy" and int(engine.tube_inside[:, 0].sum()) > 0:
+        if self.phase == "convoy" and engine.motor_in_tubes:
             g = int(np.flatnonzero(engine.tube_inside[:, 0])[0])
-            return f"motor vehicle in tube {g} ({a.tubes[g].portal_label}) during a convoy phase"
-        if int(engine.tube_inside[:, 1].sum()) == 0:
+            return f"motor vehicle in tube {g} ({engine.arrays.tubes[g].portal_label}) during a convoy phase"
+        if not engine.bikes_in_tubes:
             return None
+        a = engine.arrays
         lead, closer, convoy_on = self._lead, self._closer, self._convoy_on
         lead.fill(-np.inf)
         closer.fill(np.nan)

@@ -111,6 +111,8 @@ class TrafficEngine:
         self.edge_speed_n = np.zeros((2, a.n_edges), dtype=np.int64)
         self.tube_exits = np.zeros((n_tubes, 2), dtype=np.int64)
         self.tube_inside = np.zeros((n_tubes, 3), dtype=np.int64)
+        self.motor_in_tubes = 0                 # totals over the tubes (tube_inside), as Python ints
+        self.bikes_in_tubes = 0
         self.counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self.state_counts = np.zeros(4, dtype=np.int64)
         self.queue_n = np.zeros((n_tubes, 2), dtype=np.int64)
@@ -142,7 +144,8 @@ class TrafficEngine:
         """Turn a tube into convoy mode (bicycles ride its first lanes at the escort speed) or back."""
         edges = self.arrays.tubes[tube].edges
         tunnel = self.arrays.scenario.tunnel
-        assert tunnel is not None
+        if tunnel is None:
+            raise SimError("set_convoy: this scenario has no [tunnel]")
         self.edge_convoy_speed[edges] = tunnel.escort_speed_kph / 3.6 if active else 0.0
         self.edge_convoy_lanes[edges] = tunnel.convoy_lanes if active else 0
 
@@ -285,8 +288,10 @@ class TrafficEngine:
             self.gate_queue.tolist())
         self.t_s += dt
         self.step_index += 1
-        tube_occupancy(self.active, self.n_active, self.veh_edge, self.veh_cls, a.cls_is_bike, a.cls_is_escort,
-                       a.edge_tube, self.tube_inside)
+        if a.tubes:
+            self.motor_in_tubes, self.bikes_in_tubes = tube_occupancy(
+                self.active, self.n_active, self.veh_edge, self.veh_cls, a.cls_is_bike, a.cls_is_escort,
+                a.edge_tube, self.tube_inside)
         self._check_conservation()
 
     def _check_conservation(self) -> None:
@@ -343,7 +348,8 @@ class TrafficEngine:
                 if count:
                     self.queue_n[g, MOTOR] = count
                     self.queue_m[g, MOTOR] = dist[count - 1] + self._q_len[:n][sel][order][count - 1]
-            assert tunnel is not None
+            if tunnel is None:                  # tubes exist only with a [tunnel]
+                raise SimError("measure_queues: portals without a [tunnel]")
             waiting = self.waiting_bikes(g)
             self.queue_n[g, BIKE] = waiting
             self.queue_m[g, BIKE] = math.ceil(waiting / tunnel.bikes_abreast) * tunnel.bike_row_m

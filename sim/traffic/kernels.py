@@ -606,8 +606,11 @@ def count_states(veh_state, out):
 
 @njit(cache=True)
 def tube_occupancy(active, n_active, veh_edge, veh_cls, cls_is_bike, cls_is_escort, edge_tube, out):
-    """``out[g, 0]`` motor vehicles, ``out[g, 1]`` bicycles, ``out[g, 2]`` escorts inside tube ``g``."""
+    """``out[g, 0]`` motor vehicles, ``out[g, 1]`` bicycles, ``out[g, 2]`` escorts inside tube ``g``.
+    Returns (motor vehicles, bicycles) in all tubes."""
     out[:, :] = 0
+    motor = 0
+    bikes = 0
     for k in range(n_active):
         i = active[k]
         g = edge_tube[veh_edge[i]]
@@ -617,8 +620,11 @@ def tube_occupancy(active, n_active, veh_edge, veh_cls, cls_is_bike, cls_is_esco
                 out[g, 2] += 1
             elif cls_is_bike[c]:
                 out[g, 1] += 1
+                bikes += 1
             else:
                 out[g, 0] += 1
+                motor += 1
+    return motor, bikes
 
 
 @njit(cache=True)

@@ -142,6 +142,8 @@ def format_table(summary: dict) -> str:
     lines.append(f"trips {summary['trips_total']:,}  vehicles conserved {summary['vehicles_conserved']}  "
                  f"wall {summary['wall_seconds']:.1f} s for {len(summary['plans'])} plan(s) of "
                  f"{summary['sim_seconds']:.0f} simulated s")
+    for note in summary.get("notes", []):
+        lines.append(f"note: {note}")
     for name, plan in summary["plans"].items():
         k, inv = plan.get("kinematics", {}), plan.get("invariants", {})
         if k:

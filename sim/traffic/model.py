@@ -232,6 +232,7 @@ class PlanComparison:
             "wall_seconds": round(self.wall_seconds, 3),
             "trips_total": int(a.trip_depart_s.size),
             "trips_redrawn_same_place": int(a.trips_redrawn),
+            "notes": list(a.notes),
             "vehicles_conserved": all(p["vehicles_conserved"] for p in plans.values()),
             "places": a.places,
             "map_defaults": _map_defaults_summary(a.road.network),
