@@ -55,7 +55,7 @@ from sim.traffic.plots import plan_comparison_figure, portal_queues_figure
 from sim.kinds import scenario_from_dict
 from sim.study.sweep import RISK_NAME, TABLE_NAME, load_sweep
 
-PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans"}
+PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans", "live": "Live"}
 HEAVY_RAIN_MM_PER_H = 15.0          # the rain slider's start on a dry bikes scenario (as bund_bikes_rain.toml)
 UPLOAD = "Upload a scenario file..."
 DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
@@ -716,6 +716,159 @@ def bike_results(state: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Live: a twin following a night (citytwin live), or a replay started here.
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_LIVE = "out/live"
+LIVE_REFRESH_S = 5
+
+
+@st.cache_resource
+def live_replays() -> dict:
+    """Replays started from this page, by folder (shared by sessions: one twin per folder)."""
+    return {}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def live_pngs(folder: str, stamp: tuple, _view, _walk, _places) -> dict[str, bytes]:
+    """The Live page's figures of one state of a twin's folder (``stamp``: its time and forecast)."""
+    from sim.live.plots import counts_figure, live_map_figures, zone_fan_figure
+
+    out = {}
+    with plot_lock():
+        maps = live_map_figures(_view, _walk, _places) if _walk is not None else None
+        if maps is not None:
+            out["map_now"], out["map_ahead"] = (figure_png(f, dpi=90) for f in maps)
+        for zone in _view.zones:
+            out[f"fan:{zone}"] = figure_png(zone_fan_figure(_view, zone), dpi=90)
+        for sensor in sorted(set(_view.observations["sensor"])) if not _view.observations.empty else []:
+            out[f"counts:{sensor}"] = figure_png(counts_figure(_view, sensor), dpi=90)
+    return out
+
+
+def live_page() -> None:
+    st.header("Live: counts in, forecasts and early warnings out")
+    st.caption("Follows a live twin (`citytwin live SCENARIO --feed FILE|-|http://HOST:PORT --out DIR`) as it "
+               "writes its folder: the map by level of service now and at its forecast peak, each zone's counts "
+               "against the twin's band with the forecast fan, P(cap) and P(LOS E/F) with the expected times, the "
+               "warnings with their lead time, and what each measure would change.  Or replay a hidden night into "
+               "a twin from here.")
+    folder = st.text_input("Twin folder (the --out of citytwin live)", value=DEFAULT_LIVE, key="live_folder")
+    live_replay_form(folder)
+    replay = live_replays().get(folder)
+    if replay is not None and replay.error is not None:
+        if isinstance(replay.error, SimError):
+            run_error(replay.error)
+        else:
+            st.error(f"The replay stopped: {replay.error!r}")
+    running = replay is not None and replay.running
+    auto = st.toggle(f"Refresh as the feed arrives (every {LIVE_REFRESH_S} s)", value=running, key="live_refresh")
+    st.fragment(live_panel, run_every=LIVE_REFRESH_S if auto else None)(folder)
+
+
+def live_replay_form(folder: str) -> None:
+    from sim.live import TruthSpec, live_scenarios
+    from sim.live.skill import BackgroundTrack
+
+    with st.expander("Replay a hidden night into a twin here (as `citytwin replay ... | citytwin live ...`)"):
+        scenarios = live_scenarios()
+        if not scenarios:
+            st.info("No shipped scenario has [sensors].")
+            return
+        choice = st.selectbox("Scenario with sensors", list(scenarios), key="live_scenario")
+        a, b, c, d = st.columns(4)
+        seed = a.number_input("Truth seed", min_value=0, value=7, step=1, key="live_seed")
+        scale = b.number_input("Demand (x the scenario's)", min_value=0.1, max_value=3.0, value=1.2, step=0.1,
+                               key="live_scale")
+        onset = c.number_input("Rain onset (minute; -1: the scenario's weather)", min_value=-1.0, value=40.0,
+                               step=5.0, key="live_onset")
+        noise = d.number_input("Count noise (sd / value)", min_value=0.0, max_value=1.0, value=0.1, step=0.05,
+                               key="live_noise")
+        minutes = st.number_input("Minutes to replay", min_value=1.0, value=90.0, step=10.0, key="live_minutes")
+        extra = st.text_area("Twin settings, one KEY=VALUE per line (as `citytwin live --set`)",
+                             value="live.members=8\nlive.whatif_every_s=1800", key="live_overrides")
+        if st.button("Start the replay", key="live_start", disabled=folder in live_replays()
+                     and live_replays()[folder].running):
+            try:
+                overrides = [line.strip() for line in extra.splitlines() if line.strip()]
+                scenario = C.validate_scenario(C.scenario_data_from_toml(scenarios[choice].read_bytes(),
+                                                                         str(scenarios[choice])),
+                                               str(scenarios[choice]), overrides=overrides)
+                spec = TruthSpec(seed=int(seed), demand_scale=float(scale), noise_frac=float(noise),
+                                 rain_onset_s=None if onset < 0 else 60.0 * float(onset))
+                live_replays()[folder] = BackgroundTrack(scenario, spec, folder, until_s=60.0 * float(minutes))
+                st.success(f"Replaying truth seed {int(seed)} (demand x{scale:g}) into {folder}/")
+            except SimError as exc:
+                st.error(str(exc))
+
+
+def live_panel(folder: str) -> None:
+    from sim.live import read_live
+
+    try:
+        view = read_live(folder)
+    except SimError as exc:
+        st.error(str(exc))
+        return
+    if view is None:
+        st.info(f"No live twin has written to {folder}/ yet: start one with `citytwin live ... --out {folder}`, "
+                f"or replay a night above.")
+        return
+    status = view.status
+    walk = places = None
+    if view.scenario is not None:
+        walk, places = walk_and_places(view.scenario)
+    stamp = (view.t_s, view.issued_s, len(view.alerts), len(view.observations))
+    pngs = live_pngs(str(Path(folder).resolve()), stamp, view, walk, places)
+    m = st.columns(5)
+    m[0].metric("Simulated time", f"minute {view.t_s / 60:.0f}", "feed ended" if status.get("ended") else "following")
+    m[1].metric("Members", status.get("members"))
+    m[2].metric("Records used / skipped", f"{status.get('records_used', 0):,} / {status.get('records_skipped', 0):,}")
+    params = status.get("parameters", {})
+    m[3].metric("Demand (x scenario)", f"{params.get('demand_mean', float('nan')):.2f}",
+                f"p5-p95 {params.get('demand_p5', float('nan')):.2f}-{params.get('demand_p95', float('nan')):.2f}",
+                delta_color="off")
+    without = [s["sensor"] for s in status.get("running_without", [])]
+    m[4].metric("Running without", ", ".join(without) or "none")
+    for alert in status.get("active_alerts", []):
+        st.warning(f"Warning active: {alert}")
+    st.subheader("Warnings")
+    rows = view.alert_rows()
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.caption("No warning raised yet.")
+    st.subheader("Zones: forecast")
+    risk = view.risk_rows()
+    if risk:
+        st.table(pd.DataFrame(risk).set_index("zone"))
+    else:
+        st.caption("No forecast yet (the first comes after the first forecast cycle).")
+    if "map_now" in pngs:
+        left, right = st.columns(2)
+        left.image(pngs["map_now"])
+        right.image(pngs["map_ahead"])
+    fans = [k for k in pngs if k.startswith("fan:")]
+    for row in range(0, len(fans), 2):
+        columns = st.columns(2)
+        for column, key in zip(columns, fans[row:row + 2]):
+            column.image(pngs[key])
+    whatif = view.whatif_rows()
+    if whatif:
+        st.subheader("What if, from now")
+        st.caption(f"Each measure forecast from the same {status['whatif'].get('members')} members as the "
+                   f"'as is' columns.")
+        st.dataframe(pd.DataFrame(whatif), hide_index=True, width="stretch")
+    counts = [k for k in pngs if k.startswith("counts:")]
+    if counts:
+        st.subheader("Counts against the twin")
+        for row in range(0, len(counts), 3):
+            columns = st.columns(3)
+            for column, key in zip(columns, counts[row:row + 3]):
+                column.image(pngs[key])
+
+
+# ---------------------------------------------------------------------------------------------
 
 def main() -> None:
     st.set_page_config(page_title="citytwin", layout="wide")
@@ -731,7 +884,7 @@ def main() -> None:
     page = keys[[PAGES[k] for k in keys].index(label)]
     if st.query_params.get("page") != page:
         st.query_params["page"] = page
-    {"crowd": crowd_page, "tunnel": tunnel_page, "bikes": bikes_page}[page]()
+    {"crowd": crowd_page, "tunnel": tunnel_page, "bikes": bikes_page, "live": live_page}[page]()
 
 
 main()

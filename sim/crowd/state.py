@@ -139,8 +139,12 @@ def _rebuild_pending(engine: CrowdEngine, rows: np.ndarray, times_s: np.ndarray,
     engine.agents = type(agents)(**parts)
     arr = engine.arrivals
     first = na - n_placed
-    fields = {f.name: np.concatenate([getattr(arr, f.name)[:first], getattr(arr, f.name)[rows - n_placed]])
-              for f in dataclasses.fields(arr)}
+    n_arrivals = arr.time_s.size
+    fields = {}
+    for f in dataclasses.fields(arr):           # per-arrival arrays rebuilt; anything else (per source) kept
+        old = getattr(arr, f.name)
+        if isinstance(old, np.ndarray) and old.ndim >= 1 and old.shape[0] == n_arrivals:
+            fields[f.name] = np.concatenate([old[:first], old[rows - n_placed]])
     fields["time_s"][first:] = times_s
     fields["stand_frac"][first:] = stand_frac
     engine.arrivals = dataclasses.replace(arr, **fields)

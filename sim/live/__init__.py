@@ -15,7 +15,9 @@ from .measures import MEASURE_KINDS, Measure, offered_measures, register_measure
 from .replay import Dropout, Truth, TruthSpec, parse_dropout, play
 from .skill import Tracked, crps_ensemble, score_warning, track, trend_forecast
 from .twin import LOG, LiveTwin
+from .view import LiveView, live_scenarios, read_live
 
 __all__ = ["END", "BadLine", "HttpFeed", "Record", "open_feed", "parse_line", "MEASURE_KINDS", "Measure",
            "offered_measures", "register_measure", "select_measures", "Dropout", "Truth", "TruthSpec", "parse_dropout",
-           "play", "Tracked", "crps_ensemble", "score_warning", "track", "trend_forecast", "LOG", "LiveTwin"]
+           "play", "Tracked", "crps_ensemble", "score_warning", "track", "trend_forecast", "LOG", "LiveTwin", "LiveView",
+           "live_scenarios", "read_live"]

@@ -155,7 +155,10 @@ class Ensemble:
     resamples, jitters and corrects them (see the module docstring)."""
 
     def __init__(self, scenario: CrowdScenario, arrays: CrowdArrays, sensors: dict[str, Sensor],
-                 history_s: float, n_members: int | None = None):
+                 history_s: float, n_members: int | None = None, start=None):
+        """``n_members`` (default ``[live] members``) twins, each built with its own seed from
+        ``[live] seed``, or, with ``start`` (a crowd model already run to some time), copies of it;
+        every member then draws its parameters from the prior."""
         live = scenario.live
         self.scenario, self.arrays, self.sensors = scenario, arrays, sensors
         self.live = live
@@ -169,12 +172,15 @@ class Ensemble:
         for k in range(n):
             member_rng = np.random.default_rng(member_seq.spawn(1)[0])
             seed = int(member_rng.integers(2**31 - 1))
-            model = CrowdModel(scenario, seed=seed, arrays=arrays)
-            start = Params(0.0, np.zeros(self.n_sources), 0.0, rain_of(model.engine))
-            member = Member(model, Tracker(model.engine, history_s), start)
+            if start is None:
+                model = CrowdModel(scenario, seed=seed, arrays=arrays)
+            else:
+                model = copy_model(start, np.random.default_rng(seed))
+            as_built = Params(0.0, np.zeros(self.n_sources), 0.0, rain_of(model.engine))
+            member = Member(model, Tracker(model.engine, history_s), as_built)
             prior = Params(float(self.rng.normal(0.0, live.demand_sd)),
                            self.rng.normal(0.0, live.source_sd, self.n_sources),
-                           float(self.rng.normal(0.0, live.speed_sd)), start.rain_mm_per_h)
+                           float(self.rng.normal(0.0, live.speed_sd)), as_built.rain_mm_per_h)
             member.apply(prior, member_rng)
             self.members.append(member)
         self.log_w = np.zeros(n)

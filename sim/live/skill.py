@@ -25,7 +25,7 @@ from .replay import Truth, TruthSpec
 from .twin import LiveTwin
 
 __all__ = ["crps_ensemble", "trend_forecast", "score_warning", "WarningScore", "Tracked", "track",
-           "first_time"]
+           "first_time", "BackgroundTrack"]
 
 
 def crps_ensemble(values, weights, y: float) -> float:
@@ -137,3 +137,28 @@ def track(scenario: CrowdScenario, spec: TruthSpec, *, until_s: float | None = N
             twin.outputs.close()
     arrays = {k: np.array(v) for k, v in rows.items()}
     return Tracked(twin=twin, truth=truth, records=sent, forecasts=forecasts, **arrays)
+
+
+class BackgroundTrack:
+    """:func:`track` in a daemon thread (the app's replay demo): ``running``, ``error`` and, when done,
+    ``result``."""
+
+    def __init__(self, scenario: CrowdScenario, spec: TruthSpec, out_dir: str | Path, until_s: float | None = None):
+        import threading
+
+        self.result: Tracked | None = None
+        self.error: BaseException | None = None
+        self.out_dir = Path(out_dir)
+
+        def work() -> None:
+            try:
+                self.result = track(scenario, spec, until_s=until_s, out_dir=out_dir, keep_forecasts=False)
+            except BaseException as exc:          # reported by the caller, never lost in the thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=work, name="citytwin-replay", daemon=True)
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()

@@ -21,7 +21,8 @@ Files in the output folder (each row written whole, appended as the night goes o
 * ``skipped.csv``: records skipped and why (also logged).
 * ``cells.csv`` (replaced at each forecast): each cell's walkers' density now and its forecast peak,
   with their levels of service, for the map.
-* ``status.json`` (replaced each cycle) and ``provenance.json``.
+* ``status.json`` (replaced each cycle), ``scenario.json`` (the scenario as followed) and
+  ``provenance.json``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ SKIPPED_COLUMNS = ["where", "t_s", "sensor", "value", "reason"]
 CELL_COLUMNS = ["issued_s", "cell", "zone", "walk_density_now_ppm2", "los_now", "peak_walk_density_forecast_ppm2",
                 "los_forecast"]
 OUTPUT_FILES = ("forecast.csv", "alerts.csv", "observations.csv", "cycles.csv", "skipped.csv", "cells.csv",
-                "status.json", "provenance.json")
+                "status.json", "provenance.json", "scenario.json")
 _EVENTS = (("cap", "full", "cap_warn_probability", "its cap"), ("los_e", "los_e", "los_e_warn_probability",
            "walkway LOS E somewhere"), ("los_f", "los_f", "los_f_warn_probability", "walkway LOS F somewhere"))
 
@@ -208,6 +209,7 @@ class LiveTwin:
         if self.outputs is not None:
             block = provenance(scenario, live.seed, overrides=overrides or [])
             self.outputs.replace("provenance.json", provenance_json(block, command=command))
+            self.outputs.replace("scenario.json", json.dumps(scenario.to_dict(), indent=2) + "\n")
             self.outputs.replace("status.json", json.dumps(self._status, indent=2) + "\n")
         LOG.info("live twin of %s: %d members, %d sensors (%s), cycle %g s, forecast every %g s over %g s, "
                  "%d what-if measure(s)", scenario.name, len(self.ensemble.members), len(self.sensors),
@@ -443,7 +445,8 @@ class LiveTwin:
         risk = {zone: {k: _num(v) for k, v in r.items()} for zone, r in self.last_risk.items()}
         whatif = _clean(self.whatif_risk)
         self._status = _clean({
-            "scenario": self.scenario.name, "t_s": max(self.assimilated_until_s, 0.0), "ended": self.ended,
+            "scenario": self.scenario.name, "scenario_path": self.scenario.source_path,
+            "t_s": max(self.assimilated_until_s, 0.0), "ended": self.ended,
             "members": len(ens.members), "cycles": self.cycles_done, "records_used": self.records_used,
             "records_skipped": len(self.skipped),
             "sensors": sorted(self.sensors),
@@ -456,6 +459,9 @@ class LiveTwin:
             "risk": risk,
             "active_alerts": sorted(f"{zone}:{event}" for (zone, event), on in self.alert_on.items() if on),
             "alerts": len(self.alerts), "whatif": whatif,
+            "los_thresholds_ppm2": [float(x) for x in ens.members[0].model.engine.arrays.los_thresholds_ppm2],
+            "zones": list(self.arrays.zone_names),
+            "caps": {z: int(c) for z, c in zip(self.arrays.zone_names, self.arrays.zone_cap) if c < 2**62},
         })
 
     def _write_status(self) -> None:
