@@ -120,11 +120,12 @@ def plot_zone_series(model, path: str | Path, zone: str | None = None) -> Path:
         ax.grid(alpha=0.3)
     ax1.plot(minutes, rec.occupancy[: rec.n, z], color="#2c7bb6", label=f"people on {zone}")
     gate = model.gates.get(zone)
-    if gate is not None:
-        ax1.axhline(gate.cap, color="k", ls="--", lw=1, label=f"cap {gate.cap:,}")
+    cap = getattr(gate, "cap", None)
+    if cap is not None:
+        ax1.axhline(cap, color="k", ls="--", lw=1, label=f"cap {cap:,}")
     _gate_marks([ax1, axq, ax2], getattr(model, "gate_events", []), zone, end)
     ax1.set_ylabel("people")
-    ax1.set_ylim(0, max(1.0, float(rec.occupancy[: rec.n, z].max(initial=0)), gate.cap if gate else 0) * 1.1)
+    ax1.set_ylim(0, max(1.0, float(rec.occupancy[: rec.n, z].max(initial=0)), cap or 0) * 1.1)
     ax1.legend(loc="upper left", fontsize=8)
     ax1.set_title(f"{model.scenario.name}: {zone} (grey: the show; purple: its gates closed)", fontsize=10)
     axq.plot(minutes, rec.gate_queue[: rec.n, z], color="#e08214", label=f"queueing at {zone}'s gates")
