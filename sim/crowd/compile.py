@@ -15,6 +15,7 @@ import numpy as np
 from ..core.errors import MapError, ScenarioError
 from ..core.memory import check_memory
 from ..core.osm import load_network
+from ..core.places import resolve_place
 from ..core.routing import EXIT_HERE, fill_next_hops
 from ..core.walk import WalkGraph, build_walk_graph
 from . import kernels as K
@@ -23,7 +24,8 @@ from .places import Places, places_of
 from .schema import CrowdScenario
 
 __all__ = ["CrowdArrays", "Arrivals", "Placed", "compile_crowd", "compute_routes", "free_flow_costs",
-           "generate_arrivals", "place_populations", "draw_free_speeds", "walk_graph_for", "NO_CAP"]
+           "generate_arrivals", "place_populations", "draw_free_speeds", "walk_graph_for", "one_way_penalty_s",
+           "NO_CAP", "ONE_WAY_PENALTY_S"]
 
 NO_CAP = 2**62
 
@@ -68,6 +70,8 @@ class CrowdArrays:
     release_times_s: np.ndarray          # time each release group is sent home
     speed_group_names: tuple[str, ...]
     places: Places                       # the named places reported on (stairs, squares, street sections...)
+    one_way_edges: tuple[np.ndarray, ...] = ()  # per [[one_way]]: the directed edges against it
+    source_divert: np.ndarray | None = None  # int32 per source: where its diverted people go (-1: away)
 
     @property
     def cell_area_m2(self) -> np.ndarray:
@@ -81,10 +85,28 @@ class CrowdArrays:
 _WALK_CACHE: dict[tuple, WalkGraph] = {}
 
 
+def _zone_net_nodes(net, scenario: CrowdScenario, name: str) -> list[int]:
+    """Network nodes of a zone given by ``nodes`` (names that do not resolve are reported later)."""
+    found = []
+    usable = net.node_mask("walk")
+    for k, spec in enumerate(scenario.zones[name].nodes):
+        try:
+            found.append(resolve_place(net, spec, f"zones.{name}.nodes.{k}", usable=usable,
+                                       max_snap_m=scenario.map_defaults.max_snap_m).node)
+        except MapError:
+            pass
+    return found
+
+
 def _gate_nodes(net, scenario: CrowdScenario) -> np.ndarray:
-    """Network nodes where a zone's ways meet other ways: its gates, where queues form."""
+    """Network nodes where a zone's ways meet other ways: its gates, where queues form (and the
+    nodes of cordon zones, whose ways are cut short there)."""
     zone_of = np.full(net.n_links, -1)
-    for z, zone in enumerate(scenario.zones.values()):
+    extra = []
+    for z, (name, zone) in enumerate(scenario.zones.items()):
+        if zone.match is None:
+            extra.extend(_zone_net_nodes(net, scenario, name))
+            continue
         key, value = (part.strip() for part in zone.match.split("=", 1))
         zone_of[net.links_where(key, value)] = z
     walk = net.walk
@@ -97,7 +119,7 @@ def _gate_nodes(net, scenario: CrowdScenario) -> np.ndarray:
     for node in np.unique(ends):
         if np.unique(zones[ends == node]).size > 1:
             gates.append(node)
-    return np.asarray(gates, dtype=np.int64)
+    return np.unique(np.asarray(gates + extra, dtype=np.int64))
 
 
 def walk_graph_for(scenario: CrowdScenario) -> WalkGraph:
@@ -105,11 +127,12 @@ def walk_graph_for(scenario: CrowdScenario) -> WalkGraph:
     ramps, crossings and zone gates and their approaches (cached per map and cell settings)."""
     sim = scenario.simulation
     try:
-        net = load_network(scenario.map_path)
+        net = load_network(scenario.map_path, defaults=scenario.map_defaults)
     except MapError as exc:
         raise ScenarioError(scenario.source_path, [f"map: {exc}"]) from None
     gates = _gate_nodes(net, scenario)
-    key = (str(scenario.map_path), sim.max_cell_m, sim.short_cell_m, sim.approach_m, tuple(gates.tolist()))
+    key = (str(scenario.map_path), scenario.map_defaults.model_dump_json(), sim.max_cell_m, sim.short_cell_m,
+           sim.approach_m, tuple(gates.tolist()))
     if key not in _WALK_CACHE:
         try:
             _WALK_CACHE[key] = build_walk_graph(net, sim.max_cell_m, min(sim.short_cell_m, sim.max_cell_m),
@@ -121,32 +144,90 @@ def walk_graph_for(scenario: CrowdScenario) -> WalkGraph:
 
 def _zone_cells(walk: WalkGraph, scenario: CrowdScenario, problems: list[str]) -> np.ndarray:
     cell_zone = np.full(walk.n_cells, -1, dtype=np.int32)
+    snap_m = scenario.map_defaults.max_snap_m
     for z, (name, zone) in enumerate(scenario.zones.items()):
-        key, value = (part.strip() for part in zone.match.split("=", 1))
-        links = walk.network.links_where(key, value)
-        cells = walk.cells_of_links(links)
-        if cells.size == 0:
-            problems.append(f"zones.{name}.match: no walkable way on map {walk.network.name!r} has "
-                            f"{key}={value!r}")
-            continue
+        if zone.match is None:
+            field = f"zones.{name}.nodes"
+            nodes = _resolve_nodes(walk, zone.nodes, field, problems, snap_m)
+            cells = np.flatnonzero(np.isin(walk.cell_a, nodes) | np.isin(walk.cell_b, nodes))
+        else:
+            field = f"zones.{name}.match"
+            key, value = (part.strip() for part in zone.match.split("=", 1))
+            links = walk.network.links_where(key, value)
+            cells = walk.cells_of_links(links)
+            if cells.size == 0:
+                problems.append(f"{field}: no walkable way on map {walk.network.name!r} has {key}={value!r}")
+                continue
         clash = cells[cell_zone[cells] >= 0]
         if clash.size:
             other = scenario_zone_names(scenario)[cell_zone[clash[0]]]
-            problems.append(f"zones.{name}.match: {zone.match!r} overlaps zone {other!r}; a way may "
-                            f"belong to one zone only")
+            problems.append(f"{field}: zone {name!r} overlaps zone {other!r}; a way may belong to one zone only")
         cell_zone[cells] = z
     return cell_zone
+
+
+def _one_way_edges(walk: WalkGraph, scenario: CrowdScenario, problems: list[str]) -> tuple[np.ndarray, ...]:
+    """Per [[one_way]] entry, the directed edges that go against it: along its ways, those that lead
+    away from its ``toward`` node (by walking distance along those ways)."""
+    import heapq
+
+    net = walk.network
+    snap_m = scenario.map_defaults.max_snap_m
+    out = []
+    for k, spec in enumerate(scenario.one_way):
+        key, value = (part.strip() for part in spec.match.split("=", 1))
+        cells = walk.cells_of_links(net.links_where(key, value))
+        target = _resolve_nodes(walk, [spec.toward], f"one_way.{k}.toward", problems, snap_m)
+        if cells.size == 0:
+            problems.append(f"one_way.{k}.match: no walkable way on map {net.name!r} has {key}={value!r}")
+        if cells.size == 0 or target.size == 0:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        adjacency: dict[int, list[tuple[int, float]]] = {}
+        for c in cells.tolist():
+            a, b, length = int(walk.cell_a[c]), int(walk.cell_b[c]), float(walk.cell_length_m[c])
+            adjacency.setdefault(a, []).append((b, length))
+            adjacency.setdefault(b, []).append((a, length))
+        dist = {int(target[0]): 0.0}
+        heap = [(0.0, int(target[0]))]
+        while heap:
+            d, n = heapq.heappop(heap)
+            if d > dist.get(n, np.inf):
+                continue
+            for m, length in adjacency.get(n, []):
+                if d + length < dist.get(m, np.inf):
+                    dist[m] = d + length
+                    heapq.heappush(heap, (d + length, m))
+        if int(target[0]) not in adjacency:
+            problems.append(f"one_way.{k}.toward: {spec.toward!r} is not on the ways {spec.match!r}")
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        d_a = np.array([dist.get(int(n), np.inf) for n in walk.cell_a[cells]])
+        d_b = np.array([dist.get(int(n), np.inf) for n in walk.cell_b[cells]])
+        if not np.all(np.isfinite(d_a) & np.isfinite(d_b)):
+            problems.append(f"one_way.{k}.match: some of the ways {spec.match!r} do not lead to {spec.toward!r}")
+        # Against the direction: a->b (2c) where b lies further from the target, else b->a (2c+1).
+        out.append(np.where(d_b > d_a, 2 * cells, 2 * cells + 1).astype(np.int64))
+    return tuple(out)
+
+
+#: Route cost added to an edge walked against a one-way (s): routes take any way round instead.
+ONE_WAY_PENALTY_S = 1e6
 
 
 def scenario_zone_names(scenario: CrowdScenario) -> tuple[str, ...]:
     return tuple(scenario.zones)
 
 
-def _resolve_nodes(walk: WalkGraph, specs, field: str, problems: list[str]) -> np.ndarray:
+def _resolve_nodes(walk: WalkGraph, specs, field: str, problems: list[str], max_snap_m: float = 150.0) -> np.ndarray:
+    """Walk nodes of places given by OSM id, name, ``"A & B"``, POI or ``"lat,lon"`` (snapped to the
+    nearest walkable node within ``max_snap_m``: :func:`sim.core.places.resolve_place`)."""
     nodes = []
+    usable = walk.network.node_mask("walk")
     for k, spec in enumerate(specs):
         try:
-            nodes.append(walk.walk_node(walk.network.find_node(spec, f"{field}.{k}"), f"{field}.{k}"))
+            place = resolve_place(walk.network, spec, f"{field}.{k}", usable=usable, max_snap_m=max_snap_m)
+            nodes.append(walk.walk_node(place.node, f"{field}.{k}"))
         except MapError as exc:
             problems.append(str(exc))
     return np.asarray(nodes, dtype=np.int32)
@@ -157,6 +238,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     walk = walk_graph_for(scenario)
     problems: list[str] = []
     sim, crowd, weather = scenario.simulation, scenario.crowd, scenario.weather
+    snap_m = scenario.map_defaults.max_snap_m
     dt = sim.dt_s
     rain = scenario.raining
     umbrella = weather.umbrella_walk_space_m2 if rain else 0.0
@@ -241,7 +323,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
     seed_nodes, seed_pen, seed_start = [], [], [0]
     open_nodes, open_pen = [], []
     for name, spec in scenario.exits.items():
-        nodes = _resolve_nodes(walk, spec.nodes, f"exits.{name}.nodes", problems)
+        nodes = _resolve_nodes(walk, spec.nodes, f"exits.{name}.nodes", problems, snap_m)
         penalty = 0.0 if spec.covered else weather.uncovered_exit_penalty_s * heavy
         if spec.flow_pps is not None:
             sink_rate[nodes] = np.minimum(sink_rate[nodes], spec.flow_pps * dt)
@@ -263,7 +345,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
 
     source_nodes, source_exit_row = [], []
     for k, source in enumerate(scenario.sources):
-        source_nodes.append(_resolve_nodes(walk, source.nodes, f"sources.{k}.nodes", problems))
+        source_nodes.append(_resolve_nodes(walk, source.nodes, f"sources.{k}.nodes", problems, snap_m))
         source_exit_row.append(exit_row(source.exit))
     population_cells, population_exit_row = [], []
     for k, pop in enumerate(scenario.populations):
@@ -278,6 +360,10 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
                             f" at the jam density {rho_jam:.2f} p/m2)")
         population_cells.append(cells.astype(np.int32))
         population_exit_row.append(exit_row(pop.exit))
+    one_way_edges = _one_way_edges(walk, scenario, problems)
+    source_names = [src.name for src in scenario.sources]
+    source_divert = np.array([-1 if src.divert_to is None else source_names.index(src.divert_to)
+                              for src in scenario.sources], dtype=np.int32)
     if scenario.sources and view_cells.size == 0 and not problems:
         problems.append("zones: the viewing zones hold no cell wide enough to stand in")
     if problems:
@@ -295,7 +381,10 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         cell_zone=cell_zone, cell_stairs_ppms=cell_stairs_ppms, cell_stairs_rho_c=cell_stairs_rho_c,
         out_start=walk.out_start, out_edges=walk.out_edges,
         edge_front=_queue_fronts(walk, width, node_exit),
-        sink_rate=sink_rate, node_exit=node_exit)
+        sink_rate=sink_rate, node_exit=node_exit,
+        zone_inbound_only=np.array([z.gate == "inbound" for z in zones], dtype=np.bool_),
+        zone_divert_after_s=np.array([np.inf if z.divert_after_s is None else z.divert_after_s for z in zones]),
+        zone_meter_ppstep=np.array([np.inf if z.meter_pps is None else z.meter_pps * dt for z in zones]))
     params = K.Params(
         dt_s=float(dt), v0_mps=float(v0), gamma=float(crowd.gamma), rho_jam_ppm2=float(rho_jam),
         rho_crit_ppm2=float(rho_crit), q_max_ppms=float(q_max), patience_s=float(crowd.patience_s),
@@ -319,6 +408,7 @@ def compile_crowd(scenario: CrowdScenario) -> CrowdArrays:
         population_cells=tuple(population_cells),
         population_exit_row=np.asarray(population_exit_row, dtype=np.int32), release_times_s=release_times,
         speed_group_names=tuple(crowd.speed_groups()), places=places_of(walk),
+        one_way_edges=one_way_edges, source_divert=source_divert,
     )
     _check_reachability(arrays, scenario)
     return arrays
@@ -384,14 +474,26 @@ def _queue_fronts(walk: WalkGraph, width_m: np.ndarray, node_exit: np.ndarray) -
 MIN_ROUTE_SPEED_MPS = 0.1
 
 
-def free_flow_costs(arrays: CrowdArrays) -> np.ndarray:
-    """Route costs of an empty network (stairs at their free speeds)."""
+def free_flow_costs(arrays: CrowdArrays, penalty_s: np.ndarray | None = None) -> np.ndarray:
+    """Route costs of an empty network (stairs at their free speeds), plus ``penalty_s`` per edge."""
     cost = np.empty(arrays.edge_cell.size)
+    if penalty_s is None:
+        penalty_s = np.zeros(arrays.edge_cell.size)
     K.edge_costs(arrays.net, arrays.net.edge_free_factor, arrays.v0_mps, arrays.walk.cell_covered,
                  arrays.shelter_factor, np.zeros(arrays.edge_cell.size, dtype=np.int32),
                  np.ones(arrays.walk.n_cells), arrays.params.queue_density_ppm2, arrays.dt_s,
-                 MIN_ROUTE_SPEED_MPS, cost)
+                 MIN_ROUTE_SPEED_MPS, penalty_s, cost)
     return cost
+
+
+def one_way_penalty_s(arrays: CrowdArrays, scenario: CrowdScenario, t_s: float) -> np.ndarray:
+    """Route penalty per directed edge at time ``t_s``: :data:`ONE_WAY_PENALTY_S` on the edges that
+    go against a [[one_way]] in force then, 0 elsewhere."""
+    penalty = np.zeros(arrays.edge_cell.size)
+    for spec, edges in zip(scenario.one_way, arrays.one_way_edges):
+        if spec.from_s <= t_s and (spec.until_s is None or t_s < spec.until_s):
+            penalty[edges] = ONE_WAY_PENALTY_S
+    return penalty
 
 
 def _check_reachability(arrays: CrowdArrays, scenario: CrowdScenario) -> None:
@@ -447,6 +549,19 @@ class Arrivals:
     stand_frac: np.ndarray
     exit_row: np.ndarray
     v0_mps: np.ndarray                   # own free speed on the level (weather included)
+    diverted_from: np.ndarray | None = None  # int32 source they were diverted from (-1: none)
+    not_coming: np.ndarray | None = None     # per source: people diverted away (they do not come)
+
+
+def _closed_at(source, times_s: np.ndarray) -> np.ndarray:
+    """Which of a source's arrivals (in time order) find it closed: from ``closed_from_s``, or
+    after the first ``close_after_people``."""
+    closed = np.zeros(times_s.size, dtype=bool)
+    if source.closed_from_s is not None:
+        closed |= times_s >= source.closed_from_s
+    if source.close_after_people is not None:
+        closed[source.close_after_people:] = True
+    return closed
 
 
 def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.random.Generator,
@@ -456,6 +571,11 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     Counts are Poisson with the profile's expected total; times follow the profile's shape (inverse
     of its cumulative curve); arrivals stop at the end of the show.  Targets are drawn with weight
     ``appeal * exp(-walk time / view_distance_scale_s)`` from the arrival node.
+
+    A closed source (``closed_from_s``, ``close_after_people``) sends the people who find it closed
+    to ``divert_to`` (a node of it drawn from a random stream of its own, ``divert_delay_s`` later;
+    if they would arrive after the show's end they do not come), or away.  The run's own stream is
+    drawn from exactly as without the closure, so closing a source keeps common random numbers.
     """
     if not scenario.sources:
         empty = np.zeros(0)
@@ -472,6 +592,8 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     # The Poisson draw adds a few standard deviations at most.
     check_memory(expected + 5 * expected ** 0.5 + placed, BYTES_PER_PERSON, what="people",
                  field=f"sources.{worst}.profile", value=scenario.sources[worst].profile)
+    measure_rng = rng.spawn(1)[0]                  # the measures' own stream (spawning draws nothing)
+    not_coming = np.zeros(len(scenario.sources), dtype=np.int64)
     for k, source in enumerate(scenario.sources):
         cum = cums[k]
         n = int(rng.poisson(cum[-1])) if cum[-1] > 0 else 0
@@ -480,6 +602,22 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
         u = np.sort(rng.random(n)) * cum[-1]
         times = np.interp(u, cum, grid)
         nodes = arrays.source_nodes[k][rng.integers(0, arrays.source_nodes[k].size, n)]
+        at = np.full(n, k)
+        exit_rows = np.full(n, arrays.source_exit_row[k])
+        came_from = np.full(n, -1)
+        keep = np.ones(n, dtype=bool)
+        closed = _closed_at(source, times)
+        if closed.any():
+            j = int(arrays.source_divert[k])
+            if j < 0:
+                keep &= ~closed
+            else:
+                nodes[closed] = arrays.source_nodes[j][measure_rng.integers(0, arrays.source_nodes[j].size,
+                                                                           int(closed.sum()))]
+                times[closed] += source.divert_delay_s
+                keep &= ~(closed & (times >= horizon))
+                at[closed], exit_rows[closed], came_from[closed] = j, arrays.source_exit_row[j], k
+            not_coming[k] += int((~keep).sum())
         draws = rng.random(n)
         targets = np.empty(n, dtype=np.int64)
         for lo in range(0, n, _TARGET_CHUNK):       # in chunks: a people x targets table stays small
@@ -490,18 +628,21 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
             cdf = np.cumsum(np.exp(logits), axis=1)
             cdf /= cdf[:, -1:]
             targets[lo:hi] = np.minimum((cdf < draws[lo:hi, None]).sum(axis=1), cdf.shape[1] - 1)
-        parts.append((times, np.full(n, k), nodes, targets, rng.random(n),
-                      np.full(n, arrays.source_exit_row[k])))
+        parts.append((times, at, nodes, targets, rng.random(n), exit_rows, came_from, keep))
     if not parts:
         empty = np.zeros(0)
         return Arrivals(empty, empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int32),
                         empty, empty.astype(np.int32), empty)
     cols = [np.concatenate(c) for c in zip(*parts)]
+    v0_all = draw_free_speeds(scenario, cols[0].size, rng)    # for everyone drawn: the stream stays common
+    keep = cols.pop()
+    cols = [c[keep] for c in cols]
     order = np.argsort(cols[0], kind="stable")
-    v0 = draw_free_speeds(scenario, order.size, rng)
+    v0 = v0_all[keep][order]
     return Arrivals(time_s=cols[0][order], source=cols[1][order].astype(np.int32),
                     node=cols[2][order].astype(np.int32), target=cols[3][order].astype(np.int32),
-                    stand_frac=cols[4][order], exit_row=cols[5][order].astype(np.int32), v0_mps=v0)
+                    stand_frac=cols[4][order], exit_row=cols[5][order].astype(np.int32), v0_mps=v0,
+                    diverted_from=cols[6][order].astype(np.int32), not_coming=not_coming)
 
 
 def draw_free_speeds(scenario: CrowdScenario, n: int, rng: np.random.Generator, group: str | None = None) -> np.ndarray:

@@ -1,42 +1,117 @@
-"""Crowd controller agents (Mesa): zone gates with a cap and hysteresis, and the show's release.
+"""Crowd controller agents (Mesa): zone gates with a cap and the crowd-management measures (cordons,
+metered and alternately opened entrances, one-way ways), and the show's release.
 
 Controllers act at the start of each step on the state the previous step left, through the
-engine's control methods; they never move pedestrians themselves.
+engine's control methods; they never move pedestrians themselves.  :func:`build_controllers` makes
+the ones a scenario asks for (the engine's model and the plain-Python reference use the same).
 """
 
 from __future__ import annotations
 
+import math
+
 import mesa
 import numpy as np
 
-__all__ = ["ZoneGate", "ShowController"]
+__all__ = ["ZoneGate", "OneWayController", "ShowController", "build_controllers"]
+
 
 class ZoneGate(mesa.Agent):
-    """Closes every entrance of a zone when its occupancy reaches the cap; reopens at or below
-    ``reopen_at`` (hysteresis).  People held back queue at the entrances; routes that refresh from
-    congestion send newcomers to shorter queues, and those who wait past their patience go home."""
+    """Opens and closes every entrance of one zone.
 
-    def __init__(self, model: "mesa.Model", zone_index: int, zone_name: str, cap: int, reopen_at: int):
+    Closed while any of: the zone holds ``cap`` people (reopening at or below ``reopen_at``:
+    hysteresis); the time is outside its ``open_windows`` (alternately opened entrances); a zone
+    in ``close_while_full`` has its gates closed at its cap (a cordon that holds people further
+    out); ``inside_cap`` people or more are on the map (a district cordon; reopens at or below
+    ``inside_reopen_at``).  Metering (``meter_pps``) and who is held (``gate = "inbound"``) act in
+    the kernels.  People held back queue at the entrances; routes that refresh from congestion send
+    newcomers to shorter queues, those held past ``divert_after_s`` look for a spot elsewhere and
+    those who wait past their patience go home."""
+
+    def __init__(self, model: "mesa.Model", zone_index: int, zone_name: str, cap: int | None, reopen_at: int,
+                 open_windows=(), close_while_full=(), inside_cap: int | None = None,
+                 inside_reopen_at: int | None = None):
         super().__init__(model)
         self.zone_index = zone_index
         self.zone_name = zone_name
         self.cap = cap
         self.reopen_at = reopen_at
+        self.open_windows = [tuple(w) for w in open_windows]
+        self.close_while_full = list(close_while_full)
+        self.inside_cap = inside_cap
+        self.inside_reopen_at = inside_reopen_at
+        self.cap_open = True            # by its own cap only (what close_while_full reads)
+        self.inside_open = True
         self.is_open = True
         self.closures = 0
         self.closed_seconds = 0.0
 
     def step(self) -> None:
         engine = self.model.engine
-        occupancy = int(engine.zone_occupancy[self.zone_index])
-        if self.is_open and occupancy >= self.cap:
-            self.is_open = False
+        t = engine.t_s
+        if self.cap is not None:
+            occupancy = int(engine.zone_occupancy[self.zone_index])
+            if self.cap_open and occupancy >= self.cap:
+                self.cap_open = False
+            elif not self.cap_open and occupancy <= self.reopen_at:
+                self.cap_open = True
+        if self.inside_cap is not None:
+            inside = int(engine.on_network)
+            if self.inside_open and inside >= self.inside_cap:
+                self.inside_open = False
+            elif not self.inside_open and inside <= self.inside_reopen_at:
+                self.inside_open = True
+        in_window = not self.open_windows or any(start <= t < end for start, end in self.open_windows)
+        held = any(not self.model.gates[name].cap_open for name in self.close_while_full)
+        is_open = self.cap_open and self.inside_open and in_window and not held
+        if self.is_open and not is_open:
             self.closures += 1
-        elif not self.is_open and occupancy <= self.reopen_at:
-            self.is_open = True
-        engine.set_gate(self.zone_index, self.is_open)
-        if not self.is_open:
+        self.is_open = is_open
+        engine.set_gate(self.zone_index, is_open)
+        if not is_open:
             self.closed_seconds += engine.arrays.dt_s
+
+
+class OneWayController(mesa.Agent):
+    """Puts the scenario's one-way ways in force and lifts them at their times (``from_s``,
+    ``until_s``): routes then weigh walking against the direction with a prohibitive penalty, so
+    nobody does while a way round exists."""
+
+    def __init__(self, model: "mesa.Model"):
+        super().__init__(model)
+        self.active = None
+
+    def step(self) -> None:
+        from .compile import one_way_penalty_s
+
+        engine = self.model.engine
+        penalty = one_way_penalty_s(engine.arrays, self.model.scenario, engine.t_s)
+        active = tuple(np.flatnonzero(penalty).tolist())
+        if active != self.active:
+            if self.active is not None:           # the engine starts with the penalties of t = 0
+                engine.set_edge_penalty(penalty)
+            self.active = active
+
+
+def build_controllers(model: "mesa.Model") -> tuple[dict[str, ZoneGate], OneWayController | None,
+                                                     "ShowController | None"]:
+    """The controllers ``model.scenario`` asks for, acting on ``model.engine``: a gate per zone with a
+    cap or a measure, one for the one-way ways, and the show's release."""
+    scenario, a = model.scenario, model.engine.arrays
+    gates: dict[str, ZoneGate] = {}
+    model.gates = gates                               # close_while_full reads the others
+    for z, (name, spec) in enumerate(scenario.zones.items()):
+        if not spec.controlled:
+            continue
+        inside_reopen = None if spec.inside_cap is None else math.floor(spec.inside_cap * spec.reopen_fraction)
+        gates[name] = ZoneGate(model, z, name, spec.cap, int(a.zone_reopen[z]) if spec.cap is not None else -1,
+                               spec.open_windows, spec.close_while_full, spec.inside_cap, inside_reopen)
+    one_way = OneWayController(model) if scenario.one_way else None
+    show = scenario.show
+    show_controller = None if show is None else ShowController(
+        model, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
+        show.release_max_hold_s)
+    return gates, one_way, show_controller
 
 
 class ShowController(mesa.Agent):

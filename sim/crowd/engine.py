@@ -11,7 +11,7 @@ import numpy as np
 from ..core.errors import ConservationError
 from . import kernels as K
 from .compile import (MIN_ROUTE_SPEED_MPS, CrowdArrays, compile_crowd, compute_routes, free_flow_costs, generate_arrivals,
-                      place_populations)
+                      one_way_penalty_s, place_populations)
 from .schema import CrowdScenario
 
 __all__ = ["CrowdEngine"]
@@ -49,7 +49,8 @@ class CrowdEngine:
                              held_prev=np.zeros(n_edges, dtype=np.int32),
                              v0_walking=np.zeros(n_edges))
         self.arrivals_over = False
-        self.edge_cost_s = free_flow_costs(a)
+        self.edge_penalty_s = one_way_penalty_s(a, scenario, 0.0)
+        self.edge_cost_s = free_flow_costs(a, self.edge_penalty_s)
         self.routes = self._routes(self.edge_cost_s)
         self.next_route_s = scenario.simulation.route_interval_s
         placed = place_populations(a, scenario, rng)
@@ -85,6 +86,7 @@ class CrowdEngine:
         self.nodes = K.Nodes(sink_budget=np.zeros(walk.n_nodes), exited=np.zeros(walk.n_nodes, dtype=np.int64))
         n_zones = len(a.zone_names)
         self.zones = K.Zones(open=np.ones(n_zones, dtype=np.bool_), admit=np.zeros(n_zones, dtype=np.int64),
+                             meter_budget=np.zeros(n_zones),
                              gate_queue=np.zeros(n_zones, dtype=np.int64), occupancy=np.zeros(n_zones, dtype=np.int64),
                              max_density=np.zeros(n_zones), max_walk_density=np.zeros(n_zones),
                              max_hold_density=np.zeros(n_zones))
@@ -166,6 +168,11 @@ class CrowdEngine:
         return int(K.release_standing(self.n_active, self.agents, self.arrays.net, self.cells, self.routes,
                                       self.arrays.cell_release_group, group, max_people, self.counters))
 
+    def set_edge_penalty(self, penalty_s: np.ndarray) -> None:
+        """New route penalties per directed edge (one-way ways); routes follow at once."""
+        self.edge_penalty_s = np.asarray(penalty_s, dtype=np.float64)
+        self.refresh_routes()
+
     def end_arrivals(self) -> None:
         """The show is over: arriving walkers leave their queues and turn home, people still at
         sources leave."""
@@ -192,7 +199,7 @@ class CrowdEngine:
         cost = np.empty_like(self.edge_cost_s)
         K.edge_costs(a.net, self.edges.speed_factor, a.v0_mps, a.walk.cell_covered, a.shelter_factor,
                      self.edges.queue, self.cells.free_share, a.params.queue_density_ppm2, a.dt_s,
-                     MIN_ROUTE_SPEED_MPS, cost)
+                     MIN_ROUTE_SPEED_MPS, self.edge_penalty_s, cost)
         self.edge_cost_s = cost
         heading_in = (not self.arrivals_over or self.n_active < self.n_agents
                       or bool(np.any(self.agents.state[:self.n_active] == K.WALK_IN)))

@@ -59,7 +59,7 @@ from ..core.routing import EXIT_HERE
 __all__ = [
     "PENDING", "AT_SOURCE", "WALK_IN", "STANDING", "WALK_OUT", "EXITED", "WAITING", "N_STATES", "STATE_NAMES",
     "C_EXITED", "C_BALKED", "C_RETARGETED", "C_ENTERED_NETWORK", "C_ADMITTED", "C_LEFT_FROM_SOURCE",
-    "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
+    "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "C_DIVERTED", "C_SENT_HOME", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
     "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "PlaceStats", "Routes", "Params",
     "refresh_cells", "step_agents", "advance", "place_stats", "queue_positions", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
     "count_states", "edge_costs", "weidmann_shape",
@@ -71,11 +71,11 @@ N_STATES = 7
 STATE_NAMES = ("pending", "at_source", "walking_in", "standing", "walking_out", "exited", "waiting")
 # Indices into the counters array (cumulative over the run).
 (C_EXITED, C_BALKED, C_RETARGETED, C_ENTERED_NETWORK, C_ADMITTED, C_LEFT_FROM_SOURCE, C_SWAPS, C_REROUTED,
- C_TURNED, C_STARTED, C_WALKER_MOVES, C_QUEUE_TRIES) = range(12)
-N_COUNTERS = 12
+ C_TURNED, C_STARTED, C_WALKER_MOVES, C_QUEUE_TRIES, C_DIVERTED, C_SENT_HOME) = range(14)
+N_COUNTERS = 14
 COUNTER_NAMES = ("exited", "gave_up_at_gates", "retargeted", "entered_network", "admitted_at_gates",
                  "left_from_source", "counterflow_swaps", "took_another_way", "turned_to_exit", "started_moving",
-                 "walker_moves", "queue_head_tries")
+                 "walker_moves", "queue_head_tries", "diverted_at_gates", "sent_home_at_show_end")
 #: Most cells one walker crosses in one step (short cells are crossed in the same step).
 MAX_HOPS = 8
 #: Smallest share of a cell's ground left to walkers when people stand on it (a standing crowd
@@ -128,6 +128,9 @@ class Net(NamedTuple):
     edge_front: np.ndarray         # int32 people abreast at the head of a queue at the edge's end
     sink_rate: np.ndarray          # people per step per walk node that an exit lets out (inf: no own limit)
     node_exit: np.ndarray          # bool: some exit group leaves the map at this walk node
+    zone_inbound_only: np.ndarray  # bool: the zone's gates hold only people on their way in (a cordon)
+    zone_divert_after_s: np.ndarray  # people held at its closed gates this long look elsewhere (inf: never)
+    zone_meter_ppstep: np.ndarray  # people its gates let in per step at most (inf: no metering)
 
 
 class Cells(NamedTuple):
@@ -165,6 +168,7 @@ class Edges(NamedTuple):
 class Zones(NamedTuple):
     open: np.ndarray           # bool gate open
     admit: np.ndarray          # int64 people the gate still admits this step
+    meter_budget: np.ndarray   # people a metered gate may let in (carried over, at most a step's worth)
     gate_queue: np.ndarray     # int64 people held at its gates this step
     occupancy: np.ndarray      # int64
     max_density: np.ndarray    # densest cell, p/m2 (everyone)
@@ -333,13 +337,16 @@ def _downstream_supply(e, c, net, cells, zones):
 
 
 @njit(cache=True)
-def _choose_view_target(node, cells, net, routes, p, current):
-    """Best viewing target with room, scored by appeal and travel time from ``node``."""
+def _choose_view_target(node, cells, net, routes, p, current, avoid_zone):
+    """Best viewing target with room, scored by appeal and travel time from ``node`` (not in zone
+    ``avoid_zone``; -1: any)."""
     best = current
     best_score = -np.inf
     for t in range(routes.view_cell.shape[0]):
         c = routes.view_cell[t]
         if t == current or cells.standing[c] >= net.cell_view_capacity[c]:
+            continue
+        if avoid_zone >= 0 and net.cell_zone[c] == avoid_zone:
             continue
         d = routes.view_dist[t, node]
         if not np.isfinite(d):
@@ -388,6 +395,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     v0_walking, held_for, held_prev = edges.v0_walking, edges.held_for, edges.held_prev
     edge_out_cap, cell_width, free_share, queue_ppm = net.edge_out_cap, net.cell_width_m, cells.free_share, p.queue_density_ppm2
     zone_open, zone_admit, gate_queue = zones.open, zones.admit, zones.gate_queue
+    inbound_only, divert_after = net.zone_inbound_only, net.zone_divert_after_s
     view_next, view_dist, exit_next, exit_dist = routes.view_next, routes.view_dist, routes.exit_next, routes.exit_dist
     edge_cost, view_cell = routes.edge_cost_s, routes.view_cell
     dt, patience, tol_s, tol_frac = p.dt_s, p.patience_s, p.route_tolerance_s, p.route_tolerance_frac
@@ -437,7 +445,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         receiving capacity and room allow, or by a counterflow swap; returns _OK or why not."""
         c2 = edge_cell[f]
         z = cell_zone[c2]
-        gated = z >= 0 and cell_zone[c] != z
+        gated = z >= 0 and cell_zone[c] != z and (state[i] == WALK_IN or not inbound_only[z])
         if gated and (not zone_open[z] or zone_admit[z] <= 0):
             return _BLOCK_GATE
         if edge_out[e] < 1.0 or cell_out[c] < 1.0:
@@ -553,7 +561,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     state[i] = STANDING
                     standing[c] += 1
                     return
-                new_target = _choose_view_target(edge_to[e], cells, net, routes, p, target[i])
+                new_target = _choose_view_target(edge_to[e], cells, net, routes, p, target[i], -1)
                 counters[C_RETARGETED] += 1
                 if new_target == target[i]:          # nowhere with room: stay here
                     state[i] = STANDING
@@ -656,6 +664,17 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             if wait_start[i] < 0.0:
                 wait_start[i] = t_s
             gate_queue[z] += 1
+            if state[i] == WALK_IN and t_s - wait_start[i] >= divert_after[z]:
+                # Held too long: a viewing spot elsewhere (another entrance), if one has room.
+                new_target = _choose_view_target(edge_to[e], cells, net, routes, p, target[i], z)
+                if new_target != target[i]:
+                    target[i] = new_target
+                    gate_wait[i] = t_s - wait_start[i]
+                    wait_start[i] = -1.0
+                    counters[C_DIVERTED] += 1
+                    unlink(i, e, prev)
+                    i = nxt
+                    continue
             if state[i] == WALK_IN and t_s - wait_start[i] >= patience:   # gives up and goes home
                 gate_wait[i] = t_s - wait_start[i]
                 wait_start[i] = -1.0
@@ -748,15 +767,22 @@ def place_stats(cells, pl, p):
 def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, zone_cap,
             admitted_out, pl):
     """One whole step in one call (one dispatch of the bundles from Python): cell refresh, zone
-    admissions (cap - occupancy), :func:`step_agents`, people admitted per zone, zone and place
+    admissions (cap - occupancy, and a metered gate's budget), :func:`step_agents`, people admitted per zone, zone and place
     statistics."""
     refresh_cells(net, cells, edges, zones, nodes, p)
     for z in range(zone_cap.shape[0]):
-        zones.admit[z] = zone_cap[z] - zones.occupancy[z]
-        admitted_out[z] = zones.admit[z]
+        admit = zone_cap[z] - zones.occupancy[z]
+        rate = net.zone_meter_ppstep[z]
+        if rate < np.inf:           # metered gates: a steady number per step (unused: one step carried)
+            zones.meter_budget[z] = min(zones.meter_budget[z], max(rate, 1.0)) + rate
+            admit = min(admit, np.int64(zones.meter_budget[z]))
+        zones.admit[z] = admit
+        admitted_out[z] = admit
     step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters)
     for z in range(zone_cap.shape[0]):
         admitted_out[z] -= zones.admit[z]
+        if net.zone_meter_ppstep[z] < np.inf:
+            zones.meter_budget[z] -= admitted_out[z]
     zone_stats(cells, net, zones, p)
     place_stats(cells, pl, p)
 
@@ -830,7 +856,7 @@ def retarget_full(n_active, a, net, cells, routes, p, counters):
         c = routes.view_cell[a.target[i]]
         if cells.standing[c] < net.cell_view_capacity[c]:
             continue
-        new_target = _choose_view_target(net.edge_to[a.edge[i]], cells, net, routes, p, a.target[i])
+        new_target = _choose_view_target(net.edge_to[a.edge[i]], cells, net, routes, p, a.target[i], -1)
         if new_target != a.target[i]:
             a.target[i] = new_target
             counters[C_RETARGETED] += 1
@@ -863,6 +889,7 @@ def end_arrivals(t_s, n_active, a, counters):
             if a.wait_start_s[i] >= 0.0:
                 a.gate_wait_s[i] = t_s - a.wait_start_s[i]
                 a.wait_start_s[i] = -1.0
+            counters[C_SENT_HOME] += 1
             if s == WALK_IN:
                 a.state[i] = WALK_OUT
             else:
@@ -933,11 +960,12 @@ def count_states(n_active, state, edge, edge_cell, out_states, out_cell_count, o
 
 @njit(cache=True)
 def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_len, free_share, queue_density_ppm2,
-               dt_s, min_speed_mps, out_cost_s):
+               dt_s, min_speed_mps, penalty_s, out_cost_s):
     """Perceived time to cross each directed edge: the walk up to the back of the queue at its end
     at the walkers' speed there (stairs and congestion included; uncovered cells weighted by the
     rain's shelter factor), plus the wait in that queue (the people in it over the edge's sending
-    capacity).  Without a queue: length / speed."""
+    capacity), plus ``penalty_s`` (one-way ways walked against their direction).  Without a queue:
+    length / speed."""
     for e in range(net.edge_cell.shape[0]):
         c = net.edge_cell[e]
         v = max(v0_mps * speed_factor[e], min_speed_mps)
@@ -950,4 +978,4 @@ def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_le
         cost = length / v
         if not cell_covered[c]:
             cost *= shelter_factor
-        out_cost_s[e] = cost + wait_s
+        out_cost_s[e] = cost + wait_s + penalty_s[e]

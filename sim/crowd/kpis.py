@@ -180,8 +180,28 @@ def crowd_summary(model) -> dict:
         "everyone_out_s": _everyone_out_s(rec, engine),
         "counters": {name: int(v) for name, v in zip(K.COUNTER_NAMES, counters)},
         "exited_by_node": _exited_by_node(engine),
+        "people": _accounting(engine, still_waiting.size, waits),
+        "gate_waits_censored": int(still_waiting.size),
         **_places(engine, model.scenario.safety),
     }
+
+
+def _accounting(engine, censored: int, waits: np.ndarray) -> dict:
+    """Where everyone went: drawn, kept away by a closed station, arrived at another one, held at a
+    gate (and for how long in all), diverted at a gate, gave up, sent home at the show's end, out,
+    still inside.  ``held_person_s`` counts waits still going on at the end up to the end
+    (censored: ``held_still_waiting``)."""
+    c = engine.counters
+    arr = engine.arrivals
+    not_coming = 0 if arr.not_coming is None else int(arr.not_coming.sum())
+    moved = 0 if arr.diverted_from is None else int((arr.diverted_from >= 0).sum())
+    return {"came": int(engine.n_agents), "kept_away_by_closed_stations": not_coming,
+            "arrived_at_another_station": moved,
+            "held_at_gates": int(waits.size), "held_person_s": round(float(waits.sum()), 1),
+            "held_still_waiting": int(censored),
+            "diverted_at_gates": int(c[K.C_DIVERTED]), "gave_up_at_gates": int(c[K.C_BALKED]),
+            "sent_home_at_show_end": int(c[K.C_SENT_HOME]), "out": int(engine.exited),
+            "still_inside": int(engine.inside)}
 
 
 def _places(engine, safety) -> dict:
@@ -253,9 +273,25 @@ def format_table(summary: dict) -> str:
                  f"went home from gates {summary['balked_at_gates']:,}")
     clear = summary["clearance_s"]
     clear_text = "not within the run" if clear is None else f"{clear:.0f} s"
-    lines.append(f"gate wait p95 {summary['gate_wait_s_p95']:.0f} s (of {summary['gate_waiters']:,} who queued)  "
-                 f"clearance of {summary['clearance_zone']}: {clear_text}  "
+    censored = summary.get("gate_waits_censored", 0)
+    censored_text = f", {censored:,} still waiting at the end: a lower bound" if censored else ""
+    lines.append(f"gate wait p95 {summary['gate_wait_s_p95']:.0f} s (of {summary['gate_waiters']:,} who queued"
+                 f"{censored_text})  clearance of {summary['clearance_zone']}: {clear_text}  "
                  f"wall {summary['wall_seconds']:.1f} s for {summary['sim_seconds']:.0f} simulated s")
+    people = summary.get("people")
+    if people:
+        lines.append(f"accounting: came {people['came']:,}, kept away by closed stations "
+                     f"{people['kept_away_by_closed_stations']:,}, arrived at another station "
+                     f"{people['arrived_at_another_station']:,}, held at gates {people['held_at_gates']:,}, diverted "
+                     f"{people['diverted_at_gates']:,}, gave up {people['gave_up_at_gates']:,}, sent home at the "
+                     f"show's end {people['sent_home_at_show_end']:,}, out {people['out']:,}, still inside "
+                     f"{people['still_inside']:,}")
+    safety = summary.get("safety")
+    if safety:
+        verdict = "safe" if safety["safe"] else f"UNSAFE at {len(safety['failing_places'])} place(s)"
+        worst = ", ".join(summary.get("worst_places", [])[:3]) or "none"
+        lines.append(f"safety (this seed only; use `citytwin run --seeds N` or `advise` for a verdict): {verdict}; "
+                     f"worst places: {worst}")
     return "\n".join(lines)
 
 
@@ -266,7 +302,8 @@ def format_table(summary: dict) -> str:
 RUN_KPIS = ["agents_total", "agents_entered", "agents_exited", "agents_inside", "agents_conserved",
             "balked_at_gates", "max_gate_queue", "gate_waiters", "gate_wait_s_mean", "gate_wait_s_p95",
             "clearance_s", "everyone_out_s", "safe", "failing_places", "any_place_walkers_at_los_f",
-            "any_place_at_crush_density", "worst_place"]
+            "any_place_at_crush_density", "worst_place", "gate_waits_censored", "diverted_at_gates",
+            "sent_home_at_show_end", "kept_away_by_closed_stations", "held_person_s"]
 ZONE_KPIS = ["peak_occupancy", "peak_density_ppm2", "peak_walking_density_ppm2", "peak_holding_density_ppm2",
              "peak_mean_density_ppm2", "worst_los", "seconds_at_los_e_or_worse", "seconds_at_los_f",
              "worst_queue_los", "seconds_at_queue_los_e_or_worse", "max_gate_queue", "gate_closed_s", "clearance_s"]
@@ -285,6 +322,11 @@ def flatten_kpis(summary: dict) -> dict:
                any_place_walkers_at_los_f=safety.get("any_place_walkers_at_los_f"),
                any_place_at_crush_density=safety.get("any_place_at_crush_density"),
                worst_place=(summary.get("worst_places") or [None])[0])
+    people = summary.get("people", {})
+    row.update(diverted_at_gates=people.get("diverted_at_gates"),
+               sent_home_at_show_end=people.get("sent_home_at_show_end"),
+               kept_away_by_closed_stations=people.get("kept_away_by_closed_stations"),
+               held_person_s=people.get("held_person_s"))
     for zone, kpis in summary["zones"].items():
         row.update({f"{zone}.{k}": kpis.get(k) for k in ZONE_KPIS})
     return row

@@ -7,8 +7,8 @@ import mesa
 import numpy as np
 
 from ..core.stepping import run_steps
-from .compile import NO_CAP, CrowdArrays
-from .controllers import ShowController, ZoneGate
+from .compile import CrowdArrays
+from .controllers import ZoneGate, build_controllers
 from .engine import CrowdEngine
 from .kpis import CrowdRecorder, crowd_summary
 from .schema import CrowdScenario
@@ -38,14 +38,8 @@ class CrowdModel(mesa.Model):
         a = self.engine.arrays
         self.steps_per_minute = max(1, int(round(60.0 / a.dt_s)))
         self.n_steps = int(np.ceil(scenario.simulation.duration_s / a.dt_s))
-        self.gates: dict[str, ZoneGate] = {}
-        for z, name in enumerate(a.zone_names):
-            if a.zone_cap[z] < NO_CAP:
-                self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
-        show = scenario.show
-        self.show = None if show is None else ShowController(
-            self, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
-            show.release_max_hold_s)
+        self.gates: dict[str, ZoneGate]
+        self.gates, self.one_way, self.show = build_controllers(self)
         self.recorder = CrowdRecorder(self.engine, self.n_steps)
         reporters = {"minute": lambda m: m.engine.t_s / 60.0,
                      "inside": lambda m: m.engine.inside,
@@ -69,6 +63,8 @@ class CrowdModel(mesa.Model):
             gate.step()
             if gate.is_open != was_open:             # for the plots: when each zone's gates closed and reopened
                 self.gate_events.append((float(self.engine.t_s), gate.zone_name, bool(gate.is_open)))
+        if self.one_way is not None:
+            self.one_way.step()
         if self.show is not None:
             self.show.step()
         self.engine.step()

@@ -41,18 +41,20 @@ import numpy as np
 from ..core.routing import EXIT_HERE
 from .compile import (
     MIN_ROUTE_SPEED_MPS,
-    NO_CAP,
     CrowdArrays,
     compile_crowd,
     compute_routes,
     generate_arrivals,
+    one_way_penalty_s,
     place_populations,
 )
-from .controllers import ShowController, ZoneGate
+from .controllers import ZoneGate, build_controllers
 from .kernels import (
     AT_SOURCE,
     C_ADMITTED,
     C_BALKED,
+    C_DIVERTED,
+    C_SENT_HOME,
     C_ENTERED_NETWORK,
     C_EXITED,
     C_LEFT_FROM_SOURCE,
@@ -334,15 +336,17 @@ class Pedestrian(mesa.Agent):
         m.v0_walking[f] += self.v0_mps
 
     # -- choices ---------------------------------------------------------------------------------
-    def choose_view_target(self, node: int) -> int:
-        """Best viewing target with room other than the current one, by appeal and travel time
-        from ``node``; the current target if none has room."""
+    def choose_view_target(self, node: int, avoid_zone: int = -1) -> int:
+        """Best viewing target with room other than the current one (and not in ``avoid_zone``), by
+        appeal and travel time from ``node``; the current target if none has room."""
         m = self.model
         best = self.target
         best_score = -math.inf
         for t in range(len(m.view_cell)):
             c = m.view_cell[t]
             if t == self.target or m.cell_standing[c] >= m.cell_view_capacity[c]:
+                continue
+            if avoid_zone >= 0 and m.cell_zone[c] == avoid_zone:
                 continue
             d_s = m.view_dist[t][node]
             if not math.isfinite(d_s):
@@ -383,6 +387,7 @@ class Pedestrian(mesa.Agent):
         if self.wait_start_s >= 0.0:
             self.gate_wait_s = m.t_s - self.wait_start_s
             self.wait_start_s = -1.0
+        m.counters[C_SENT_HOME] += 1
         if self.state == WALK_IN:
             self.state = WALK_OUT
         else:
@@ -476,6 +481,11 @@ class ReferenceCrowdModel(mesa.Model):
         self.node_exited = [0] * n_nodes
         self.zone_open = [True] * n_zones
         self.zone_admit = [0] * n_zones
+        self.zone_inbound_only: list[bool] = net.zone_inbound_only.tolist()
+        self.zone_divert_after_s: list[float] = net.zone_divert_after_s.tolist()
+        self.zone_meter_ppstep: list[float] = net.zone_meter_ppstep.tolist()
+        self.meter_budget = [0.0] * n_zones
+        self.edge_penalty_s: list[float] = one_way_penalty_s(a, scenario, 0.0).tolist()
         self.zone_gate_queue = [0] * n_zones
         self.zone_occupancy = [0] * n_zones
         self.zone_max_density_ppm2 = [0.0] * n_zones
@@ -502,20 +512,23 @@ class ReferenceCrowdModel(mesa.Model):
             self.cell_waiting[c] += 1
         self._zone_stats()
         # Controllers, as in CrowdModel.
-        self.gates: dict[str, ZoneGate] = {}
-        for z, name in enumerate(a.zone_names):
-            if a.zone_cap[z] < NO_CAP:
-                self.gates[name] = ZoneGate(self, z, name, int(a.zone_cap[z]), int(a.zone_reopen[z]))
+        self.gates: dict[str, ZoneGate]
+        self.gates, self.one_way, self.show = build_controllers(self)
         self.inside_per_step: list[int] = []
-        show = scenario.show
-        self.show = None if show is None else ShowController(
-            self, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
-            show.release_max_hold_s)
 
     # -- the control surface used by ZoneGate and ShowController -----------------------------------
     def set_gate(self, zone: int, is_open: bool) -> None:
         """Open or close every entrance of ``zone``."""
         self.zone_open[zone] = bool(is_open)
+
+    def set_edge_penalty(self, penalty_s) -> None:
+        """New route penalties per directed edge (one-way ways); routes follow at once."""
+        self.edge_penalty_s = [float(v) for v in penalty_s]
+        self.refresh_routes()
+
+    @property
+    def on_network(self) -> int:
+        return sum(self.cell_count)
 
     def gate_admits(self, zone: int) -> bool:
         """Whether the zone's gates let one more person in this step."""
@@ -566,7 +579,7 @@ class ReferenceCrowdModel(mesa.Model):
             cost_s = length / v
             if not self.cell_covered[c]:
                 cost_s *= a.shelter_factor
-            costs.append(cost_s + wait_s)
+            costs.append(cost_s + wait_s + self.edge_penalty_s[e])
         return costs
 
     def _set_routes(self, tables) -> None:
@@ -660,7 +673,7 @@ class ReferenceCrowdModel(mesa.Model):
         capacity and room allow, or by swapping places with someone waiting to come the other way."""
         c2 = self.edge_cell[f]
         z = self.cell_zone[c2]
-        gated = z >= 0 and self.cell_zone[c] != z
+        gated = z >= 0 and self.cell_zone[c] != z and (ped.state == WALK_IN or not self.zone_inbound_only[z])
         if gated and not self.gate_admits(z):
             return _BLOCK_GATE
         if self.edge_out[e] < 1.0 or self.cell_out[c] < 1.0:
@@ -796,6 +809,16 @@ class ReferenceCrowdModel(mesa.Model):
             while ped is not None:
                 nxt = ped.q_next
                 ped._wait_at_gate(z)
+                if ped.state == WALK_IN and self.t_s - ped.wait_start_s >= self.zone_divert_after_s[z]:
+                    new_target = ped.choose_view_target(self.edge_to[e], avoid_zone=z)
+                    if new_target != ped.target:
+                        ped.target = new_target
+                        ped.gate_wait_s = self.t_s - ped.wait_start_s
+                        ped.wait_start_s = -1.0
+                        self.counters[C_DIVERTED] += 1
+                        self.unlink(ped, e, prev)
+                        ped = nxt
+                        continue
                 if ped.state == WALK_IN and self.t_s - ped.wait_start_s >= self.patience_s:
                     ped._give_up(WALK_OUT)
                     self.unlink(ped, e, prev)
@@ -861,8 +884,19 @@ class ReferenceCrowdModel(mesa.Model):
             self.refresh_routes()
             self.next_route_s += self.route_interval_s
         self.refresh_cells()
-        self.zone_admit = [cap - occ for cap, occ in zip(self.zone_cap, self.zone_occupancy)]
+        self.zone_admit = []
+        for z, (cap, occ) in enumerate(zip(self.zone_cap, self.zone_occupancy)):
+            admit = cap - occ
+            rate = self.zone_meter_ppstep[z]
+            if rate < math.inf:
+                self.meter_budget[z] = min(self.meter_budget[z], max(rate, 1.0)) + rate
+                admit = min(admit, int(self.meter_budget[z]))
+            self.zone_admit.append(admit)
+        admit_at_start = list(self.zone_admit)
         self._move_pedestrians()
+        for z, rate in enumerate(self.zone_meter_ppstep):
+            if rate < math.inf:
+                self.meter_budget[z] -= admit_at_start[z] - self.zone_admit[z]
         self._zone_stats()
         self.exited = self.counters[C_EXITED] + self.counters[C_LEFT_FROM_SOURCE]
         self.step_index += 1
@@ -872,6 +906,8 @@ class ReferenceCrowdModel(mesa.Model):
         """Controllers act on the last state, then every pedestrian takes one step."""
         for gate in self.gates.values():
             gate.step()
+        if self.one_way is not None:
+            self.one_way.step()
         if self.show is not None:
             self.show.step()
         self.advance()

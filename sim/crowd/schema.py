@@ -14,7 +14,7 @@ from ..core.weather import WeatherSpec
 from .sensors import LiveSpec, SensorSpec, check_sensor_refs
 
 __all__ = ["CrowdScenario", "SimulationSpec", "CrowdSpec", "SpeedGroupSpec", "ShowSpec", "ZoneSpec", "ViewingSpec",
-           "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec", "SafetySpec"]
+           "ExitSpec", "SourceSpec", "PopulationSpec", "PremovementSpec", "SafetySpec", "OneWaySpec"]
 
 
 def check_selector(value: str) -> str:
@@ -135,12 +135,58 @@ class ShowSpec(Strict):
         return self
 
 
+def _check_windows(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    for start, end in value:
+        if not 0 <= start < end:
+            raise ValueError(f"each window is [start_s, end_s] with 0 <= start_s < end_s, got {[start, end]!r}")
+    return value
+
+
+#: Time windows ``[[start_s, end_s], ...]``.
+Windows = Annotated[list[tuple[float, float]], AfterValidator(_check_windows)]
+
+
 class ZoneSpec(Strict):
-    match: Selector = Field(description="edge tag selector KEY=VALUE, e.g. 'zone=promenade'")
+    """A zone: ways (``match``) or the ways at some nodes (``nodes``: a cordon line across streets),
+    with gates where people enter it.  Gates close at the cap (hysteresis); the crowd-management
+    measures below open, close and meter them; each is a controller (:mod:`sim.crowd.controllers`)."""
+    match: Selector | None = Field(None, description="edge tag selector KEY=VALUE, e.g. 'zone=promenade'")
+    nodes: list[int | str] = Field(
+        default_factory=list, description="or: map nodes (OSM id or name); the zone is the short cells of the "
+                                          "ways at them (a cordon line across the streets there)")
     cap: int | None = Field(None, ge=1, description="people admitted at most; omit for no cap")
     reopen_fraction: float = Field(0.95, gt=0, le=1, description="gates reopen below this share of cap")
     view: bool = Field(False, description="people come here to watch the show")
     view_weight: float = Field(1.0, gt=0, description="appeal of this zone's viewing spots")
+    gate: Literal["all", "inbound"] = Field(
+        "all", description="who the gates hold: everyone entering ('all'), or only people on their way in "
+                           "to watch ('inbound': a cordon; people going home pass)")
+    meter_pps: float | None = Field(
+        None, gt=0, le=1e5, description="the gates let in at most this many people per second in all (metering)")
+    open_windows: Windows = Field(
+        default_factory=list, description="gates open only in these [start_s, end_s] windows (alternately "
+                                          "opened entrances: give two zones complementary windows)")
+    close_while_full: list[str] = Field(
+        default_factory=list, description="gates closed while any of these capped zones has its gates closed "
+                                          "(a cordon that holds people further out)")
+    inside_cap: int | None = Field(
+        None, ge=1, description="gates closed while this many people or more are on the map (a district "
+                                "cordon's cap; reopens at reopen_fraction of it)")
+    divert_after_s: float | None = Field(
+        None, gt=0, description="people held at a closed gate this long choose a viewing spot elsewhere "
+                                "(diversion to another entrance); omit: they wait, up to their patience")
+
+    @model_validator(mode="after")
+    def _where(self) -> "ZoneSpec":
+        if (self.match is None) == (not self.nodes):
+            raise ValueError("give the zone's ways as match = 'KEY=VALUE' or as nodes = [...], exactly one")
+        return self
+
+    @property
+    def controlled(self) -> bool:
+        """Whether a gate controller acts on this zone (a cap or a measure)."""
+        return (self.cap is not None or self.inside_cap is not None or bool(self.open_windows)
+                or bool(self.close_while_full))
 
 
 class ViewingSpec(Strict):
@@ -167,6 +213,15 @@ class SourceSpec(Strict):
     nodes: list[int | str] = Field(min_length=1, description="map nodes where these people appear")
     profile: Profile = Field(description="(minute, people per minute) points, linear in between")
     exit: str = Field(description="name of the [exits] group they leave by")
+    closed_from_s: float | None = Field(
+        None, ge=0, description="the source closes at this time (a metro station: trains pass without "
+                                "stopping); later arrivals go to divert_to")
+    close_after_people: int | None = Field(
+        None, ge=0, description="... or once this many people have arrived here (a station closed above a count)")
+    divert_to: str | None = Field(
+        None, description="the source whose nodes the diverted people arrive at instead (e.g. the next "
+                          "station); omit: they do not come")
+    divert_delay_s: float = Field(0.0, ge=0, description="extra time the diverted people need to get there")
 
 
 
@@ -201,6 +256,21 @@ class PopulationSpec(Strict):
     premovement: PremovementSpec = PremovementSpec()
 
 
+class OneWaySpec(Strict):
+    """Ways walked one way only (one-way loops), from ``from_s`` until ``until_s``: routes never take
+    them against the direction while a way round exists."""
+    match: Selector = Field(description="the ways: edge tag selector KEY=VALUE")
+    toward: int | str = Field(description="the map node (OSM id or name) they are walked toward, along these ways")
+    from_s: float = Field(0.0, ge=0)
+    until_s: float | None = Field(None, gt=0, description="omit: to the end of the run")
+
+    @model_validator(mode="after")
+    def _times(self) -> "OneWaySpec":
+        if self.until_s is not None and self.until_s <= self.from_s:
+            raise ValueError(f"until_s ({self.until_s!r}) must be after from_s ({self.from_s!r})")
+        return self
+
+
 class SafetySpec(Strict):
     """When a run counts as unsafe (the criterion a safe cap must meet, and what `advise` judges)."""
     max_walk_los_f_s: float = Field(
@@ -228,6 +298,7 @@ class CrowdScenario(ScenarioBase):
     exits: dict[str, ExitSpec] = Field(min_length=1)
     sources: list[SourceSpec] = Field(default_factory=list)
     populations: list[PopulationSpec] = Field(default_factory=list)
+    one_way: list[OneWaySpec] = Field(default_factory=list, description="one-way ways (loops)")
     safety: SafetySpec = SafetySpec()
     sensors: dict[str, SensorSpec] = Field(
         default_factory=dict, description="counters and gauges a live twin reads (sim.crowd.sensors)")
@@ -241,10 +312,22 @@ class CrowdScenario(ScenarioBase):
                             f"({self.simulation.duration_s!r})")
         if self.sources and self.show is None:
             problems.append("show: [[sources]] bring people to watch a show; add a [show] table (start_s, end_s)")
+        names = [source.name for source in self.sources]
         for k, source in enumerate(self.sources):
             if source.exit not in self.exits:
                 problems.append(f"sources.{k}.exit: {source.exit!r} is not an [exits] group "
                                 f"(have {sorted(self.exits)!r})")
+            if source.divert_to is not None and (source.divert_to not in names or source.divert_to == source.name):
+                problems.append(f"sources.{k}.divert_to: {source.divert_to!r} is not another source "
+                                f"(have {names!r})")
+            if source.divert_to is not None and source.closed_from_s is None and source.close_after_people is None:
+                problems.append(f"sources.{k}.divert_to: set closed_from_s or close_after_people (when the "
+                                f"source closes)")
+        for name, zone in self.zones.items():
+            for other in zone.close_while_full:
+                if other not in self.zones or other == name or self.zones[other].cap is None:
+                    problems.append(f"zones.{name}.close_while_full: {other!r} is not another capped zone "
+                                    f"(capped: {sorted(z for z, spec in self.zones.items() if spec.cap)!r})")
         groups = self.crowd.speed_groups()
         for k, pop in enumerate(self.populations):
             if pop.exit not in self.exits:
