@@ -13,7 +13,8 @@ through ``model_fields`` (nested tables, dicts and lists of tables) and set to a
 annotation and constraints (mostly valid, sometimes out of range, sometimes of another type), deleted,
 or joined by an unknown key.  New schema keys are fuzzed without new code.  Demands are either modest
 or absurdly huge (never the in-between tens of millions, which would really allocate gigabytes);
-``simulation.duration_s`` is kept short.
+``simulation.duration_s`` is kept short.  One case in ten also gets ``--set`` flags (schema paths with
+odd parts: list indices out of range, non-ASCII digits, empty parts; odd TOML values).
 
 **Outcomes** (:class:`Outcome`): ``ok`` (exit 0, complete results, everyone conserved), ``error``
 (a clean :class:`~sim.core.errors.SimError`, exit 2, one message line, no output), ``conservation``
@@ -391,6 +392,11 @@ class Case:
     map: MapSpec
     mutations: list[str] = field(default_factory=list)
     plots: bool = False
+    overrides: list[str] = field(default_factory=list)      # --set flags
+
+    @property
+    def cli_flags(self) -> list[str]:
+        return [*([] if self.plots else ["--no-plots"]), *(f for o in self.overrides for f in ("--set", o))]
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -400,7 +406,8 @@ class Case:
         return path
 
     def describe(self) -> str:
-        return json.dumps({"kind": self.kind, "mutations": self.mutations, "scenario": self.data,
+        return json.dumps({"kind": self.kind, "mutations": self.mutations, "overrides": self.overrides,
+                           "scenario": self.data,
                            "map": {"points": self.map.points, "ways": self.map.ways,
                                    "node_tags": self.map.node_tags}}, ensure_ascii=False, default=str)
 
@@ -441,7 +448,16 @@ def cases(draw, kind: str | None = None, plots_share: int = 20) -> Case:
         cap = MAX_DURATION_S * (10 if kind == "bikes" else 1)
         if isinstance(d, (int, float)) and not isinstance(d, bool) and d > cap:
             sim["duration_s"] = cap
-    return Case(kind, data, m, mutations, plots=draw(st.integers(0, 99)) < plots_share)
+    overrides = []
+    if draw(st.integers(0, 9)) == 0:                 # --set flags: dotted paths of the schema, odd parts
+        for _ in range(draw(st.integers(1, 2))):
+            path = [str(p) for p in draw(st.sampled_from(field_paths(schema, data)))[0]]
+            if draw(st.booleans()):
+                path.insert(draw(st.integers(0, len(path))), draw(st.sampled_from(["0", "¹", "99", "", "x"])))
+            value = draw(st.one_of(st.sampled_from(["none", "[1, 2]", "{a = 1}", "'é'", "1e999", "-0"]),
+                                   junk.map(toml_value)))
+            overrides.append(f"{'.'.join(path)}={value}")
+    return Case(kind, data, m, mutations, plots=draw(st.integers(0, 99)) < plots_share, overrides=overrides)
 
 
 # --- running a case ----------------------------------------------------------------------------------------
@@ -514,7 +530,7 @@ def run_in_process(case: Case, case_dir: Path, time_limit_s: float = 30.0) -> Ou
 
     toml = case.write(case_dir)
     out = case_dir / "out"
-    argv = ["run", str(toml), "--out", str(out), "--quiet", *([] if case.plots else ["--no-plots"])]
+    argv = ["run", str(toml), "--out", str(out), "--quiet", *case.cli_flags]
     raised: list[BaseException] = []
     original = cli._cmd_run
 
@@ -577,8 +593,7 @@ def run_subprocess(case: Case, case_dir: Path, time_limit_s: float = 60.0, memor
     """Run ``citytwin run`` on a case as a subprocess (hard time limit; optional address-space cap)."""
     toml = case.write(case_dir)
     out = case_dir / "out"
-    argv = [*citytwin_command(), "run", str(toml), "--out", str(out), "--quiet",
-            *([] if case.plots else ["--no-plots"])]
+    argv = [*citytwin_command(), "run", str(toml), "--out", str(out), "--quiet", *case.cli_flags]
 
     def limit() -> None:                              # pragma: no cover (runs in the child)
         if memory_bytes:

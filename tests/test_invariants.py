@@ -148,3 +148,25 @@ def test_no_assert_as_a_runtime_check_in_sim():
     new = {k: v for k, v in found.items() if v > KNOWN_ASSERTS.get(k, 0)}
     assert not new, f"assert used as a runtime check (vanishes under python -O); raise a SimError instead: {new}"
 
+
+
+def test_app_shows_a_conservation_error_box(monkeypatch):
+    """A run stopped by a ConservationError is an error box on the page, not results or a traceback."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import sim.study
+
+    def stopped(*args, **kwargs):
+        raise ConservationError("bikes", 31, 310.0, {"in pools": 99, "expected": 100})
+
+    monkeypatch.setattr(sim.study, "run_bike_plans", stopped)
+    st.cache_data.clear()                                  # no cached result of an earlier test
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["page"] = "bikes"
+    at.run()
+    at.button(key="bikes_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (box,) = at.error
+    assert "conservation check failed" in box.value and "bikes not conserved at step 31" in box.value
+    assert not at.table                                    # no results shown

@@ -13,9 +13,14 @@ __all__ = ["BikeScenario", "BikeSimulationSpec", "StationSpec", "ExitChoiceSpec"
            "VanSpec", "BikePlanSpec"]
 
 
+#: Bounds that keep a run finite in time: steps = duration_s / dt_s <= 6 million.
+MAX_DURATION_S = 7 * 86_400.0
+MIN_DT_S = 0.1
+
+
 class BikeSimulationSpec(Strict):
-    duration_s: float = Field(gt=0, description="simulated time (s)")
-    dt_s: float = Field(10.0, gt=0, le=60, description="time step (s)")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S, description="simulated time (s); an evening, at most a week")
+    dt_s: float = Field(10.0, ge=MIN_DT_S, le=60, description="time step (s)")
     seed: int = Field(0, ge=0)
     start_clock: str = Field("00:00", pattern=r"^\d{1,2}:\d{2}$", description="wall clock at t=0, for plots")
 
@@ -73,7 +78,7 @@ class PoolSpec(Strict):
 
 
 class VanSpec(Strict):
-    count: int = Field(2, ge=1)
+    count: int = Field(2, ge=1, le=1000, description="vans of the operator at this station (at most 1000)")
     capacity: int = Field(20, ge=1, description="bikes per van")
     depot: int | str = Field(description="map node where vans start")
     load_s_per_bike: float = Field(15.0, ge=0, description="loading or unloading time per bike")

@@ -151,7 +151,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         node: Any = out
         for depth, part in enumerate(path[:-1]):
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
                     raise ScenarioError("--set", [f"{text!r}: {'.'.join(path[:depth + 1])!r} is not an "
                                                   f"index of a list of {len(node)}"])
                 node = node[int(part)]
@@ -163,8 +163,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 raise ScenarioError("--set", [f"{text!r}: {'.'.join(path[:depth])!r} is a value, "
                                               f"not a table"])
         last = path[-1]
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError("--set", [f"{text!r}: {'.'.join(path[:-1])!r} is a value, not a table"])
         if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
+            if not (last.isascii() and last.isdigit()) or int(last) >= len(node):
                 raise ScenarioError("--set", [f"{text!r}: {last!r} is not an index of a list of {len(node)}"])
             node[int(last)] = value
         elif value is None:
