@@ -110,7 +110,7 @@ def build_controllers(model: "mesa.Model") -> tuple[dict[str, ZoneGate], OneWayC
     show = scenario.show
     show_controller = None if show is None else ShowController(
         model, show.end_s, a.release_times_s, show.release_rate_pps, show.release_hold_density_ppm2,
-        show.release_max_hold_s)
+        show.release_max_hold_s, show.release_hold_scope)
     return gates, one_way, show_controller
 
 
@@ -122,17 +122,20 @@ class ShowController(mesa.Agent):
     group); or marshalled (``hold_density_ppm2``): every group whose time has come leaves at up to
     ``release_rate_pps`` in parallel, held while the people *walking* in its section (not those
     still standing or waiting in a queue: the walkers' density in the ground left to them) reach
-    the hold density somewhere, as stewards hold a section until the way to the stairs has cleared; no hold lasts longer than ``max_hold_s`` (people will not wait for
-    ever), after which the group leaves at the metered rate until its section clears."""
+    the hold density somewhere (in its section, or with ``hold_scope = "map"`` anywhere on the map,
+    the streets they leave by included), as stewards hold a section until the way to the stairs has
+    cleared; no hold lasts longer than ``max_hold_s`` (people will not wait for ever), after which
+    the group leaves at the metered rate until the watched cells clear."""
 
     def __init__(self, model: "mesa.Model", end_s: float, release_times_s, release_rate_pps: float | None = None,
-                 hold_density_ppm2: float | None = None, max_hold_s: float = 600.0):
+                 hold_density_ppm2: float | None = None, max_hold_s: float = 600.0, hold_scope: str = "section"):
         super().__init__(model)
         self.end_s = end_s
         self.release_times_s = list(release_times_s)
         self.release_rate_pps = release_rate_pps
         self.hold_density_ppm2 = hold_density_ppm2
         self.max_hold_s = max_hold_s
+        self.hold_scope = hold_scope
         self.ended = False
         self.released = [0] * len(self.release_times_s)     # people released per group
         self.held_seconds = [0.0] * len(self.release_times_s)
@@ -171,7 +174,11 @@ class ShowController(mesa.Agent):
         if self._group_cells is None:
             groups = engine.arrays.cell_release_group
             zoned = engine.arrays.cell_zone >= 0
-            self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
+            if self.hold_scope == "map":
+                everywhere = np.arange(groups.size)
+                self._group_cells = [everywhere for _ in self.release_times_s]
+            else:
+                self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
             self._held_since = [None] * len(self.release_times_s)
         dt = engine.arrays.dt_s
         walk_density = np.asarray(engine.walk_density)

@@ -42,7 +42,8 @@ The pedestrian rules (the plain-Python reference in :mod:`sim.crowd.reference` i
   and at least one person), so flows are exact on average even when walkers reach a cell's end in
   bursts.  Walkers are processed from a rotating start index drawn from the run's random
   generator, then people waiting at sources in arrival order, so no agent index is always first.
-* **Standing and waiting.** Viewers stand at their spot until released; people placed on the map at
+* **Standing and waiting.** Viewers stand at their spot (if that leaves the people walking there
+  at most the queue density in the ground left; else they choose another spot, or wait) until released; people placed on the map at
   the start wait until their pre-movement time has passed.  Both then head for their exit from where
   they stand: they turn round when the exit is nearer behind them.
 """
@@ -138,7 +139,8 @@ class Cells(NamedTuple):
     count: np.ndarray          # int32 everyone on the cell
     standing: np.ndarray       # int32 viewers standing
     waiting: np.ndarray        # int32 people in place before they move
-    queued: np.ndarray         # int32 walkers held at an end of the cell this step
+    queued: np.ndarray         # int32 walkers held at an end of the cell this step, or walking up to a
+                               # queue held at a gate there (they are joining a standing queue)
     density_ppm2: np.ndarray   # everyone on the cell per m2
     flow_density: np.ndarray   # the walkers' density in the ground standing and waiting people leave them
     free_share: np.ndarray     # that ground's share of the cell (its width share for flows)
@@ -542,6 +544,13 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         q_for_now[0] = f if f >= 0 and status != _BLOCK_OUT else e
         return -1 - status
 
+    def leaves_walkers_room(c):
+        """Whether one more person standing on cell ``c`` (taking a viewer's ground) leaves the others
+        walking there at most the queue density: standing never squeezes walkers to a standstill."""
+        walkers_after = count[c] - standing[c] - cells.waiting[c] - 1
+        free_after = net.cell_area_m2[c] - (standing[c] + 1) * p.view_space_m2 - cells.waiting[c] / queue_ppm
+        return walkers_after <= free_after * queue_ppm
+
     def walk(i):
         """One walker's move: stop at its viewing spot, or advance and cross nodes (at most MAX_HOPS);
         at a queue it joins the back."""
@@ -557,18 +566,19 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     pos_m[i] = pos + advance
                     return
                 pos_m[i] = stop
-                if standing[c] < view_capacity[c]:
+                fits = leaves_walkers_room(c)
+                if fits and standing[c] < view_capacity[c]:
                     state[i] = STANDING
                     standing[c] += 1
                     return
                 new_target = _choose_view_target(edge_to[e], cells, net, routes, p, target[i], -1)
                 counters[C_RETARGETED] += 1
-                if new_target == target[i]:          # nowhere with room: stay here
+                if new_target != target[i]:
+                    target[i] = new_target
+                elif fits:                           # nowhere with room: stay here
                     state[i] = STANDING
                     standing[c] += 1
-                else:
-                    target[i] = new_target
-                return
+                return                               # (else wait here, walking, and try again)
         pos = pos + advance
         for _hop in range(MAX_HOPS):
             if q_len[e] > 0 and pos >= length - q_len[e] / (queue_ppm * cell_width[c] * free_share[c]):
@@ -687,7 +697,10 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     for i in range(n_active):
         s = state[i]
         if (s == WALK_IN or s == WALK_OUT) and edge[i] >= 0 and q_edge[i] < 0:
-            v0_walking[edge[i]] += v0[i]
+            e = edge[i]
+            v0_walking[e] += v0[i]
+            if q_len[e] > 0 and q_status[e] == _BLOCK_GATE:
+                queued[edge_cell[e]] += 1       # walking up to a queue held at a gate: joining it
     # People waiting at a source step onto the first edge of their route if there is room.
     source_node = a.source_node
     for i in range(n_active):

@@ -196,22 +196,26 @@ class Pedestrian(mesa.Agent):
             self.pos_m = min(pos, length)
 
     def _approach_spot(self, c: int, e: int, stop: float, advance: float) -> None:
-        """On the target cell before the chosen spot: walk to it, then stand if there is room,
-        else choose another spot (or stand here if none has room)."""
+        """On the target cell before the chosen spot: walk to it, then stand if there is room (and it
+        leaves the walkers there at most the queue density), else choose another spot (or stand here
+        if none has room and it leaves them room; else wait, walking)."""
         m = self.model
         if self.pos_m + advance < stop:
             self.pos_m += advance
             return
         self.pos_m = stop
-        if m.cell_standing[c] < m.cell_view_capacity[c]:
+        walkers_after = m.cell_count[c] - m.cell_standing[c] - m.cell_waiting[c] - 1
+        free_after = m.cell_area_m2[c] - (m.cell_standing[c] + 1) * m.view_space - m.cell_waiting[c] / m.queue_density
+        fits = walkers_after <= free_after * m.queue_density
+        if fits and m.cell_standing[c] < m.cell_view_capacity[c]:
             self._stand(c)
             return
         new_target = self.choose_view_target(m.edge_to[e])
         m.counters[C_RETARGETED] += 1
-        if new_target == self.target:
-            self._stand(c)
-        else:
+        if new_target != self.target:
             self.target = new_target
+        elif fits:
+            self._stand(c)
 
     def _stand(self, c: int) -> None:
         self.state = STANDING
@@ -853,6 +857,8 @@ class ReferenceCrowdModel(mesa.Model):
         for ped in peds:
             if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.edge >= 0 and ped.q_edge < 0:
                 self.v0_walking[ped.edge] += ped.v0_mps
+                if self.q_len[ped.edge] > 0 and self.q_status[ped.edge] == _BLOCK_GATE:
+                    self.cell_queued[self.edge_cell[ped.edge]] += 1
         for ped in peds:
             if ped.state == AT_SOURCE:
                 ped.enter_from_source()

@@ -125,6 +125,9 @@ class ShowSpec(Strict):
                                 "release_rate_pps, but is held while people walking in its section reach "
                                 "this density somewhere (omit: no hold)")
     release_max_hold_s: float = Field(600.0, gt=0, description="longest a marshalled group is held at a time")
+    release_hold_scope: Literal["section", "map"] = Field(
+        "section", description="where the hold density is watched: in the group's own section, or anywhere on "
+                               "the map (the streets the crowd leaves by included)")
 
     @model_validator(mode="after")
     def _order(self) -> "ShowSpec":

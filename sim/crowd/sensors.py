@@ -79,6 +79,9 @@ class LiveSpec(Strict):
     assimilate_every_s: float = Field(60.0, gt=0, description="assimilation cycle (simulated s)")
     forecast_every_s: float = Field(300.0, gt=0, description="a forecast every this many simulated s")
     horizon_s: float = Field(1800.0, gt=0, description="forecast horizon (s)")
+    forecast_members: int | None = Field(
+        None, ge=2, description="members that run each forecast, drawn by weight (omit: every member); fewer "
+                                "keep a forecast cycle within the night's pace on a busy machine")
     whatif_members: int = Field(
         5, ge=0, description="members that run each what-if (drawn by weight; 0: no what-ifs)")
     whatif_every_s: float = Field(300.0, gt=0, description="what-ifs every this many simulated s")
@@ -115,8 +118,12 @@ class LiveSpec(Strict):
         if self.forecast_every_s < self.assimilate_every_s:
             problems.append(f"forecast_every_s ({self.forecast_every_s!r}) must be >= assimilate_every_s "
                             f"({self.assimilate_every_s!r})")
-        if self.whatif_members > self.members:
-            problems.append(f"whatif_members ({self.whatif_members!r}) must be <= members ({self.members!r})")
+        forecast = self.members if self.forecast_members is None else self.forecast_members
+        if forecast > self.members:
+            problems.append(f"forecast_members ({forecast!r}) must be <= members ({self.members!r})")
+        if self.whatif_members > forecast:
+            problems.append(f"whatif_members ({self.whatif_members!r}) must be <= forecast_members or members "
+                            f"({forecast!r}): the what-ifs run from members of the forecast")
         if problems:
             raise ValueError("; ".join(problems))
         return self

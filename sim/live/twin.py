@@ -334,19 +334,31 @@ class LiveTwin:
             "running_without": ";".join(sorted(silent)), "wall_s": round(wall, 3)}])
 
     # -- forecasts and warnings -----------------------------------------------------------------
+    def _draw(self, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` members drawn by weight (evenly spaced systematic draws), each once with its share:
+        (indices, weights); all of them, with their weights, when ``k`` covers them."""
+        if k >= weights.size:
+            return np.arange(weights.size), weights / weights.sum()
+        drawn = systematic_resample(weights / weights.sum(), self._forecast_rng)
+        drawn = drawn[np.linspace(0, weights.size - 1, k).round().astype(int)]
+        pick, counts = np.unique(drawn, return_counts=True)
+        return pick, counts / counts.sum()
+
     def _forecast(self, t_s: float) -> None:
         ens, live = self.ensemble, self.live
         horizon = min(live.horizon_s, self.duration_s - t_s)
         if horizon <= 0:
             return
-        models = [m.model for m in ens.members]
-        w = ens.weights
+        within = min(live.warn_within_s, horizon)
+        n_forecast = live.forecast_members or len(ens.members)
+        pick, w = self._draw(ens.weights, n_forecast)
+        models = [ens.members[i].model for i in pick]
         seeds = [int(s) for s in self._forecast_rng.integers(0, 2**31 - 1, len(models))]
         fc = run_forecast(models, w, seeds, horizon, self.arrays.dt_s, None, self.workers)
         fc.horizon_s = live.horizon_s if horizon >= live.horizon_s else horizon
         self.last_forecast = fc
         self.forecasts_issued += 1
-        self.last_risk = zone_risk(fc, min(live.warn_within_s, horizon))
+        self.last_risk = zone_risk(fc, within)
         self._warn(fc, t_s)
         rows = forecast_rows(fc)
         if self.on_forecast is not None:
@@ -355,26 +367,17 @@ class LiveTwin:
         if self.measures and live.whatif_members > 0 and t_s + 1e-9 >= self.next_whatif_s:
             while self.next_whatif_s <= t_s + 1e-9:
                 self.next_whatif_s += live.whatif_every_s
-            k = live.whatif_members
-            if k >= len(models):
-                pick, weights = np.arange(len(models)), w
-            else:   # k members drawn by weight (evenly spaced systematic draws), each once with its share
-                drawn = systematic_resample(w, self._forecast_rng)
-                drawn = drawn[np.linspace(0, len(models) - 1, k).round().astype(int)]
-                pick, counts = np.unique(drawn, return_counts=True)
-                weights = counts / counts.sum()
-            self.whatif_risk = {"members": int(pick.size), "as_is": {}, "measures": {}}
-            base = Forecast(t_s=fc.t_s, horizon_s=fc.horizon_s, measure=None, weights=weights / weights.sum(),
-                            runs=[fc.runs[i] for i in pick], zone_names=fc.zone_names, zone_cap=fc.zone_cap)
-            self.whatif_risk["as_is"] = zone_risk(base, min(live.warn_within_s, horizon))
+            sub, weights = self._draw(w, live.whatif_members)     # members of the forecast, so "as is" is theirs
+            base = Forecast(t_s=fc.t_s, horizon_s=fc.horizon_s, measure=None, weights=weights,
+                            runs=[fc.runs[i] for i in sub], zone_names=fc.zone_names, zone_cap=fc.zone_cap)
+            self.whatif_risk = {"members": int(sub.size), "as_is": zone_risk(base, within), "measures": {}}
             for measure in self.measures:
-                wf = run_forecast([models[i] for i in pick], weights, [seeds[i] for i in pick], horizon,
+                wf = run_forecast([models[i] for i in sub], weights, [seeds[i] for i in sub], horizon,
                                   self.arrays.dt_s, measure, self.workers)
                 wf.horizon_s = fc.horizon_s
                 whatifs.append(wf)
                 self.whatif_risk["measures"][measure.name] = {
-                    "label": measure.label, "applied": wf.applied,
-                    "zones": zone_risk(wf, min(live.warn_within_s, horizon))}
+                    "label": measure.label, "applied": wf.applied, "zones": zone_risk(wf, within)}
                 if self.on_forecast is not None:
                     self.on_forecast(wf)
         if self.outputs is not None:

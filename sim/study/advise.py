@@ -32,7 +32,8 @@ cap that reaches ``--seeds`` runs without either is *undecided* (not shown safe)
    ``--resolution``, each midpoint screened and certified the same way.
 4. With ``--plans``, steps 1-3 run for each plan (common random numbers across plans too); caps
    below the best answer so far are screened, not certified.  The best plan has the highest safe
-   cap; ties go to the lower price (fewer people sent home, then shorter gate waits).
+   cap; ties go to the lower price (fewer people who did not see the show: gave up, sent home at
+   its end, kept away by a closed station; then shorter gate waits).
 
 Runs go through the sweep runner (:func:`sim.study.sweep.run_sweep`) into one sweep folder per plan
 under ``--out`` (``plan-<name>/sweep.csv``, resumable: an interrupted or repeated advise reuses
@@ -86,12 +87,17 @@ SCREEN_SEEDS = 2
 #: The price of an answer: (flat KPI, words).  Read with ``.get``: absent KPIs are left out.
 PRICE_KPIS = (("max_gate_queue", "people held at the gates at once (peak)"),
               ("gate_waiters", "people who queued at a gate"),
+              ("held_person_s", "time held at gates, all people (person-seconds)"),
               ("gate_wait_s_p95", "gate wait p95 (s)"),
               ("gate_wait_s_mean", "gate wait mean (s)"),
-              ("balked_at_gates", "people who went home from the gates"),
-              ("held", "people held back"), ("diverted", "people diverted to another entrance"),
-              ("gave_up", "people who gave up"), ("sent_home", "people sent home at the show's end"),
+              ("gate_waits_censored", "people still waiting at a gate when the run ended"),
+              ("balked_at_gates", "people who gave up at the gates and went home"),
+              ("diverted_at_gates", "people diverted to another entrance"),
+              ("sent_home_at_show_end", "people sent home from the gates at the show's end"),
+              ("kept_away_by_closed_stations", "people kept away by a closed station"),
               ("clearance_s", "clearance of the main zone after the show (s)"))
+#: Price KPIs that count people who did not see the show (the tie-break between plans).
+WENT_HOME_KPIS = ("balked_at_gates", "sent_home_at_show_end", "kept_away_by_closed_stations")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,7 +702,7 @@ def _best_plan(results: list[PlanResult], zone: str) -> PlanResult | None:
 
     def went_home(r: PlanResult) -> float:
         price = price_of(r.rows_at(r.search.cap), zone)
-        return sum(price[k]["median"] for k in ("balked_at_gates", "gave_up", "sent_home") if k in price)
+        return sum(price[k]["median"] for k in WENT_HOME_KPIS if k in price)
 
     def wait(r: PlanResult) -> float:
         return price_of(r.rows_at(r.search.cap), zone).get("gate_wait_s_p95", {}).get("median", 0.0)

@@ -51,9 +51,6 @@ PROBABILITY_LABELS = {"p_unsafe": "P(unsafe: breaks the [safety] criterion)",
                       "p_any_place_crush_density": "P(any place at or above the crush density)",
                       "p_any_zone_los_f": "P(any zone at LOS F)"}
 
-#: Accounting KPIs a crowd run may carry (read when present).
-ACCOUNTING_KPIS = ("held", "diverted", "gave_up", "sent_home")
-
 
 def parse_levels(text: str | None, flag: str = "--queue-levels") -> tuple[float, ...]:
     """``"1000,5000"`` -> (1000.0, 5000.0); raises :class:`CliError` naming ``flag``."""
