@@ -17,8 +17,9 @@ Three pages (``?page=crowd|bikes|tunnel``):
 * **Bike plans**: a bikes scenario (dry or rain, or any rain intensity) with every chosen
   redistribution plan on the same evening; KPI table per plan, the plan with the fewest unmet
   pickups, exit shares dry vs rain, stock per pool over time, the pools on the map.
-* **Tunnel plans**: phase plans of a traffic scenario on the same trips; queues per portal with the
-  phases, waits and throughput per mode, the plan with the lowest mean wait per mode.
+* **Tunnel plans**: phase plans of a traffic scenario with a tunnel (``[tunnel]`` and its ``[plans.NAME]``;
+  only those are listed, and the page says so when there is none) on the same trips; queues per portal
+  with the phases, waits and throughput per mode, the plan with the lowest mean wait per mode.
 
 Every page takes a shipped scenario or an uploaded file (validated with the CLI's errors, never
 executed), takes ``citytwin run``'s ``--seed``/``--set`` as run options, and offers the run's
@@ -37,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -226,9 +228,23 @@ def curve_png(curves_json: str, risk: float, answer_json: str, title: str) -> by
 # Shared widgets: scenario choice (shipped or uploaded), run options, downloads.
 # ---------------------------------------------------------------------------------------------
 
-def pick_scenario(kind: str, page: str):
-    """The chosen scenario file as ``(data, source, uploaded)``, or None (with the reason shown)."""
+def _shipped_data(path: Path) -> dict:
+    """A shipped scenario file's TOML as plain data ({} if it cannot be read)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def pick_scenario(kind: str, page: str, fits=None, none_text: str = ""):
+    """The chosen scenario file as ``(data, source, uploaded)``, or None (with the reason shown).
+    ``fits(data)``: which shipped scenarios of ``kind`` the page lists (default: all); when none
+    does, ``none_text`` says so and only an upload is offered."""
     shipped = C.shipped_scenarios(kind)
+    if fits is not None:
+        shipped = {label: path for label, path in shipped.items() if fits(_shipped_data(path))}
+    if not shipped and none_text:
+        st.info(none_text)
     choice = st.selectbox("Scenario", [*shipped, UPLOAD], key=f"{page}_scenario")
     if choice != UPLOAD:
         path = shipped[choice]
@@ -567,14 +583,25 @@ def density_over_time(keyed_results: list, walk, places=None) -> None:
 # Tunnel plans.
 # ---------------------------------------------------------------------------------------------
 
+NO_TUNNEL = ("No shipped traffic scenario has a tunnel (a [tunnel] table with [plans.NAME] phase plans), so "
+             "there are no phase plans to compare: upload a scenario with one, or run plain traffic scenarios "
+             "with `citytwin run`.")
+
+
+def has_tunnel(data: dict) -> bool:
+    """Whether a traffic scenario's data has a time-sliced tunnel (a ``[tunnel]`` table and phase plans)."""
+    return isinstance(data.get("tunnel"), dict) and bool(data.get("plans"))
+
+
 def tunnel_page() -> None:
     st.header("Tunnel plans: motor traffic and escorted bike convoys in one tunnel")
     st.caption("Runs every chosen phase plan on the same trips (same seed) and compares portal queues, "
-               "waits and throughput per mode.")
+               "waits and throughput per mode.  Lists the traffic scenarios with a tunnel ([tunnel] and its "
+               "[plans.NAME]); plain traffic scenarios run with `citytwin run`.")
     inputs, _ = st.columns([2, 1])
     with inputs:
         try:
-            picked = pick_scenario("traffic", "tunnel")
+            picked = pick_scenario("traffic", "tunnel", fits=has_tunnel, none_text=NO_TUNNEL)
             if picked is None:
                 return
             data, source, uploaded = picked
@@ -584,8 +611,10 @@ def tunnel_page() -> None:
             return
         if base.description:
             st.caption(base.description)
-        if not base.plans:
-            st.warning("This scenario has no [plans.NAME] tables: there is nothing to compare.")
+        if base.tunnel is None or not base.plans:
+            st.warning(f"{base.name} has no tunnel (no [tunnel] table with [plans.NAME] phase plans): there are "
+                       f"no phase plans to compare here.  Run it with `citytwin run {Path(source).name}` (network "
+                       f"travel times, delays and speeds).")
             return
         choice_key = _slug(source)[-40:]
         plans = st.multiselect("Phase plans", list(base.plans), default=list(base.plans),

@@ -18,7 +18,8 @@ Only :func:`main` turns errors into exit codes, each with one clear line on stde
     0    success
     2    bad input: scenario, map, flags, an --out that cannot be written, a demand too large for memory
     3    a conservation check failed during the run (someone lost or counted twice: a model error);
-         no results are written
+         ``run``: no results are written; ``sweep``: the other runs' results are written, the invalid
+         runs are listed (grid values, seed, error) and count in no risk band
     130  interrupted (Ctrl-C); no results are written
 
 ``run`` writes into ``--out`` (default ``out/<scenario stem>-<hash of scenario, --set, seed, plans>``);
@@ -187,7 +188,7 @@ def _cmd_run_seeds(args) -> int:
 
 
 def _cmd_advise(args) -> int:
-    from .study.advise import ADVICE_HTML, ADVICE_JSON, advise, format_reasoning, parse_caps_arg
+    from .study.advise import advise, format_reasoning, parse_caps_arg
     from .study.sweep import SweepInterrupted
 
     caps = parse_caps_arg(args.caps) if args.caps is not None else None
@@ -390,7 +391,33 @@ def _cmd_sweep(args) -> int:
     print(f"{len(result.ran)} run(s) in {result.wall_seconds:.1f} s on {result.engine} "
           f"({result.tasks} task(s)), {result.skipped} already on disk{failed}")
     print(f"results in {out}/: {result.table_path.name} (one row per run), {result.risk_path.name} (per grid cell)")
+    invalid = _invalid_runs(result) if result.invalid else []
+    if result.invalid:
+        print(f"error: {result.invalid} run(s) INVALID: a conservation check failed (a model "
+              f"error: please report it with the scenario and seed); they count in no risk band "
+              f"({result.risk_path.name}: runs_invalid) and are run again when the sweep is resumed:",
+              file=sys.stderr)
+        for line in invalid:
+            print(f"  {line}", file=sys.stderr)
+        return 3
     return 0
+
+
+def _invalid_runs(result) -> list[str]:
+    """One line per run of this sweep (run now) whose status is ``invalid``: its grid values, seed and
+    error, read from the sweep's table as written (the grid values as given on the command line)."""
+    import csv
+
+    keys = result.plan.grid_keys
+    ran = set(result.ran)
+    lines = []
+    with open(result.table_path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("status") != "invalid" or (*(row[k] for k in keys), int(row["seed"])) not in ran:
+                continue
+            cell = "; ".join(f"{k}={row[k] or 'none'}" for k in keys)
+            lines.append(f"{cell + ', ' if cell else ''}seed {row['seed']}: {row.get('error') or 'no error text'}")
+    return lines
 
 
 def _cmd_list() -> int:

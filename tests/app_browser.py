@@ -86,11 +86,20 @@ def launch(playwright, executable: str):
                                       args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
 
 
+#: The button that runs a page's comparison (the crowd page's runs one night per cap on one seed;
+#: its "Find the highest safe cap" runs many seeds and is not what these checks press).
+RUN_BUTTONS = {"crowd": "Run one night per cap", "tunnel": "Run comparison", "bikes": "Run comparison"}
+
+
+def run_button(page, page_key: str):
+    return page.get_by_role("button", name=RUN_BUTTONS[page_key], exact=True)
+
+
 def open_app(browser, url: str, page_key: str, width: int = 1500, height: int = 1000):
     """A browser tab on one page of the app, once its Run button is there."""
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(f"{url}/?page={page_key}")
-    page.get_by_role("button", name="Run comparison").wait_for(timeout=60_000)
+    run_button(page, page_key).wait_for(timeout=60_000)
     return page
 
 
@@ -121,9 +130,11 @@ def set_run_options(page, minutes: float | None = None, overrides: list[str] | N
     page.wait_for_timeout(500)
 
 
-def run_comparison(page, timeout_s: float = 300.0, result_selector: str = '[data-testid="stTable"]') -> None:
-    """Press Run and wait until the result table and every image are shown and the app is idle."""
-    page.get_by_role("button", name="Run comparison").click()
+def run_comparison(page, page_key: str, timeout_s: float = 300.0,
+                   result_selector: str = '[data-testid="stTable"]') -> None:
+    """Press the page's Run button and wait until the result table and every image are shown and the
+    app is idle."""
+    run_button(page, page_key).click()
     page.locator(result_selector).first.wait_for(timeout=timeout_s * 1000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 page = open_app(browser, url, key)
                 if scenario is not None:
                     choose(page, "Scenario", scenario)
-                run_comparison(page, timeout_s=600, result_selector=done)
+                run_comparison(page, key, timeout_s=600, result_selector=done)
                 shown = exceptions_shown(page)
                 if shown:
                     print(f"{key}: the app shows an exception:\n{shown[0]}", file=sys.stderr)

@@ -27,6 +27,7 @@ from tests.conftest import ROOT
 APP = str(ROOT / "app.py")
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
 TYPHOON = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
+OAKLAND_TRAFFIC = ROOT / "scenarios" / "oakland_evening_traffic.toml"   # no tunnel
 BIKES_DRY = ROOT / "scenarios" / "bund_bikes_dry.toml"
 BIKES_RAIN = ROOT / "scenarios" / "bund_bikes_rain.toml"
 UPLOAD = "Upload a scenario file..."
@@ -189,6 +190,30 @@ def test_tunnel_page_plan_choice_and_bad_settings():
     assert "plans.fixed_20_10.motor_s" in message and "tunnel.namee: unknown key" in message
     assert not at.exception and not at.dataframe
 
+
+def test_tunnel_page_lists_only_scenarios_with_a_tunnel():
+    at = _app("tunnel")
+    _no_errors(at)
+    options = at.selectbox(key="tunnel_scenario").options
+    assert any(TYPHOON.name in o for o in options) and not any(OAKLAND_TRAFFIC.name in o for o in options)
+    assert options[-1] == UPLOAD and not at.info
+
+
+def test_tunnel_page_says_so_when_no_scenario_has_a_tunnel(monkeypatch):
+    real = sim.study.shipped_scenarios
+    monkeypatch.setattr(sim.study, "shipped_scenarios",
+                        lambda kind, *a: {k: v for k, v in real(kind, *a).items() if v.name != TYPHOON.name})
+    at = _app("tunnel")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="tunnel_scenario").options == [UPLOAD]
+    assert "No shipped traffic scenario has a tunnel" in at.info[0].value
+    assert not at.multiselect and not at.button
+
+
+def test_tunnel_page_refuses_an_uploaded_traffic_scenario_without_a_tunnel():
+    at = _upload(_app("tunnel"), "tunnel", "oakland.toml", OAKLAND_TRAFFIC.read_bytes())
+    assert not at.exception and not at.error
+    assert "has no tunnel" in at.warning[0].value and not at.multiselect and not at.button
 
 def _upload(at: AppTest, page: str, name: str, content: bytes) -> AppTest:
     if not hasattr(at, "file_uploader"):
@@ -436,20 +461,21 @@ def test_browser_runs_a_crowd_and_a_bike_comparison(tmp_path):
         browser = launch(p, executable)
         try:
             page = open_app(browser, url, "crowd")
+            choose(page, "Scenario", RAIN.name)
             set_caps(page, "15000, none")
             set_run_options(page, minutes=35, overrides=short_crowd_overrides(RAIN))
-            run_comparison(page, timeout_s=240)
+            run_comparison(page, "crowd", timeout_s=240)
             assert exceptions_shown(page) == []
             table = page.locator('[data-testid="stTable"]').first.inner_text()
             assert "cap 15,000" in table and "uncapped" in table and "peak on promenade (people)" in table
-            verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
-            assert "LOS F" in verdict.first.inner_text()
+            verdict = page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="One run per cap")
+            assert "LOS F" in verdict.first.inner_text()       # one seed per cap: labelled, not a verdict
             shot = screenshot(page, tmp_path / "crowd_caps_short.png")
             assert shot.stat().st_size > 50_000
 
             page = open_app(browser, url, "bikes")
             choose(page, "Scenario", BIKES_RAIN.name)
-            run_comparison(page, timeout_s=240)
+            run_comparison(page, "bikes", timeout_s=240)
             assert exceptions_shown(page) == []
             table = page.locator('[data-testid="stTable"]').first.inner_text()
             assert all(word in table for word in ("unmet pickups", "van-km", "none", "optimised"))

@@ -1,12 +1,17 @@
 """The CLI: a run writes its files; bad input gives one clear error and writes nothing."""
 
+import csv
 import json
 
+import numpy as np
 import pytest
 
+import sim.crowd.engine
+import sim.study.sweep
 from sim.cli import main
 from sim.core.errors import ScenarioError
 from sim.kinds import load_scenario
+from sim.study.engines import make_engine
 from tests.conftest import ROOT, corridor_scenario, to_toml
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
@@ -216,3 +221,49 @@ def test_plan_comparison_over_seeds_reports_bands_per_plan(tmp_path):
              ["modes"]["motor"]["wait_s_mean"] for s in bands.seeds]
     assert bands.kpis["fixed_20_10.motor.wait_s_mean"]["max"] == pytest.approx(max(waits), abs=1e-3)
     assert "fixed_20_10.motor.wait_s_mean" in format_bands(bands)
+
+
+@pytest.fixture
+def inline_sweep(tmp_path, monkeypatch):
+    """A small corridor scenario file; sweeps run in this process (so patches reach the runs)."""
+    monkeypatch.setattr(sim.study.sweep, "make_engine",
+                        lambda engine, workers, scheduler: make_engine("inline", workers, scheduler))
+    path = tmp_path / "corridor.toml"
+    path.write_text(to_toml(corridor_scenario(tmp_path, rate_per_min=300, duration_s=300)))
+    return path
+
+
+def test_sweep_lists_invalid_runs_and_exits_3(inline_sweep, tmp_path, monkeypatch, capsys):
+    """A run stopped by a conservation check is listed (grid values, seed, error) and the sweep exits 3;
+    the other runs' results are still written."""
+    original, corrupted = sim.crowd.engine.CrowdEngine.step, []
+
+    def step(self):                      # the first run's engine gains a phantom person at step 30
+        original(self)
+        if not corrupted:
+            corrupted.append(self)
+        if corrupted[0] is self and self.step_index == 30:
+            self.cells.count[int(np.argmax(self.cells.count))] += 1
+            self.check_every_steps = 1
+
+    monkeypatch.setattr(sim.crowd.engine.CrowdEngine, "step", step)
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(inline_sweep), "--grid", "zones.plaza.cap=100,none", "--seeds", "2",
+                 "--out", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 3 and "Traceback" not in captured.err
+    with open(out / "sweep.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    bad = [r for r in rows if r["status"] == "invalid"]
+    assert len(rows) == 4 and len(bad) == 1 and {r["status"] for r in rows} == {"ok", "invalid"}
+    listed = [line.strip() for line in captured.err.splitlines() if line.startswith("  ")]
+    cap = bad[0]["zones.plaza.cap"] or "none"
+    assert listed == [f"zones.plaza.cap={cap}, seed {bad[0]['seed']}: {bad[0]['error']}"]
+    assert "error: 1 run(s) INVALID" in captured.err and "ConservationError" in listed[0]
+    assert "risk.csv" in captured.out                                   # the table and files still printed
+
+
+def test_sweep_without_invalid_runs_exits_0(inline_sweep, tmp_path, capsys):
+    assert main(["sweep", str(inline_sweep), "--grid", "zones.plaza.cap=100", "--seeds", "1",
+                 "--out", str(tmp_path / "sweep"), "--quiet"]) == 0
+    assert "INVALID" not in capsys.readouterr().err

@@ -70,6 +70,7 @@ import numpy as np
 from ..core.errors import CliError, ScenarioError, SimError
 from ..core.schema import parse_override
 from ..kinds import kind_of, load_scenario
+from .report import ADVICE_HTML, ADVICE_JSON, cap_text, format_reasoning, write_report
 from .stats import CONFIDENCE, attainable_upper, cp_lower, cp_upper, runs_needed
 from .sweep import _split_values, cell_folder_name, open_engine, read_table, run_sweep
 
@@ -77,7 +78,6 @@ __all__ = ["Plan", "parse_plans", "CapRecord", "CapSearch", "search_caps", "defa
            "SweepRunner", "Advice", "advise", "format_reasoning", "ADVICE_JSON", "ADVICE_HTML", "UNCAPPED",
            "PRICE_KPIS"]
 
-ADVICE_JSON, ADVICE_HTML = "advice.json", "advice.html"
 ALPHA = 1.0 - CONFIDENCE
 #: The uncapped setting in a cap list (``zones.ZONE.cap=none``); it ranks above every number.
 UNCAPPED = None
@@ -179,10 +179,6 @@ Progress = Callable[[int, int, str], None] | None
 
 def _rank(cap: int | None) -> float:
     return math.inf if cap is None else float(cap)
-
-
-def cap_text(cap: int | None) -> str:
-    return "uncapped" if cap is None else f"{cap:,}"
 
 
 @dataclass
@@ -682,7 +678,6 @@ def advise(scenario_path: str | Path, risk: float = 0.05, *, seeds: int | None =
     out.mkdir(parents=True, exist_ok=True)
     (out / ADVICE_JSON).write_text(json.dumps(advice.to_dict(), indent=2) + "\n", encoding="utf-8")
     if report:
-        from .report import write_report
         write_report(advice, out / ADVICE_HTML)
     return advice
 
@@ -710,31 +705,3 @@ def _best_plan(results: list[PlanResult], zone: str) -> PlanResult | None:
     top = max(_rank(r.search.cap) for r in found)
     tied = [r for r in found if _rank(r.search.cap) == top]
     return min(tied, key=lambda r: (went_home(r), wait(r), results.index(r)))
-
-
-def format_reasoning(advice: Advice) -> str:
-    """The reasoning as a short table: per plan and tested cap, runs, failures, the 95% bounds and
-    the verdict; then the answer in words."""
-    lines = [f"{advice.scenario}: risk {_pct(advice.risk)}; safe = one-sided 95% upper Clopper-Pearson bound "
-             f"below it; at most {advice.max_seeds} runs per cap (all passing: bound "
-             f"{_pct(advice.attainable_upper)}; {runs_needed(advice.risk)} clean runs are the fewest that can "
-             f"show {_pct(advice.risk)})"]
-    head = f"{'plan':<12}{'cap':>10}{'runs':>6}{'broke':>7}{'P':>7}{'95% low':>9}{'95% up':>8}  verdict"
-    for result in advice.plans:
-        lines += ["", head, "-" * (len(head) + 10)]
-        for rec in result.search.tested():
-            status = rec.status(advice.risk, advice.max_seeds)
-            mark = " <- answer" if result.search.found and rec.cap == result.search.cap else ""
-            p = "-" if rec.p is None else f"{rec.p:.2f}"
-            lines.append(f"{result.plan.name[:11]:<12}{cap_text(rec.cap):>10}{rec.n:>6}{rec.k:>7}{p:>7}"
-                         f"{rec.lower:>9.3f}{rec.upper:>8.3f}  {status}{' (refine)' if rec.stage == 'refine' else ''}"
-                         f"{mark}")
-    lines += ["", advice.text]
-    price = advice.price()
-    if price:
-        lines.append("price at the answer (median, p5-p95 over its runs):")
-        for value in price.values():
-            lines.append(f"  {value['label']}: {value['median']:,.0f} ({value['p5']:,.0f}-{value['p95']:,.0f})")
-    lines.append(f"{advice.runs_total} run(s) in all, {advice.runs_new} run now, {advice.wall_seconds:.0f} s; "
-                 f"files in {advice.out_dir}/ ({ADVICE_JSON}, {ADVICE_HTML})")
-    return "\n".join(lines)

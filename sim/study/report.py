@@ -6,6 +6,11 @@ and waits, people who went home: median and p5-p95 over the answer's runs), the 
 against the cap with intervals for every plan, the places that broke the criterion most often on the
 map (with their share of runs, from each run's own ``summary.json``), the reasoning table, and how
 to read it all (method, caveat, files).
+
+It also holds what the report shares with :mod:`sim.study.advise`: the file names
+(``ADVICE_JSON``, ``ADVICE_HTML``), :func:`cap_text` and the reasoning table
+(:func:`format_reasoning`, re-exported by ``advise``).  Imports run one way: ``advise`` imports this
+module, this module never imports ``advise`` (only its types, for annotations).
 """
 
 from __future__ import annotations
@@ -19,12 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.plotting import figure_png
+from .stats import runs_needed
 
 if TYPE_CHECKING:  # pragma: no cover
     from .advise import Advice, PlanResult
 
-__all__ = ["write_report", "place_risk"]
+__all__ = ["write_report", "place_risk", "format_reasoning", "cap_text", "ADVICE_JSON", "ADVICE_HTML"]
+
+ADVICE_JSON, ADVICE_HTML = "advice.json", "advice.html"
+
+
+def cap_text(cap: int | None) -> str:
+    return "uncapped" if cap is None else f"{cap:,}"
 
 
 def place_risk(result: "PlanResult", cap: int | None, cap_key: str) -> list[dict[str, Any]]:
@@ -85,6 +96,7 @@ def _focus(advice: "Advice") -> tuple["PlanResult | None", Any]:
 
 
 def _places_map(advice: "Advice", result: "PlanResult", cap: Any, rows: list[dict]) -> bytes | None:
+    from ..core.plotting import figure_png
     from ..crowd.compile import compile_crowd
     from ..crowd.plots import places_risk_map_figure
     from ..kinds import load_scenario
@@ -127,7 +139,7 @@ pre{font-size:.75em;background:#f7f7f7;padding:.6em;overflow-x:auto} .small{font
 
 def write_report(advice: "Advice", path: str | Path) -> Path:
     """Write ``advice.html`` (see the module docstring)."""
-    from .advise import cap_text, format_reasoning, runs_needed
+    from ..core.plotting import figure_png
     from .plots import risk_curve_figure
 
     path = Path(path)
@@ -194,3 +206,31 @@ def write_report(advice: "Advice", path: str | Path) -> Path:
         f"Files: advice.json, and per plan a sweep folder with every run's results.</p></body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+def format_reasoning(advice: "Advice") -> str:
+    """The reasoning as a short table: per plan and tested cap, runs, failures, the 95% bounds and
+    the verdict; then the answer in words."""
+    lines = [f"{advice.scenario}: risk {_pct(advice.risk)}; safe = one-sided 95% upper Clopper-Pearson bound "
+             f"below it; at most {advice.max_seeds} runs per cap (all passing: bound "
+             f"{_pct(advice.attainable_upper)}; {runs_needed(advice.risk)} clean runs are the fewest that can "
+             f"show {_pct(advice.risk)})"]
+    head = f"{'plan':<12}{'cap':>10}{'runs':>6}{'broke':>7}{'P':>7}{'95% low':>9}{'95% up':>8}  verdict"
+    for result in advice.plans:
+        lines += ["", head, "-" * (len(head) + 10)]
+        for rec in result.search.tested():
+            status = rec.status(advice.risk, advice.max_seeds)
+            mark = " <- answer" if result.search.found and rec.cap == result.search.cap else ""
+            p = "-" if rec.p is None else f"{rec.p:.2f}"
+            lines.append(f"{result.plan.name[:11]:<12}{cap_text(rec.cap):>10}{rec.n:>6}{rec.k:>7}{p:>7}"
+                         f"{rec.lower:>9.3f}{rec.upper:>8.3f}  {status}{' (refine)' if rec.stage == 'refine' else ''}"
+                         f"{mark}")
+    lines += ["", advice.text]
+    price = advice.price()
+    if price:
+        lines.append("price at the answer (median, p5-p95 over its runs):")
+        for value in price.values():
+            lines.append(f"  {value['label']}: {value['median']:,.0f} ({value['p5']:,.0f}-{value['p95']:,.0f})")
+    lines.append(f"{advice.runs_total} run(s) in all, {advice.runs_new} run now, {advice.wall_seconds:.0f} s; "
+                 f"files in {advice.out_dir}/ ({ADVICE_JSON}, {ADVICE_HTML})")
+    return "\n".join(lines)
