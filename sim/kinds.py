@@ -17,16 +17,18 @@ from .core.registry import ScenarioKind
 from .core.schema import read_scenario_data, validate_as
 from .crowd.kind import KIND as CROWD
 from .crowd.schema import CrowdScenario
+from .hotspot.kind import KIND as HOTSPOT
+from .hotspot.schema import HotspotScenario
 from .traffic.kind import KIND as TRAFFIC
 from .traffic.schema import TrafficScenario
 
 __all__ = ["KINDS", "AnyScenario", "kind_of", "scenario_from_dict", "load_scenario", "build_run", "run_scenario"]
 
 #: Every scenario kind, by the value of a scenario file's ``kind`` key (``crowd`` when absent).
-KINDS: dict[str, ScenarioKind] = {k.name: k for k in (CROWD, TRAFFIC, BIKES)}
+KINDS: dict[str, ScenarioKind] = {k.name: k for k in (CROWD, TRAFFIC, BIKES, HOTSPOT)}
 DEFAULT_KIND = "crowd"
 
-AnyScenario = CrowdScenario | TrafficScenario | BikeScenario
+AnyScenario = CrowdScenario | TrafficScenario | BikeScenario | HotspotScenario
 
 
 def kind_of(scenario: Any) -> ScenarioKind:

@@ -135,13 +135,17 @@ class HotspotSim:
         there).  Results are the same for any number.
     block : neighbour-grid cells per repulsion cut-off (1: cells as large as the cut-off, a 3 x 3
         block is scanned; 2: half as large, 5 x 5); a speed knob, results do not change
+    exits_for_goal_only : an exit removes only the people whose goal it is; anyone else whose step
+        would cross it stays where they were this step (in a coupled area, so that a jam does not push
+        people back out through the exit beside their entry and onto the network, to queue again)
     """
 
     PARALLEL_MIN_AGENTS = 500
 
     def __init__(self, geometry: HotspotGeometry, params: CsmParameters | None = None, *, seed: int = 0,
                  lines: Mapping[str, object] | None = None, max_radius_m: float | None = None, capacity: int = 256,
-                 num_threads: int | None = None, block: int = 1):
+                 num_threads: int | None = None, block: int = 1,
+                 exits_for_goal_only: bool = False):
         if not isinstance(geometry, HotspotGeometry):
             raise ParameterError(f"geometry: expected a HotspotGeometry, got {type(geometry).__name__!r}")
         self.geometry = geometry
@@ -182,6 +186,7 @@ class HotspotSim:
         if not (isinstance(block, int) and 1 <= block <= 4):
             raise ParameterError(f"block: expected an integer 1-4, got {block!r}")
         self.block = block
+        self.exits_for_goal_only = bool(exits_for_goal_only)
         hc = max(self.rep_cut_m, 0.5) / self.block
         if g.periodic_x:
             self.grid_nx = max(1, int(g.period_x_m // hc))
@@ -474,6 +479,13 @@ class HotspotSim:
             numba.set_num_threads(threads_before)
         n_gone, n_reached = goal_events(n, a.x_m, a.y_m, a.new_x_m, a.new_y_m, a.goal, g.goal_kind, g.goal_seg,
                                         g.exit_seg, p.waypoint_reach_m, a.exit_index, a.reached)
+        if n_gone and self.exits_for_goal_only:
+            wrong = (a.exit_index[:n] >= 0) & (a.exit_index[:n] != a.goal[:n])
+            if wrong.any():
+                a.new_x_m[:n][wrong] = a.x_m[:n][wrong]
+                a.new_y_m[:n][wrong] = a.y_m[:n][wrong]
+                a.exit_index[:n][wrong] = -1
+                n_gone -= int(wrong.sum())
         if len(self.line_names):
             count_line_crossings(n, a.x_m, a.y_m, a.new_x_m, a.new_y_m, self.lines, self.line_counts)
         # apply
