@@ -223,3 +223,20 @@ def test_measure_settings_are_checked(tmp_path):
     for changes, field in bad:
         with pytest.raises((ScenarioError, ValueError), match=field):
             CrowdModel(scenario_from_dict(district(tmp_path, **changes)))
+
+
+def test_a_named_plan_applies_its_measures_and_an_unknown_plan_is_refused():
+    """``[plans.NAME]`` in a crowd scenario: ``citytwin run --plan NAME`` builds the run with its
+    overrides (here the shipped rain night's managed plan); a misspelt name is one clear error."""
+    from sim.core.errors import SimError
+    from sim.kinds import build_run, load_scenario
+    from tests.conftest import ROOT
+
+    rain = load_scenario(ROOT / "scenarios" / "bund_lightshow_rain.toml")
+    assert "district" not in rain.zones
+    run = build_run(rain, seed=1, plans=["managed"])
+    district = run.scenario.zones["district"]
+    assert district.gate == "inbound" and district.meter_pps == 18 and district.inside_cap == 70_000
+    assert run.scenario.sources[0].closed_from_s == 3600 and run.plan_names == ["managed"]
+    with pytest.raises(SimError, match="no plan 'managd'.*managed"):
+        build_run(rain, seed=1, plans=["managd"])

@@ -286,6 +286,21 @@ class SafetySpec(Strict):
         4.0, gt=0, description="density reported as P(any place at or above it) (Still: critical for a moving crowd)")
 
 
+class MeasurePlanSpec(Strict):
+    """A named set of crowd-management measures (``[plans.NAME]``): scenario overrides that
+    ``citytwin advise --plans NAME`` and ``citytwin run --set`` apply on top of the file."""
+    description: str = Field("", description="what the plan does, in words")
+    set: list[str] = Field(min_length=1, description='overrides "dotted.key=VALUE", as --set takes them')
+
+    @field_validator("set")
+    @classmethod
+    def _overrides(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if "=" not in s or not s.split("=", 1)[0].strip()]
+        if bad:
+            raise ValueError(f"each item is \"dotted.key=VALUE\" (e.g. \"zones.promenade.cap=40000\"); bad: {bad!r}")
+        return value
+
+
 class CrowdScenario(ScenarioBase):
     """A validated crowd scenario (see ``scenarios/*.toml`` for annotated examples)."""
 
@@ -303,6 +318,8 @@ class CrowdScenario(ScenarioBase):
     populations: list[PopulationSpec] = Field(default_factory=list)
     one_way: list[OneWaySpec] = Field(default_factory=list, description="one-way ways (loops)")
     safety: SafetySpec = SafetySpec()
+    plans: dict[str, MeasurePlanSpec] = Field(
+        default_factory=dict, description="named sets of measures to compare (citytwin advise --plans NAME)")
     sensors: dict[str, SensorSpec] = Field(
         default_factory=dict, description="counters and gauges a live twin reads (sim.crowd.sensors)")
     live: LiveSpec = Field(default_factory=LiveSpec, description="the live twin's ensemble, cycles and warnings")
