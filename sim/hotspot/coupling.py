@@ -12,8 +12,9 @@ coupling runs the area for the same time in steps of its own ``dt_s`` and exchan
   its goal in the area is the exit at the end where its network route leaves the area;
 * **out of the area**: people crossing an exit are put back onto the network at that end's node, on
   the next edge of their route (viewing spot or exit group, as routes are then), when that edge's
-  cell has room (else they wait in a hand-over list, counted); at an exit node of the map they
-  leave the map there.
+  cell has room and, for people walking in, the gates of a zone they enter there admit them (else they
+  wait in a hand-over list, counted; walkers are not taken in while such a gate is shut); at an exit
+  node of the map they leave the map there.
 
 While in the area (or in the hand-over list) a network agent is parked: its state is ``EXITED`` off
 the network, booked as an exit in the engine's counters and un-booked when it comes back, so the
@@ -194,8 +195,8 @@ class NetworkHotspot:
                     if f < 0 or not self.in_area[net.edge_cell[f]]:
                         break                              # the head waits for something else: first come first served
                     leave = self._leaving_end(i, self.ends[end], walking_in)
-                    if leave < 0:
-                        break
+                    if leave < 0 or (walking_in and self._gate_shut(i, self.ends[ENDS[leave]])):
+                        break                              # a closed gate beyond the area holds them here
                     goal = self.area.exit_at[ENDS[leave]]
                     if self.sim.insert(entry, 1, goal=goal, ids=[i], free_speed_mps=[float(ag.v0_mps[i])]) == 0:
                         full = True
@@ -205,6 +206,15 @@ class NetworkHotspot:
                     self.handed_in_by_end[end] += 1
                 if full:
                     break
+
+    def _gate_shut(self, i: int, node: int) -> bool:
+        """Whether the zone walker ``i`` (walking in) would enter from ``node`` keeps its gates shut."""
+        eng = self.engine
+        f = self._next_edge(i, node, True)
+        if f < 0:
+            return False
+        z = int(eng.arrays.net.cell_zone[eng.arrays.net.edge_cell[f]])
+        return z >= 0 and z != self.zone and not (eng.zones.open[z] and eng.zones.admit[z] > 0)
 
     def _park(self, i: int, e: int, state: int, leave: int, t_s: float) -> None:
         """Take walker ``i`` (head of the queue at the end of ``e``) off the network."""
@@ -254,10 +264,15 @@ class NetworkHotspot:
             if f < 0 or self.in_area[net.edge_cell[f]]:
                 f = self._other_way(i, node, walking_in)
             c = int(net.edge_cell[f]) if f >= 0 else -1
-            if c < 0 or cells.count[c] >= cells.room[c]:
+            z = int(net.cell_zone[c]) if c >= 0 else -1
+            gated = z >= 0 and z != self.zone and walking_in
+            if c < 0 or cells.count[c] >= cells.room[c] or (gated and not (eng.zones.open[z] and eng.zones.admit[z] > 0)):
                 blocked.add(end)
                 waiting.append((i, k))
                 continue
+            if gated:
+                eng.zones.admit[z] -= 1
+                eng.counters[K.C_ADMITTED] += 1
             ag.state[i] = state
             ag.edge[i] = f
             ag.pos_m[i] = 0.0

@@ -82,7 +82,7 @@ def kpi_columns(scenario: HotspotScenario) -> list[str]:
     for name, spec in scenario.hotspots.items():
         cols += [f"hotspot.{name}.{k}" for k in HOTSPOT_KPIS]
         areas = [f"flight_{k + 1}" for k in range(len(spec.flights_m))]
-        areas += [f"landing_{k + 1}" for k in range(len(spec.landings_m))] + ["foot_apron", "top_apron"]
+        areas += [f"landing_{k + 1}" for k in range(len(spec.landings_m))] + ["stairs", "foot_apron", "top_apron"]
         cols += [f"hotspot.{name}.{a}.{k}" for a in areas for k in AREA_KPIS]
     return cols
 

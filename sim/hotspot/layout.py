@@ -113,6 +113,7 @@ class StairArea:
                 k_landing += 1
                 areas[f"landing_{k_landing}"] = box(x, -w, x + layout.landings_m[k], w)
                 x += layout.landings_m[k]
+        areas["stairs"] = box(a, -w, x_top, w)              # flights and landings together
         areas["foot_apron"] = box(0.0, -wa, a, wa)
         areas["top_apron"] = box(x_top, -wa, x_end, wa)
         if layout.separation == "one_way":
