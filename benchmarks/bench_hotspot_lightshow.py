@@ -38,7 +38,7 @@ def _scenario(name: str, hotspot: bool, duration_s: float | None):
     from sim.kinds import scenario_from_dict
 
     path = ROOT / "scenarios" / f"bund_lightshow_{name}.toml"
-    cut = [f"simulation.duration_s={duration_s}", f"show.start_s={duration_s / 2}", f"show.end_s={duration_s}"]
+    cut = [f"simulation.duration_s={duration_s}", f"show.start_s={(duration_s or 0) / 2}", f"show.end_s={duration_s}"]
     data = read_scenario_data(path, cut if duration_s else [])      # a short smoke run: the show in its second half
     if hotspot:
         data = {**data, "kind": "hotspot", "hotspots": {"chen_yi_stairs": dict(HOTSPOT)}}

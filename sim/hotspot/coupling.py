@@ -114,8 +114,8 @@ class NetworkHotspot:
         dt_net, dt = float(a.dt_s), params.dt_s
         self.substeps = int(round(dt_net / dt))
         if self.substeps < 1 or abs(self.substeps * dt - dt_net) > 1e-9 * dt_net:
-            raise GeometryError([f"hotspots.{name}.dt_s: the network step ({dt_net!r} s) must be a whole number of "
-                                 f"area steps, got {dt!r} s"])
+            raise GeometryError([(f"hotspots.{name}.dt_s: the network step ({dt_net!r} s) must be a whole number "
+                                  f"of area steps, got {dt!r} s")])
         # Edges that lead into each end from outside the area, and their sending budgets.
         self.entry_edges: dict[str, np.ndarray] = {}
         for end, node in self.ends.items():
@@ -176,7 +176,7 @@ class NetworkHotspot:
     def _admit(self, t_s: float) -> None:
         """Walkers at the heads of the network queues go in while the entry has room."""
         eng = self.engine
-        ag, ed, net, cells = eng.agents, eng.edges, eng.arrays.net, eng.cells
+        ag, ed, net = eng.agents, eng.edges, eng.arrays.net
         for end in ENDS:
             entry = self.area.entry_at[end]
             edges = self.entry_edges[end]
@@ -243,7 +243,7 @@ class NetworkHotspot:
     def _release(self) -> None:
         """People who left the area go onto the network at their end's node, in the order they left."""
         eng = self.engine
-        ag, net, cells, routes = eng.agents, eng.arrays.net, eng.cells, eng.routes
+        ag, net, cells = eng.agents, eng.arrays.net, eng.cells
         waiting = []
         blocked = set()
         for i, k in self.handover:

@@ -18,11 +18,11 @@ AREA_KPIS = ["max_local_density_ppm2", "max_classic_density_ppm2", "time_above_4
 def compile_hotspot(scenario: HotspotScenario):
     """Check the scenario against its map (the crowd checks, and that each hotspot is one stairway
     whose ends meet the network); returns the network's compiled arrays."""
+    import numpy as np
+
     from .coupling import stair_ends
     from .errors import GeometryError
     from .schema import hotspot_zone_name
-
-    import numpy as np
 
     net_scenario = scenario.network_scenario()
     arrays = compile_crowd(net_scenario)
