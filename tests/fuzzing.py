@@ -382,7 +382,19 @@ def bikes_base(draw, m: MapSpec, huge: bool) -> dict:
     return data
 
 
-BASES = {"crowd": crowd_base, "traffic": traffic_base, "bikes": bikes_base}
+@st.composite
+def hotspot_base(draw, m: MapSpec, huge: bool) -> dict:
+    """A crowd base with a stairway of the map run in 2D (issue 14); the stairway is added to the map."""
+    data = draw(crowd_base(m, huge))
+    names_ = m.way_names
+    m.ways.append((names_[:2], {"highway": "steps", "incline": "up", "name": "Fuzz stairs", "width": "4"}))
+    data["kind"] = "hotspot"
+    data["hotspots"] = {"stairs": {"match": "name=Fuzz stairs", "flights_m": [2.0, 2.0], "landings_m": [2.0],
+                                   "trajectory_fps": 0.0}}
+    return data
+
+
+BASES = {"crowd": crowd_base, "traffic": traffic_base, "bikes": bikes_base, "hotspot": hotspot_base}
 
 
 @dataclass

@@ -34,7 +34,7 @@ KNOWN_FINDINGS = {
     ("traceback: ValueError", "sim/crowd/kpis.py:__init__"),                  # simulation.dt_s = 1e-300
     ("traceback: ValueError", "sim/core/walk.py:cell_cuts"),                  # simulation.max_cell_m = 1e-300
 }
-SEEN: dict[str, Counter] = {kind: Counter() for kind in KINDS}
+SEEN: dict[str, Counter] = {kind: Counter() for kind in KINDS if kind != "hotspot"}   # hotspot: not fuzzed yet (issue 14)
 _counter = itertools.count()
 
 

@@ -2,7 +2,7 @@
 Year's Eve stairs scenario (issue 14).
 
 Runs are short cuts of ``scenarios/bund_newyear_stairs.toml``; the full 10-minute runs over ten seeds
-are ``benchmarks/bench_hotspot_newyear.py`` (figures in docs/hotspot.md)."""
+are ``benchmarks/bench_hotspot_newyear.py`` (its table: /work/notes/issue14_readme.md, for the README)."""
 
 from __future__ import annotations
 
