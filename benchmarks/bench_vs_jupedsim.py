@@ -65,9 +65,9 @@ from sim.kinds import scenario_from_dict  # noqa: E402
 CORRIDOR_LENGTH_M = 200.0       # tests/conftest.py::corridor_scenario
 CORRIDOR_WIDTH_M = 4.0
 BOTTLENECK_LENGTH_M = 10.0
-WEIDMANN_MAX_PPMS = 1.22        # FACTS.md: Weidmann (1993) maximum specific flow
-IMO_DOOR_PPMS = 1.3             # FACTS.md: IMO MSC.1/Circ.1238, corridors and doors
-GREEN_GUIDE_PPMS = 1.37         # FACTS.md: UK Green Guide, 82 p/m/min
+WEIDMANN_MAX_PPMS = 1.22        # docs/sources.md: Weidmann (1993) maximum specific flow
+IMO_DOOR_PPMS = 1.3             # docs/sources.md: IMO MSC.1/Circ.1238, corridors and doors
+GREEN_GUIDE_PPMS = 1.37         # docs/sources.md: UK Green Guide, 82 p/m/min
 
 JPS_DT_S = 0.01                 # JuPedSim's default step (kept)
 JPS_DESIRED_SPEED_MPS = 1.34    # Weidmann's v0, our free speed
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
           f"JuPedSim at its default ({JPS_DT_S:g} s)")
     print_table(rows)
     print(NOT_LIKE_FOR_LIKE)
-    print("references (FACTS.md): corridor - Weidmann (1993) maximum 1.22 p/(m s); bottleneck - IMO MSC.1/Circ.1238 "
+    print("references (docs/sources.md): corridor - Weidmann (1993) maximum 1.22 p/(m s); bottleneck - IMO MSC.1/Circ.1238 "
           "1.3 p/(m s) (UK Green Guide 1.37); Seyfried et al. 2009 / Liao et al. 2014: flow grows linearly with "
           "width up to 5 m (a width-independent specific flow)")
     for ours, theirs in zip(rows[0::2], rows[1::2]):

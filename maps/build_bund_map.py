@@ -1,7 +1,7 @@
 """Write maps/bund.osm: citytwin's own hand-drawn OpenStreetMap (0.6) map of the Bund, Shanghai.
 
 Run ``python maps/build_bund_map.py``.  Standard library only; the output is byte-identical on every
-run.  Every coordinate below comes from the public figures in ``../shared/FACTS.md`` (intersections
+run.  Every coordinate below comes from the public figures in ``docs/sources.md`` (intersections
 with Zhongshan East 1st Road) and the street spacings listed in ``maps/README.md``; nothing is taken
 from OpenStreetMap data.  Tag conventions are described in ``maps/README.md``.
 
@@ -20,7 +20,7 @@ OUT_PATH = Path(__file__).with_name("bund.osm")
 M_PER_DEG_LAT = 110_900.0  # metres per degree of latitude
 M_PER_DEG_LON = 95_100.0   # metres per degree of longitude at 31.24 N
 
-# Centreline of the Bund road, north to south (FACTS.md "Public reports on the Bund").  Nanjing East
+# Centreline of the Bund road, north to south (docs/sources.md "Public reports on the Bund").  Nanjing East
 # Road meets it at Chen Yi Square (~31.2405); south of Yan'an East Road the road is Zhongshan East
 # 2nd Road, drawn on as a gentle extrapolation of the curve (an assumption, see README).
 BUND_ROAD = [  # (key, lat, lon)

@@ -4,7 +4,7 @@ streets on both banks, for the typhoon bike-convoy scenario.
 
 Run ``python maps/build_crossing_map.py [OUTPUT]`` (default: ``maps/huangpu_crossing.osm``).  Standard
 library only; the output is byte-identical on every run.  Coordinates are approximate WGS84 values
-from ``../shared/FACTS.md`` and from the street plan described in ``maps/README.md``; nothing is
+from ``docs/sources.md`` and from the street plan described in ``maps/README.md``; nothing is
 taken from OpenStreetMap data.  Every drawing assumption is listed in ``maps/README.md``.
 
 How to edit: points are rows of :data:`PUXI_POINTS` / :data:`PUDONG_POINTS` (key, lat, lon, node
@@ -43,7 +43,7 @@ def place(name: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------- points: Puxi (west bank)
-# Zhongshan East 1st Road intersections: FACTS.md ("Public reports on the Bund"), as in bund.osm.
+# Zhongshan East 1st Road intersections: docs/sources.md ("Public reports on the Bund"), as in bund.osm.
 # Middle Henan / Middle Sichuan Road north of Yan'an East Road: the lines used by build_bund_map.py.
 # Everything south of Yan'an East Road is the project's approximation (README, drawing assumptions).
 PUXI_POINTS = [  # (key, lat, lon, node tags)
@@ -70,7 +70,7 @@ PUXI_POINTS = [  # (key, lat, lon, node tags)
     ("yanan_portal_eb_in", 31.2353, 121.4864, portal("Yan'an East Road Tunnel", "west", "eastbound")),
     ("jinling_west_end", 31.2340, 121.4795, place("Puxi Jinling Road homes")),
     ("renmin_west_end", 31.2328, 121.4795, place("Puxi Renmin Road homes")),
-    # FACTS.md: "Renmin Rd tunnel west portal about 31.2314, 121.4856" (the eastbound entry here).
+    # docs/sources.md: "Renmin Rd tunnel west portal about 31.2314, 121.4856" (the eastbound entry here).
     ("renmin_portal_eb_in", 31.2314, 121.4856, portal("Renmin Road Tunnel", "west", "eastbound")),
     ("renmin_portal_wb_out", 31.231175, 121.4862, portal("Renmin Road Tunnel", "west", "westbound")),
     ("renmin_2305", 31.2305, 121.4880, {}),
@@ -106,7 +106,7 @@ PUDONG_POINTS = [
 
 # ------------------------------------------------------------------------------------ tunnel tubes
 # One one-way way per tube, portal to portal in the driving direction.  Interior points bend the
-# alignment under the river so that its length matches the published figure (FACTS.md, "Typhoon bike
+# alignment under the river so that its length matches the published figure (docs/sources.md, "Typhoon bike
 # crossings"); the alignments themselves are invented.  North tubes carry westbound traffic, south
 # tubes eastbound (right-hand traffic).
 TUBES = [  # (tunnel, direction, published length m, first portal, [(lat, lon) interior], last portal)

@@ -1,5 +1,5 @@
 """The shipped Huangpu crossing map (maps/huangpu_crossing.osm): tube lengths against the published
-figures (../shared/FACTS.md, "Typhoon bike crossings"), tube permissions, drivable links between the
+figures (docs/sources.md, "Typhoon bike crossings"), tube permissions, drivable links between the
 banks, no bike route across the river, and a byte-identical generator."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 MAP = ROOT / "maps" / "huangpu_crossing.osm"
 BUILDER = ROOT / "maps" / "build_crossing_map.py"
 RIVER_LON = 121.4930  # the river (not drawn) runs north-south across this longitude on the map
-# Published tube lengths (m), FACTS.md: Renmin Rd two tubes of 2,470 m; Yan'an East Rd 2,261 m and
+# Published tube lengths (m), docs/sources.md: Renmin Rd two tubes of 2,470 m; Yan'an East Rd 2,261 m and
 # 2,207 m (assigned to the westbound north tube and the eastbound south tube, see maps/README.md).
 PUBLISHED_M = {
     ("Renmin Road Tunnel", "eastbound"): 2470.0,

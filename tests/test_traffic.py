@@ -74,7 +74,7 @@ def test_idm_kernel_matches_the_textbook_formula():
 
 def test_single_lane_fed_beyond_capacity_carries_idm_capacity(tmp_path):
     """A one-lane road fed at 3,000 veh/h carries IDM's steady-state capacity, max over v of
-    v / (s_e(v) + length) (FACTS.md: ~1,900 veh/h for T = 1 s, s0 = 2 m, 5 m cars at 50 km/h;
+    v / (s_e(v) + length) (docs/sources.md: ~1,900 veh/h for T = 1 s, s0 = 2 m, 5 m cars at 50 km/h;
     observed urban lanes 1,800-2,000).  Tolerance 3%: the stream settles slightly on the free side."""
     scenario = scenario_from_dict(single_lane_scenario(tmp_path))
     model = TrafficModel(scenario)

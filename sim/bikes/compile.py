@@ -7,7 +7,7 @@ its rain shelter preference) and :class:`~sim.core.roads.RoadGraph` (van travel 
 seeded) -> :class:`BikeEngine` (pool stocks, one step at a time) driven by
 :class:`sim.bikes.model.BikeModel` with its van agents.
 
-Exit choice is a logit over walking time and rain exposure (FACTS.md: no published study of exit
+Exit choice is a logit over walking time and rain exposure (docs/sources.md: no published study of exit
 choice to avoid rain was found; the weights are this project's documented assumption):
 
     U(exit) = -time_weight_per_min * minutes - rain_mm_per_h * rain_weight_per_100m * open_m / 100

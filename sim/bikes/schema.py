@@ -36,7 +36,7 @@ class StationSpec(Strict):
 
 class ExitChoiceSpec(Strict):
     """Logit exit choice (the project's documented assumption: no published study of exit choice to
-    avoid rain was found, FACTS.md)."""
+    avoid rain was found, docs/sources.md)."""
     time_weight_per_min: float = Field(1.0, gt=0, description="disutility of one minute of walking")
     rain_weight_per_100m: float = Field(
         0.05, ge=0, description="disutility of 100 m walked in the open, per mm/h of rain")

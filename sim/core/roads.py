@@ -25,7 +25,7 @@ class RoadGraph:
 
     Edge ``e`` runs ``edge_from[e] -> edge_to[e]`` along Network link ``edge_link[e]``.  It has
     ``motor_lanes[e]`` lanes for motor vehicles (0: closed to them in this direction) and, where
-    bicycles may ride, ``bike_lanes[e]`` single-file bicycle lanes of about 1 m (HCM 2000, FACTS.md):
+    bicycles may ride, ``bike_lanes[e]`` single-file bicycle lanes of about 1 m (HCM 2000, docs/sources.md):
     Shanghai's roads have a separate non-motorised lane of about 2.5 m, taken as two; cycleways
     and paths get one per metre of ``width`` (default one, at most three).  Node indices are
     :class:`Network` node indices.

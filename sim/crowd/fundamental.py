@@ -3,7 +3,7 @@
 All functions are Numba-compiled scalars usable from kernels and from Python.
 
 Weidmann: ``v(rho) = v0 * (1 - exp(-gamma * (1/rho - 1/rho_max)))`` with v0 = 1.34 m/s,
-gamma = 1.913 m^-2, rho_max = 5.4 m^-2 (FACTS.md, Weidmann 1993).
+gamma = 1.913 m^-2, rho_max = 5.4 m^-2 (docs/sources.md, Weidmann 1993).
 
 Rain (umbrellas): each walker needs ``extra_space_m2`` more ground, so the jam space
 ``1/rho_max`` grows by it; the same extra space is added to Fruin's space-per-person thresholds,

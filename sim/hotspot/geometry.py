@@ -43,7 +43,7 @@ class Stair:
     a positive component along it walk up.  On the stair an agent's free speed is scaled by
     ``up_speed_mps / level_mean_speed_mps`` (or the down figure), so the population's mean speed on the
     stair is ``up_speed_mps`` / ``down_speed_mps``.  Defaults: the middle of Fruin's ranges (up 0.49-0.67,
-    down 0.60-1.01 m/s; FACTS.md), taken as plan speeds."""
+    down 0.60-1.01 m/s; docs/sources.md), taken as plan speeds."""
 
     name: str
     polygon: Polygon

@@ -9,7 +9,7 @@ et al., PedestrianDynamics/PedPy) and of Helbing, Johansson & Al-Abideen (2007).
 * flow through a line: crossings per second (N-t curve, PedPy ``compute_n_t`` / ``compute_flow``);
 * local density ``sum_j exp(-|x - x_j|^2 / R^2) / (pi R^2)`` on a grid (Helbing et al. 2007, Phys.
   Rev. E 75:046109) with R = 1/sqrt(pi) m, so that one person spreads over one square metre: its
-  maximum per area and the time spent above 4 and 5 p/m2 (FACTS.md: about 4 p/m2 critical for a
+  maximum per area and the time spent above 4 and 5 p/m2 (docs/sources.md: about 4 p/m2 critical for a
   moving crowd, above 5 p/m2 dangerous) are what :class:`CrowdMonitor` reports.
 """
 

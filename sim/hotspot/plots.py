@@ -11,7 +11,7 @@ from ..core.plotting import figure_png, plt
 
 __all__ = ["plot_hotspot", "DENSITY_BANDS_PPM2"]
 
-#: Colour bands of the heat map (p/m2): 4 is critical for a moving crowd, above 5 dangerous (FACTS.md).
+#: Colour bands of the heat map (p/m2): 4 is critical for a moving crowd, above 5 dangerous (docs/sources.md).
 DENSITY_BANDS_PPM2 = [0, 1, 2, 3, 4, 5, 6, 7, 10]
 _COLOURS = ["#f7f7f7", "#d9ef8b", "#91cf60", "#fee08b", "#fdae61", "#f46d43", "#d73027", "#7f0000"]
 

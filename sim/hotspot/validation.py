@@ -20,11 +20,11 @@ from .scenarios import (bottleneck_room, counterflow_corridor, lattice_positions
 __all__ = ["weidmann_speed_mps", "corridor_mean_speed", "bottleneck_flow", "counterflow", "rimea1", "rimea6",
            "rimea9", "rimea12", "stair_speeds", "lane_index"]
 
-WEIDMANN_V0_MPS, WEIDMANN_GAMMA, WEIDMANN_RHO_MAX = 1.34, 1.913, 5.4    # FACTS.md, Weidmann (1993)
+WEIDMANN_V0_MPS, WEIDMANN_GAMMA, WEIDMANN_RHO_MAX = 1.34, 1.913, 5.4    # docs/sources.md, Weidmann (1993)
 
 
 def weidmann_speed_mps(rho_ppm2: float) -> float:
-    """Weidmann's fundamental diagram (FACTS.md)."""
+    """Weidmann's fundamental diagram (docs/sources.md)."""
     return WEIDMANN_V0_MPS * (1 - np.exp(-WEIDMANN_GAMMA * (1 / rho_ppm2 - 1 / WEIDMANN_RHO_MAX)))
 
 

@@ -40,7 +40,7 @@ class VehicleClass:
     speed_spread: float = 0.1
     is_bike: bool = False
     is_escort: bool = False
-#: Defaults.  Cars: IDM with T = 1.0 s, s0 = 2 m, length 5 m (FACTS.md: ~1,900-2,040 veh/h per lane,
+#: Defaults.  Cars: IDM with T = 1.0 s, s0 = 2 m, length 5 m (docs/sources.md: ~1,900-2,040 veh/h per lane,
 #: close to observed urban lane capacities of 1,800-2,000 veh/h).  Buses: longer, gentler.  Bicycles:
 #: 13.5 km/h pedal and 17.1 km/h e-bike (Hangzhou: e-bikes 27% faster than pedal bikes; GB 17761-2018
 #: caps e-bikes at 25 km/h).  Police escorts drive as cars; in a convoy they set the escort speed.
@@ -56,7 +56,7 @@ CLASS_NAMES = list(DEFAULT_CLASSES)
 
 def idm_capacity_veh_per_h(cls: VehicleClass, v0_mps: float | None = None) -> tuple[float, float]:
     """Analytic single-lane capacity of IDM: max over v of v / (s_e(v) + length).  Returns
-    (veh/h, speed at capacity in m/s).  Treiber, Hennecke & Helbing (2000); FACTS.md."""
+    (veh/h, speed at capacity in m/s).  Treiber, Hennecke & Helbing (2000); docs/sources.md."""
     v0 = cls.desired_speed_mps if v0_mps is None else v0_mps
     speeds = np.linspace(0.01, v0 * 0.999, 20000)
     gaps = (cls.min_gap_m + speeds * cls.headway_s) / np.sqrt(1 - (speeds / v0) ** cls.delta)

@@ -112,7 +112,7 @@ def test_same_seed_same_trajectories():
 def test_newyear_landing_dense_without_separation_and_not_with_it(seed):
     """Issue 14 acceptance, short version (2.5 minutes, two seeds; ten seeds of 10 minutes in
     benchmarks/bench_hotspot_newyear.py): two streams meeting on the landing push its local density
-    above 5 p/m2 (FACTS.md: 6-7 p/m2 reported for the 2014 crush); with one-way lanes it stays below 4."""
+    above 5 p/m2 (docs/sources.md: 6-7 p/m2 reported for the 2014 crush); with one-way lanes it stays below 4."""
     none = _run("none", duration_s=150.0, seed=seed)
     _step_all(none)
     land = none.summary()["hotspots"]["chen_yi_stairs"]["areas"]["landing_1"]

@@ -1,4 +1,4 @@
-"""Validation of the hotspot model against published figures (FACTS.md), and calibration checks.
+"""Validation of the hotspot model against published figures (docs/sources.md), and calibration checks.
 
 Each test names its source and tolerance.  The scenarios live in :mod:`sim.hotspot.validation`
 (``benchmarks/bench_hotspot_vs_jupedsim.py --validation`` prints the same numbers); they run on one
@@ -17,7 +17,7 @@ from sim.hotspot import validation as V
 def test_fundamental_diagram_follows_weidmann(rho):
     """Calibration check (time gap 0.8 s and radius 0.18 m were chosen on this set-up): mean speed in
     a periodic 30 m x 3 m corridor, free speeds drawn from Weidmann's law, two seeds, against Weidmann
-    (1993; FACTS.md: 1.06 / 0.61 / 0.33 / 0.16 m/s at 1 / 2 / 3 / 4 p/m2); tolerance +-0.15 m/s
+    (1993; docs/sources.md: 1.06 / 0.61 / 0.33 / 0.16 m/s at 1 / 2 / 3 / 4 p/m2); tolerance +-0.15 m/s
     (about half the standard deviation of free speeds; measured within 0.11)."""
     v = np.mean([V.corridor_mean_speed(rho, seed) for seed in (1, 2)])
     assert abs(v - V.weidmann_speed_mps(rho)) <= 0.15, (rho, v, V.weidmann_speed_mps(rho))
@@ -61,7 +61,7 @@ def test_counterflow_clears_without_deadlock(seed):
 
 def test_rimea1_one_person_in_a_corridor():
     """RiMEA test 1: one person walks 40 m along a 2 m wide corridor at 1.33 m/s and should arrive
-    after 26-34 s (FACTS.md)."""
+    after 26-34 s (docs/sources.md)."""
     assert 26.0 <= V.rimea1() <= 34.0
 
 
@@ -99,7 +99,7 @@ def test_rimea12_no_jam_at_the_second_bottleneck():
 @pytest.mark.parametrize("goal, field", [("east", "up_speed_mps"), ("west", "down_speed_mps")])
 def test_stair_speeds_follow_fruin(goal, field):
     """Calibration check of the stair input: walkers without neighbours on a stair walk at their free
-    speed x stair speed / 1.34 m/s, so the group's mean on the stair is Fruin's figure (FACTS.md: up
+    speed x stair speed / 1.34 m/s, so the group's mean on the stair is Fruin's figure (docs/sources.md: up
     0.49-0.67, down 0.60-1.01 m/s; defaults the middle, 0.58 / 0.805) scaled by the group's mean free
     speed over 1.34 m/s; tolerance 2%."""
     mean_mps, v0_mean_mps, stair = V.stair_speeds(goal)

@@ -53,3 +53,41 @@ def test_live_page_shows_the_twin_of_a_folder(twin_folder):
     assert "start the release now" in set(whatif["measure"])
     assert len(at.get("image")) >= 1 + 2 + 3            # maps (now, ahead), a fan per zone, counts per sensor
     assert "Warning active: plaza:cap" in _texts(at)
+
+
+def test_live_page_in_a_real_browser(twin_folder, tmp_path):
+    """``streamlit run app.py`` in headless Chromium: the Live page on the twin's folder shows its metrics,
+    warnings, zone table and figures without an exception (screenshot in pytest's tmp_path)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    from tests.app_browser import chromium_path, exceptions_shown, launch, screenshot, streamlit_server
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium not found at /usr/bin/chromium (run tests/setup_browser.sh, or apt-get install -y chromium)")
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = launch(p, executable)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(f"{url}/?page=live")
+            field = page.get_by_label("Twin folder (the --out of citytwin live)")
+            field.wait_for(timeout=60_000)
+            page.get_by_text("No live twin has written").first.wait_for(timeout=60_000)
+            field.fill(str(twin_folder))
+            field.press("Tab")                       # Streamlit takes the value when the field loses focus
+            page.get_by_text("minute 15").first.wait_for(timeout=120_000)
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                " && [...document.images].every(img => img.complete)", timeout=120_000)
+            assert exceptions_shown(page) == []
+            text = page.locator('[data-testid="stMain"], section.main').first.inner_text()
+            for words in ("Warnings", "Zones: forecast", "Running without", "west_entry", "Warning active: plaza:cap",
+                          "What if, from now", "Counts against the twin"):
+                assert words in text, words
+            assert page.locator('[data-testid="stImage"] img, [data-testid="stImageContainer"] img').count() >= 1 + 2 + 3
+            shot = screenshot(page, tmp_path / "live.png")
+            assert shot.stat().st_size > 50_000
+        finally:
+            browser.close()
