@@ -16,8 +16,9 @@ Files in the output folder (each row written whole, appended as the night goes o
 * ``alerts.csv``: warnings raised and cleared, with the probability, the threshold and the lead
   time (the expected time from the warning to the event).
 * ``observations.csv``: every record used, with the twin's band (p5, median, p95 before the update).
-* ``cycles.csv``: per cycle: records used, effective sample size, resampling, parameters (demand,
-  speed, rain), occupancy corrections booked as flows, sensors the twin runs without, wall time.
+* ``cycles.csv``: per cycle: records used, effective sample size, resampling, parameters (demand
+  overall, its 5-95% range and each source's weighted mean multiplier in ``demand:SOURCE``, speed,
+  rain), occupancy corrections booked as flows, sensors the twin runs without, wall time.
 * ``skipped.csv``: records skipped and why (also logged).
 * ``cells.csv`` (replaced at each forecast): each cell's walkers' density now and its forecast peak,
   with their levels of service, for the map.
@@ -178,6 +179,7 @@ class LiveTwin:
         arrays = compile_crowd(scenario)             # every map check, before any output
         self.scenario, self.arrays, self.live = scenario, arrays, live
         self.sensors = compile_sensors(scenario, arrays)
+        self.cycle_columns = CYCLE_COLUMNS + [f"demand:{name}" for name in arrays.source_names]
         self.outputs = LiveOutputs(out_dir) if out_dir is not None else None
         self.workers = max(1, int(workers))
         self.on_forecast = on_forecast
@@ -321,8 +323,10 @@ class LiveTwin:
              "twin_p5": round(lo, 1), "twin_p50": round(mid, 1), "twin_p95": round(hi, 1)}
             for rec, lo, mid, hi in report.bands])
         p = self.ensemble.parameter_summary()
+        by_source = dict(zip(self.arrays.source_names, self.ensemble.source_multipliers()))
         corr = report.corrections
-        self.outputs.append("cycles.csv", CYCLE_COLUMNS, [{
+        self.outputs.append("cycles.csv", self.cycle_columns, [{
+            **{f"demand:{name}": round(float(v), 4) for name, v in by_source.items()},
             "t_s": report.t_s, "records_used": report.used, "ess": round(report.ess_before, 2),
             "resampled": int(report.resampled), "distinct_members": report.unique_after,
             "demand_mean": round(p["demand_mean"], 4), "demand_p5": round(p["demand_p5"], 4),
@@ -458,6 +462,8 @@ class LiveTwin:
                 "t_s": cycle.t_s, "records_used": cycle.used, "ess": round(cycle.ess_before, 2),
                 "resampled": cycle.resampled, "corrections": cycle.corrections},
             "parameters": {k: round(v, 4) for k, v in ens.parameter_summary().items()},
+            "demand_by_source": {name: round(float(v), 4)
+                                 for name, v in zip(self.arrays.source_names, ens.source_multipliers())},
             "last_forecast_s": None if self.last_forecast is None else self.last_forecast.t_s,
             "risk": risk,
             "active_alerts": sorted(f"{zone}:{event}" for (zone, event), on in self.alert_on.items() if on),

@@ -41,12 +41,37 @@ def _rain_only(records):
     return [r for r in records if r.sensor == "rain_gauge"]
 
 
+def _demand_over_the_fill(tracked, out_dir, zone: str = "plaza", from_s: float = 600.0) -> dict[str, float]:
+    """Each source's demand multiplier as the twin estimated it (``cycles.csv``), averaged over the cycles
+    from ``from_s`` (the prior forgotten) until the truth's ``zone`` is full (from then on its gates hold
+    everyone and the counts say no more about demand)."""
+    full_s = tracked.full_time(zone) or np.inf
+    with open(out_dir / "cycles.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if from_s <= float(r["t_s"]) < full_s]
+    assert len(rows) >= 10, len(rows)
+    names = tracked.truth.arrays.source_names
+    return {name: float(np.mean([float(r[f"demand:{name}"]) for r in rows])) for name in names}
+
+
 def test_a_noise_free_truth_is_tracked_where_it_is_not_counted_and_ahead(tmp_path):
     """Judged on the square (no sensor) now and on the plaza 10 minutes ahead, against the same
-    ensemble fed no counts (rain only): assimilation must cut both errors clearly."""
+    ensemble fed no counts (rain only): assimilation must cut both errors clearly.
+
+    The hidden demand (x1.3; prior 1.0) is judged on the twin's estimates averaged over the fill (from
+    minute 10 until the plaza is full), on what the counts identify: the counted source (west, its own
+    entry counter) and the demand overall (the plaza's gate and occupancy counts), within 0.25.  The
+    uncounted source (north) is seen only as the plaza's gate count less the west's entries, and only
+    until the plaza fills: forward runs at west x1.3 show that signal resolves north's multiplier to a
+    standard deviation of about 0.15 (the model's own randomness) to 0.2 (with the count errors the twin
+    assumes), so it is not identifiable to 0.25; it is held to 0.4.  Measured over 12 ensemble seeds x 3
+    truths (21, 22, 23) with these 6 members, the fill-averaged errors are: west rms 0.08 (max 0.20),
+    overall rms 0.08 (max 0.19), north rms 0.16 (max 0.32); with 24 members north's scatter stays (rms
+    0.14): it is the counts, not the ensemble, that leave it open.  (The twin's seed is the same for every
+    truth, so one seed's draw of the north/west ratio, 1.2-1.6 for seed 1, repeats across truths; it is
+    not a bias: over seeds the ratio averages 1.0.)"""
     night = small_night(tmp_path, live={"horizon_s": 600, "warn_within_s": 600, "whatif_members": 0})
     truth = TruthSpec(seed=21, demand_scale=1.3, rain_onset_s=480.0)
-    tracked = track(night, truth, until_s=1500)
+    tracked = track(night, truth, until_s=1500, out_dir=tmp_path / "tracked")
     blind = track(night, truth, until_s=1500, feed_filter=_rain_only)
     assert tracked.twin.records_used > 60 and blind.twin.cycles_done == tracked.twin.cycles_done == 25
     sq_crps, sq_err = _lead_errors(tracked, "square", 0)
@@ -58,8 +83,11 @@ def test_a_noise_free_truth_is_tracked_where_it_is_not_counted_and_ahead(tmp_pat
     assert ahead.mean() < 0.5 * ahead_blind.mean()
     plaza_level = tracked.occupancy[:, tracked.zone_names.index("plaza")].max()
     assert np.median(ahead_err) < 0.1 * plaza_level          # the 10-minute median within 10% of the peak
-    demand = tracked.twin.ensemble.source_multipliers()
-    assert np.all(np.abs(demand - 1.3) < 0.25)               # the hidden demand is found (prior: 1.0)
+    demand = _demand_over_the_fill(tracked, tmp_path / "tracked")
+    share = {s.name: np.trapezoid([r for _, r in s.profile], [m for m, _ in s.profile]) for s in night.sources}
+    overall = sum(share[n] * demand[n] for n in demand) / sum(share.values())
+    assert abs(demand["west"] - 1.3) < 0.25 and abs(overall - 1.3) < 0.25, (demand, overall)
+    assert abs(demand["north"] - 1.3) < 0.4, demand          # identifiable only to about +-0.2 (docstring)
 
 
 def test_doubled_demand_raises_the_cap_warning_before_the_truth_reaches_its_cap(tmp_path):
