@@ -2,6 +2,7 @@
 night's peak, with the issue's 20 members.
 
     python benchmarks/live_speed.py [--members 20] [--at-min 70] [--cycles 5] [--workers 1 2] [--csv PATH]
+        [--scenario PATH]
 
 A model of the live scenario (``scenarios/bund_lightshow_live.toml``) is run to ``--at-min`` (set-up,
 not timed); the ensemble's members are copies of it with parameters drawn from the prior, and a
@@ -88,10 +89,12 @@ def main(argv=None) -> int:
         f0 = time.perf_counter()
         fc = run_forecast(models, ens.weights, seeds, scenario.live.horizon_s, arrays.dt_s, None, workers)
         forecast[workers] = time.perf_counter() - f0
-        rows.append({"what": f"forecast {scenario.live.horizon_s / 60:g} min ahead", "members": len(models),
+        horizon = scenario.live.horizon_s
+        rows.append({"what": f"forecast {horizon / 60:g} min ahead", "members": len(models),
                      "workers": workers, "wall_s": round(forecast[workers], 1),
-                     "note": f"P(promenade at cap within 30 min) {fc.probability('full', 1800)[0]:.2f}"})
-    measures = select_measures(scenario)
+                     "note": f"P({arrays.zone_names[0]} at cap within {horizon / 60:g} min) "
+                             f"{fc.probability('full', horizon)[0]:.2f}"})
+    measures = select_measures(scenario) if scenario.live.whatif_members > 0 else []
     k = scenario.live.whatif_members
     best = max(args.workers)
     w0 = time.perf_counter()

@@ -9,41 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from live_night import small_night_data
+from live_night import small_night_toml
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _toml(data: dict) -> str:
-    import json
-
-    lines: list[str] = []
-
-    def emit(prefix: str, table: dict) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in table.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                lines.append(f"{k} = {json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
-
-    emit("", data)
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture
 def night_toml(tmp_path) -> Path:
-    data = small_night_data(tmp_path, live={"horizon_s": 300, "warn_within_s": 300, "whatif_members": 0})
-    path = tmp_path / "night.toml"
-    path.write_text(_toml(data))
-    return path
+    return small_night_toml(tmp_path, live={"horizon_s": 300, "warn_within_s": 300, "whatif_members": 0})
 
 
 def test_replay_piped_into_live(night_toml, tmp_path):

@@ -66,9 +66,9 @@ def test_a_noise_free_truth_is_tracked_where_it_is_not_counted_and_ahead(tmp_pat
     assumes), so it is not identifiable to 0.25; it is held to 0.4.  Measured over 12 ensemble seeds x 3
     truths (21, 22, 23) with these 6 members, the fill-averaged errors are: west rms 0.08 (max 0.20),
     overall rms 0.08 (max 0.19), north rms 0.16 (max 0.32); with 24 members north's scatter stays (rms
-    0.14): it is the counts, not the ensemble, that leave it open.  (The twin's seed is the same for every
-    truth, so one seed's draw of the north/west ratio, 1.2-1.6 for seed 1, repeats across truths; it is
-    not a bias: over seeds the ratio averages 1.0.)"""
+    0.14, 8 seeds x 3 truths): it is the counts, not the ensemble, that leave it open.  (The twin's seed is
+    the same for every truth, so one seed's north/west ratio, about 1.2 for seed 1, repeats across truths;
+    it is no bias: over the 12 seeds x 3 truths the ratio averages 1.02, sd 0.14.)"""
     night = small_night(tmp_path, live={"horizon_s": 600, "warn_within_s": 600, "whatif_members": 0})
     truth = TruthSpec(seed=21, demand_scale=1.3, rain_onset_s=480.0)
     tracked = track(night, truth, until_s=1500, out_dir=tmp_path / "tracked")
