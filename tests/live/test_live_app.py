@@ -78,15 +78,16 @@ def test_live_page_in_a_real_browser(twin_folder, tmp_path):
             field.fill(str(twin_folder))
             field.press("Tab")                       # Streamlit takes the value when the field loses focus
             page.get_by_text("minute 15").first.wait_for(timeout=120_000)
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+            figures = '[data-testid="stImage"] img, [data-testid="stImageContainer"] img'
+            page.wait_for_function(                  # maps (now, ahead), a fan per zone, counts per sensor
+                f"() => document.querySelectorAll('{figures}').length >= 1 + 2 + 3"
+                " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
                 " && [...document.images].every(img => img.complete)", timeout=120_000)
             assert exceptions_shown(page) == []
             text = page.locator('[data-testid="stMain"], section.main').first.inner_text()
             for words in ("Warnings", "Zones: forecast", "Running without", "west_entry", "Warning active: plaza:cap",
                           "What if, from now", "Counts against the twin"):
                 assert words in text, words
-            assert page.locator('[data-testid="stImage"] img, [data-testid="stImageContainer"] img').count() >= 1 + 2 + 3
             shot = screenshot(page, tmp_path / "live.png")
             assert shot.stat().st_size > 50_000
         finally:
