@@ -1,14 +1,15 @@
 """Live twin speed on the Bund night: one assimilation cycle, one forecast and the what-ifs, at the
 night's peak, with the issue's 20 members.
 
-    python benchmarks/live_speed.py [--members 20] [--at-min 70] [--cycles 5] [--workers 1 2] [--csv PATH]
-        [--scenario PATH]
+    python benchmarks/live_speed.py [--members 20] [--forecast-members K] [--at-min 70] [--cycles 5]
+        [--workers 1 2] [--csv PATH] [--scenario PATH]
 
 A model of the live scenario (``scenarios/bund_lightshow_live.toml``) is run to ``--at-min`` (set-up,
 not timed); the ensemble's members are copies of it with parameters drawn from the prior, and a
 second run (another seed) is the truth whose sensors feed them.  Timed: ``--cycles`` assimilation
 cycles (members run one simulated minute, weighed, resampled when due, corrected), one forecast
-(every member 30 minutes ahead) on each number of ``--workers``, and the scenario's what-ifs (its
+(every member 30 minutes ahead, or ``--forecast-members`` of them drawn by weight, as the twin does
+with ``[live] forecast_members``) on each number of ``--workers``, and the scenario's what-ifs (its
 measures, ``whatif_members`` members each).  The last rows say how much wall time five simulated
 minutes take with the scenario's cadence (5 cycles, one forecast, a third of the what-ifs: they run
 every 15 minutes): under 300 s is faster than the night.
@@ -32,6 +33,7 @@ from sim.live.feed import Record
 from sim.live.forecast import run_forecast
 from sim.live.measures import select_measures
 from sim.live.sensors import Tracker, compile_sensors
+from sim.live.twin import draw_members
 
 from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
@@ -50,12 +52,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "bund_lightshow_live.toml"))
     parser.add_argument("--members", type=int, default=20)
+    parser.add_argument("--forecast-members", type=int, default=None,
+                        help="members that run the forecast, drawn by weight (default: the scenario's "
+                             "live.forecast_members, else every member)")
     parser.add_argument("--at-min", type=float, default=70.0)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--csv", default=str(ROOT / "benchmarks" / "results" / "live_speed.csv"))
     args = parser.parse_args(argv)
-    scenario = load_scenario(args.scenario, [f"live.members={args.members}"])
+    overrides = [f"live.members={args.members}"]
+    if args.forecast_members is not None:
+        overrides.append(f"live.forecast_members={args.forecast_members}")
+    scenario = load_scenario(args.scenario, overrides)
     t0 = time.perf_counter()
     start = CrowdModel(scenario, seed=1)
     truth = CrowdModel(scenario, seed=2)
@@ -82,12 +90,14 @@ def main(argv=None) -> int:
         rows.append({"what": f"assimilation cycle {k + 1}", "members": len(ens.members), "workers": 1,
                      "wall_s": round(cycle_walls[-1], 2),
                      "note": f"ESS {report.ess_before:.1f}, resampled {report.resampled}"})
-    models = [m.model for m in ens.members]
+    pick, weights = draw_members(ens.weights, scenario.live.forecast_members or len(ens.members),
+                                 np.random.default_rng(16))
+    models = [ens.members[i].model for i in pick]
     seeds = list(range(len(models)))
     forecast = {}
     for workers in args.workers:
         f0 = time.perf_counter()
-        fc = run_forecast(models, ens.weights, seeds, scenario.live.horizon_s, arrays.dt_s, None, workers)
+        fc = run_forecast(models, weights, seeds, scenario.live.horizon_s, arrays.dt_s, None, workers)
         forecast[workers] = time.perf_counter() - f0
         horizon = scenario.live.horizon_s
         rows.append({"what": f"forecast {horizon / 60:g} min ahead", "members": len(models),
@@ -95,7 +105,7 @@ def main(argv=None) -> int:
                      "note": f"P({arrays.zone_names[0]} at cap within {horizon / 60:g} min) "
                              f"{fc.probability('full', horizon)[0]:.2f}"})
     measures = select_measures(scenario) if scenario.live.whatif_members > 0 else []
-    k = scenario.live.whatif_members
+    k = min(scenario.live.whatif_members, len(models))
     best = max(args.workers)
     w0 = time.perf_counter()
     for measure in measures:

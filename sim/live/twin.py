@@ -51,7 +51,7 @@ from .forecast import FORECAST_COLUMNS, Forecast, forecast_rows, run_forecast, z
 from .measures import select_measures
 from .sensors import RecordCheck, compile_sensors
 
-__all__ = ["LiveTwin", "LiveOutputs", "LOG", "OUTPUT_FILES", "ALERT_COLUMNS", "OBSERVATION_COLUMNS", "CYCLE_COLUMNS"]
+__all__ = ["LiveTwin", "LiveOutputs", "draw_members", "LOG", "OUTPUT_FILES", "ALERT_COLUMNS", "OBSERVATION_COLUMNS", "CYCLE_COLUMNS"]
 
 LOG = logging.getLogger("citytwin.live")
 
@@ -68,6 +68,18 @@ OUTPUT_FILES = ("forecast.csv", "alerts.csv", "observations.csv", "cycles.csv", 
                 "status.json", "provenance.json", "scenario.json")
 _EVENTS = (("cap", "full", "cap_warn_probability", "its cap"), ("los_e", "los_e", "los_e_warn_probability",
            "walkway LOS E somewhere"), ("los_f", "los_f", "los_f_warn_probability", "walkway LOS F somewhere"))
+
+
+def draw_members(weights: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` members drawn by weight (evenly spaced systematic draws), each once with its share:
+    (indices, weights); all of them, with their weights, when ``k`` covers them.  How a forecast with
+    ``[live] forecast_members`` and the what-ifs pick their members."""
+    if k >= weights.size:
+        return np.arange(weights.size), weights / weights.sum()
+    drawn = systematic_resample(weights / weights.sum(), rng)
+    drawn = drawn[np.linspace(0, weights.size - 1, k).round().astype(int)]
+    pick, counts = np.unique(drawn, return_counts=True)
+    return pick, counts / counts.sum()
 
 
 class LiveOutputs:
@@ -339,14 +351,7 @@ class LiveTwin:
 
     # -- forecasts and warnings -----------------------------------------------------------------
     def _draw(self, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``k`` members drawn by weight (evenly spaced systematic draws), each once with its share:
-        (indices, weights); all of them, with their weights, when ``k`` covers them."""
-        if k >= weights.size:
-            return np.arange(weights.size), weights / weights.sum()
-        drawn = systematic_resample(weights / weights.sum(), self._forecast_rng)
-        drawn = drawn[np.linspace(0, weights.size - 1, k).round().astype(int)]
-        pick, counts = np.unique(drawn, return_counts=True)
-        return pick, counts / counts.sum()
+        return draw_members(weights, k, self._forecast_rng)
 
     def _forecast(self, t_s: float) -> None:
         ens, live = self.ensemble, self.live

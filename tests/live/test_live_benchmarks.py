@@ -35,8 +35,9 @@ def test_live_speed_runs_and_prints_its_table(tmp_path, capsys):
 
     night = small_night_toml(tmp_path, live={"horizon_s": 300, "warn_within_s": 300})
     out = tmp_path / "speed.csv"
-    assert live_speed.main(["--scenario", str(night), "--members", "3", "--at-min", "5", "--cycles", "2",
-                            "--workers", "1", "--csv", str(out)]) == 0
+    assert live_speed.main(["--scenario", str(night), "--members", "4", "--forecast-members", "2", "--at-min", "5",
+                            "--cycles", "2", "--workers", "1", "--csv", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert [r["what"] for r in rows][:2] == ["assimilation cycle 1", "assimilation cycle 2"]
+    assert int(rows[2]["members"]) <= 2                    # the forecast ran the members drawn by weight
     assert "real-time factor" in rows[-1]["note"] and "peak memory" in capsys.readouterr().out
