@@ -36,17 +36,15 @@ def rain_rows(tmp_path_factory):
     return _sweep(RAIN, tmp_path_factory.mktemp("rain"))
 
 
-def test_every_run_conserves_everyone_and_the_dry_night_ends_with_everyone_out(dry_rows, rain_rows):
-    """Everyone is accounted for (out or still inside, by the engine's independent recount), in every
-    run.  The dry night empties within its three hours in every seed; the unmanaged rain night need
-    not: its egress still has a tail of people walking out at 21:30 (up to about 3,000 of 121,861
-    in the ten seeds measured), which the README reports rather than this test hiding it."""
+def test_every_run_conserves_everyone_and_the_nights_empty_but_for_a_tail(dry_rows, rain_rows):
+    """Everyone is accounted for (out, or still inside by the engine's independent recount), in
+    every run.  Neither night need empty within its three hours: the metro exits let out 5 people a
+    second each (``exits.metro.flow_pps``), so at 21:30 a tail of people is still queueing for the
+    station or walking to it (hundreds to a few thousand of about 122,000, README "Results").  This
+    test bounds that tail at 5% of everyone who came, so a crowd left behind by a jam would fail."""
     for row in dry_rows + rain_rows:
         assert row["status"] == "ok" and row["agents_conserved"] is True
         assert row["agents_exited"] + row["agents_inside"] == row["agents_total"]
-    for row in dry_rows:
-        assert row["agents_exited"] == row["agents_total"]
-    for row in rain_rows:     # a tail, not a crowd left behind: under 5% of everyone who came
         assert row["agents_inside"] < 0.05 * row["agents_total"]
 
 

@@ -977,8 +977,9 @@ def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_le
     """Perceived time to cross each directed edge: the walk up to the back of the queue at its end
     at the walkers' speed there (stairs and congestion included; uncovered cells weighted by the
     rain's shelter factor), plus the wait in that queue (the people in it over the edge's sending
-    capacity), plus ``penalty_s`` (one-way ways walked against their direction).  Without a queue:
-    length / speed."""
+    capacity, or over the exit's own rate where the edge ends at an exit that lets out fewer: a queue
+    at a metro entrance costs what it takes to get in), plus ``penalty_s`` (one-way ways walked
+    against their direction).  Without a queue: length / speed."""
     for e in range(net.edge_cell.shape[0]):
         c = net.edge_cell[e]
         v = max(v0_mps * speed_factor[e], min_speed_mps)
@@ -987,7 +988,8 @@ def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_le
         if queue_len[e] > 0:
             width = net.cell_width_m[c] * free_share[c]
             length = max(length - queue_len[e] / (queue_density_ppm2 * width), 0.0)
-            wait_s = queue_len[e] / max(net.edge_out_cap[e] * free_share[c], 1e-9) * dt_s
+            rate = min(net.edge_out_cap[e] * free_share[c], net.sink_rate[net.edge_to[e]])
+            wait_s = queue_len[e] / max(rate, 1e-9) * dt_s
         cost = length / v
         if not cell_covered[c]:
             cost *= shelter_factor

@@ -579,7 +579,8 @@ class ReferenceCrowdModel(mesa.Model):
             if self.q_len[e] > 0:
                 width = self.cell_width_m[c] * self.free_share[c]
                 length = max(length - self.q_len[e] / (self.queue_density * width), 0.0)
-                wait_s = self.q_len[e] / max(self.edge_out_cap[e] * self.free_share[c], 1e-9) * self.dt_s
+                rate = min(self.edge_out_cap[e] * self.free_share[c], self.sink_rate[self.edge_to[e]])
+                wait_s = self.q_len[e] / max(rate, 1e-9) * self.dt_s
             cost_s = length / v
             if not self.cell_covered[c]:
                 cost_s *= a.shelter_factor
