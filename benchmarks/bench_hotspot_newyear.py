@@ -2,14 +2,14 @@
 one-way separation (issue 14's acceptance), from the coupled network + 2D run.
 
     python benchmarks/bench_hotspot_newyear.py [--seeds 10] [--duration-s 600] [--jobs 1]
-        [--csv benchmarks/results/hotspot_newyear.csv] [--heatmaps benchmarks]
+        [--csv benchmarks/results/hotspot_newyear.csv] [--heatmaps docs]
 
 Runs ``scenarios/bund_newyear_stairs.toml`` for seeds 1..N with ``separation = none`` and
 ``one_way``; per run: the highest local density on the landing (Gaussian estimate, R = 1/sqrt(pi) m,
 on a 0.25 m grid, sampled every 0.5 s), the time it spent above 4 and 5 p/m2, the most people in the
 area, people handed in and out, the longest queue held on the network at its entries, and wall time.
 Prints a table and the count of seeds with landing > 5 p/m2 (no separation) and < 4 p/m2 (one-way);
-writes a CSV and the heat maps of seed 1 (``hotspot_newyear_heatmap_{none,one_way}.png``).
+writes a CSV and the heat maps of seed 1 (``docs/hotspot_newyear_{none,one_way}.png``).
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def main(argv=None) -> int:
     ap.add_argument("--duration-s", type=float, default=600.0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results" / "hotspot_newyear.csv"))
-    ap.add_argument("--heatmaps", default=str(ROOT / "benchmarks"), help="folder for seed 1's heat maps")
+    ap.add_argument("--heatmaps", default=str(ROOT / "docs"), help="folder for seed 1's heat maps")
     args = ap.parse_args(argv)
     tasks = []
     for sep in ("none", "one_way"):
         for seed in range(1, args.seeds + 1):
-            heat = str(Path(args.heatmaps) / f"hotspot_newyear_heatmap_{sep}.png") if seed == 1 else None
+            heat = str(Path(args.heatmaps) / f"hotspot_newyear_{sep}.png") if seed == 1 else None
             tasks.append((sep, seed, args.duration_s, heat))
     t0 = time.perf_counter()
     if args.jobs > 1:
