@@ -7,7 +7,8 @@ forecasts.
   ``E|X - y| - E|X - X'| / 2`` (Gneiting & Raftery 2007), in the forecast's unit; for a single
   value it is the absolute error.
 * :func:`trend_forecast`: the naive forecast the twin must beat, persistence of the last trend of
-  the counts (the last count plus its change over the last ``window_s``, carried on).
+  the counts (the last count plus its change over the last ``window_s``, carried on; at most the
+  zone's cap when given).
 * :func:`score_warning`: lead time of the first cap warning before the truth reaches the cap, or
   whether a warning was a false alarm.
 """
@@ -40,16 +41,18 @@ def crps_ensemble(values, weights, y: float) -> float:
 
 
 def trend_forecast(times_s: np.ndarray, values: np.ndarray, t_s: float, lead_s: float,
-                   window_s: float = 300.0) -> float | None:
+                   window_s: float = 300.0, upper: float | None = None) -> float | None:
     """Persistence of the last trend: the count at ``t_s`` plus its change over the last
-    ``window_s`` scaled to ``lead_s`` (not below 0); None without both counts."""
+    ``window_s`` scaled to ``lead_s``, not below 0 nor above ``upper`` (a zone's cap: its gates
+    close there, which a naive forecaster knows too); None without both counts."""
     times_s = np.asarray(times_s, dtype=np.float64)
     now = np.flatnonzero(np.abs(times_s - t_s) < 0.5)
     then = np.flatnonzero(np.abs(times_s - (t_s - window_s)) < 0.5)
     if now.size == 0 or then.size == 0:
         return None
     y1, y0 = float(values[now[-1]]), float(values[then[-1]])
-    return max(0.0, y1 + (y1 - y0) * lead_s / window_s)
+    y = max(0.0, y1 + (y1 - y0) * lead_s / window_s)
+    return y if upper is None else min(y, float(upper))
 
 
 def first_time(times_s: np.ndarray, flags: np.ndarray) -> float | None:
