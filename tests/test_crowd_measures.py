@@ -236,7 +236,7 @@ def test_a_named_plan_applies_its_measures_and_an_unknown_plan_is_refused():
     assert "district" not in rain.zones
     run = build_run(rain, seed=1, plans=["managed"])
     district = run.scenario.zones["district"]
-    assert district.gate == "inbound" and district.meter_pps == 18 and district.inside_cap == 70_000
+    assert district.gate == "inbound" and district.meter_pps == 16 and district.inside_cap == 70_000
     assert run.scenario.sources[0].closed_from_s == 3600 and run.plan_names == ["managed"]
     with pytest.raises(SimError, match="no plan 'managd'.*managed"):
         build_run(rain, seed=1, plans=["managd"])
