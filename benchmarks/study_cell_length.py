@@ -1,6 +1,6 @@
 """How long may a cell be?  The light-show nights at several ``simulation.max_cell_m`` values.
 
-    python benchmarks/study_cell_length.py [--lengths 100 50 25 12.5] [--seeds 3] [--csv PATH]
+    python benchmarks/study_cell_length.py [--lengths 100 50 25 12.5] [--seeds 3] [--nights dry rain] [--csv PATH]
 
 A cell's density is the count over its area, so a long cell dilutes a crowd that stands on part of
 it.  Stairs, ramps, crossings, gates, narrowings and the 10 m before each are cut into 2.5 m cells
@@ -47,10 +47,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=float, nargs="+", default=[100.0, 50.0, 25.0, 12.5])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--nights", nargs="+", choices=sorted(NIGHTS), default=sorted(NIGHTS))
     parser.add_argument("--csv", default=str(ROOT / "benchmarks" / "results" / "cell_length.csv"))
     args = parser.parse_args(argv)
     rows = []
-    for night, path in NIGHTS.items():
+    for night in args.nights:
+        path = NIGHTS[night]
         for length in args.lengths:
             runs = [one(path, length, seed) for seed in range(1, args.seeds + 1)]
             row = {"night": night, "max_cell_m": length}

@@ -282,6 +282,7 @@ def _cmd_live(args) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     LOG.addHandler(handler)
+    level, propagate = LOG.level, LOG.propagate
     LOG.setLevel(logging.WARNING if args.quiet else logging.INFO)
     LOG.propagate = False
     try:
@@ -298,6 +299,8 @@ def _cmd_live(args) -> int:
                 feed.close()
     finally:
         LOG.removeHandler(handler)
+        LOG.setLevel(level)                 # an in-process caller (tests, notebooks) gets the logger back
+        LOG.propagate = propagate
     without = ", ".join(s["sensor"] for s in status["running_without"]) or "none"
     print(f"followed {scenario.name} to t={status['t_s']:g} s: {status['cycles']} cycles, {status['records_used']} "
           f"records used, {status['records_skipped']} skipped; {status['alerts']} warning(s) raised or cleared; "
