@@ -134,3 +134,28 @@ def test_released_viewers_head_for_their_exit_from_where_they_stand(tmp_path):
                 last[i] = None
     assert engine.counters[K.C_TURNED] > 0
     assert all(walked[i] <= distance[i] + 2.0 for i in standing)
+
+
+def test_turnout_and_timing_uncertainty_are_drawn_per_run_from_their_own_stream(tmp_path):
+    """``[demand]``: with no spread the arrivals are exactly those of the profiles (the default keeps
+    every earlier result); with ``turnout_sd`` = 0.3 the number of people who come varies between
+    seeds far beyond Poisson noise (sd of the log about 0.3 against 1/sqrt(n)), around the profile's
+    mean; a timing shift moves the first arrivals; the people each source sends to the same node
+    draw their other choices from the run's own stream, unchanged by the demand's draws."""
+    base = corridor_scenario(tmp_path, rate_per_min=60, duration_s=1500)
+    plain = CrowdModel(scenario_from_dict(base, "t.toml"), seed=5).engine.arrivals
+    zero = CrowdModel(scenario_from_dict({**base, "demand": {"turnout_sd": 0.0, "timing_sd_s": 0.0}}, "t.toml"),
+                      seed=5).engine.arrivals
+    assert np.array_equal(plain.time_s, zero.time_s) and np.array_equal(plain.target, zero.target)
+    spread = {**base, "demand": {"turnout_sd": 0.3}}
+    counts = np.array([CrowdModel(scenario_from_dict(spread, "t.toml"), seed=s).engine.n_agents
+                       for s in range(1, 21)])
+    expected = plain.time_s.size                  # the profile's own count (seed 5): 60 a minute to the show's end
+    log_sd = np.log(counts).std()
+    assert 0.15 < log_sd < 0.5, (log_sd, counts)              # Poisson alone: about 0.03
+    assert 0.7 * expected < np.median(counts) < 1.3 * expected
+    shifted = CrowdModel(scenario_from_dict({**base, "demand": {"timing_sd_s": 300.0}}, "t.toml"),
+                         seed=5).engine.arrivals
+    assert not np.allclose(shifted.time_s[:50], plain.time_s[:50])
+    with pytest.raises(Exception, match="turnout_sd"):
+        scenario_from_dict({**base, "demand": {"turnout_sd": -0.1}}, "t.toml")

@@ -586,13 +586,15 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
     parts = []
     scale = scenario.crowd.view_distance_scale_s
     cums = [_profile_cumulative(source.profile, grid) for source in scenario.sources]
+    measure_rng = rng.spawn(1)[0]                  # the measures' own stream (spawning draws nothing)
+    turnout, shift_s = draw_demand(scenario, rng.spawn(1)[0])   # the demand's own stream
+    cums = [c * turnout for c in cums]
     expected = sum(float(c[-1]) for c in cums)
     placed = sum(pop.people for pop in scenario.populations)
     worst = max(range(len(cums)), key=lambda k: cums[k][-1])
     # The Poisson draw adds a few standard deviations at most.
     check_memory(expected + 5 * expected ** 0.5 + placed, BYTES_PER_PERSON, what="people",
                  field=f"sources.{worst}.profile", value=scenario.sources[worst].profile)
-    measure_rng = rng.spawn(1)[0]                  # the measures' own stream (spawning draws nothing)
     not_coming = np.zeros(len(scenario.sources), dtype=np.int64)
     for k, source in enumerate(scenario.sources):
         cum = cums[k]
@@ -601,6 +603,8 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
             continue
         u = np.sort(rng.random(n)) * cum[-1]
         times = np.interp(u, cum, grid)
+        if shift_s:                                 # the run's timing shift, kept within the arrival window
+            times = np.clip(times + shift_s, 0.0, np.nextafter(horizon, 0.0))
         nodes = arrays.source_nodes[k][rng.integers(0, arrays.source_nodes[k].size, n)]
         at = np.full(n, k)
         exit_rows = np.full(n, arrays.source_exit_row[k])
@@ -643,6 +647,15 @@ def generate_arrivals(arrays: CrowdArrays, scenario: CrowdScenario, rng: np.rand
                     node=cols[2][order].astype(np.int32), target=cols[3][order].astype(np.int32),
                     stand_frac=cols[4][order], exit_row=cols[5][order].astype(np.int32), v0_mps=v0,
                     diverted_from=cols[6][order].astype(np.int32), not_coming=not_coming)
+
+
+def draw_demand(scenario: CrowdScenario, rng: np.random.Generator) -> tuple[float, float]:
+    """One run's turnout multiplier (log-normal, mean 1) and arrival-time shift (s) from
+    ``scenario.demand``; (1.0, 0.0) when both spreads are 0."""
+    spec = scenario.demand
+    z_turnout, z_shift = rng.standard_normal(2)
+    turnout = float(np.exp(spec.turnout_sd * z_turnout - spec.turnout_sd ** 2 / 2.0))
+    return turnout, float(spec.timing_sd_s * z_shift)
 
 
 def draw_free_speeds(scenario: CrowdScenario, n: int, rng: np.random.Generator, group: str | None = None) -> np.ndarray:

@@ -274,6 +274,15 @@ class OneWaySpec(Strict):
         return self
 
 
+class DemandSpec(Strict):
+    """How uncertain the night's turnout and timing are: each run draws one turnout multiplier for
+    every source (log-normal with mean 1) and one shift of every arrival time, from a random stream of
+    its own, so that an answer over seeds covers them (0, the default: the profiles as given)."""
+    turnout_sd: float = Field(0.0, ge=0, le=1, description="sd of the log of a run's turnout multiplier "
+                                                            "(0.1: about +-10%)")
+    timing_sd_s: float = Field(0.0, ge=0, le=7200, description="sd of a run's shift of every arrival time (s)")
+
+
 class SafetySpec(Strict):
     """When a run counts as unsafe (the criterion a safe cap must meet, and what `advise` judges)."""
     max_walk_los_f_s: float = Field(
@@ -318,6 +327,8 @@ class CrowdScenario(ScenarioBase):
     populations: list[PopulationSpec] = Field(default_factory=list)
     one_way: list[OneWaySpec] = Field(default_factory=list, description="one-way ways (loops)")
     safety: SafetySpec = SafetySpec()
+    demand: DemandSpec = Field(default_factory=DemandSpec,
+                               description="uncertainty of turnout and arrival timing, drawn per run")
     plans: dict[str, MeasurePlanSpec] = Field(
         default_factory=dict, description="named sets of measures to compare (citytwin advise --plans NAME)")
     sensors: dict[str, SensorSpec] = Field(
