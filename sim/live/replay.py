@@ -201,6 +201,7 @@ def play(truth: Truth, out: IO[str] | None = None, speed: float = 0.0, truth_csv
     out = out if out is not None else sys.stdout
     handle = writer = None
     if truth_csv is not None:
+        Path(truth_csv).parent.mkdir(parents=True, exist_ok=True)
         handle = Path(truth_csv).open("w", newline="", encoding="utf-8")
         writer = csv.DictWriter(handle, fieldnames=TRUTH_COLUMNS)
         writer.writeheader()

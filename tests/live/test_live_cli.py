@@ -24,7 +24,7 @@ def test_replay_piped_into_live(night_toml, tmp_path):
     cmd = [sys.executable, "-m", "sim.cli"]
     replay = subprocess.Popen(cmd + ["replay", str(night_toml), "--truth-seed", "3", "--demand-scale", "1.3",
                                      "--noise", "0.1", "--rain-onset", "3", "--drop", "west_entry@3-7", "--until", "8",
-                                     "--truth-out", str(tmp_path / "truth.csv")],
+                                     "--truth-out", str(tmp_path / "scores" / "truth.csv")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     live = subprocess.run(cmd + ["live", str(night_toml), "--feed", "-", "--out", str(tmp_path / "out")],
                           stdin=replay.stdout, capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -36,7 +36,7 @@ def test_replay_piped_into_live(night_toml, tmp_path):
     with open(tmp_path / "out" / "observations.csv") as fh:
         obs = list(csv.DictReader(fh))
     assert {o["sensor"] for o in obs} == {"plaza_count", "plaza_in", "west_entry"}
-    with open(tmp_path / "truth.csv") as fh:
+    with open(tmp_path / "scores" / "truth.csv") as fh:          # its folder made on the way
         assert len(list(csv.DictReader(fh))) == 8 * 2                     # minutes x zones
     assert (tmp_path / "out" / "forecast.csv").exists() and (tmp_path / "out" / "cells.csv").exists()
 
