@@ -801,6 +801,13 @@ def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, rou
 
 
 @njit(cache=True)
+def _queue_spacing_m(width_m, free_share, queue_density_ppm2, length_m, queued):
+    """Distance between people in a queue at an edge's end: one person per (queue density x width
+    left to walkers) metre, closer where the queue is longer than the edge."""
+    return min(1.0 / (queue_density_ppm2 * width_m * free_share), length_m / queued)
+
+
+@njit(cache=True)
 def queue_positions(pos_m, q_next, edges, net, cells, p, out_pos_m):
     """Where everyone stands (``out_pos_m``): walkers at their own position; people in a queue at
     their place in it, the k-th behind the head ``k`` spacings before the edge's end (the spacing:
@@ -811,10 +818,9 @@ def queue_positions(pos_m, q_next, edges, net, cells, p, out_pos_m):
     for e in range(edges.q_head.shape[0]):
         if edges.queue[e] == 0:
             continue
-        c = net.edge_cell[e]
         length = net.edge_length_m[e]
-        spacing_m = min(1.0 / (p.queue_density_ppm2 * net.cell_width_m[c] * cells.free_share[c]),
-                        length / edges.queue[e])
+        spacing_m = _queue_spacing_m(net.cell_width_m[net.edge_cell[e]], cells.free_share[net.edge_cell[e]],
+                                     p.queue_density_ppm2, length, edges.queue[e])
         k = 0
         i = edges.q_head[e]
         while i >= 0:
@@ -832,10 +838,9 @@ def leave_queues(n_active, a, edges, only_state, net, cells, p):
     for e in range(q_head.shape[0]):
         if q_len[e] == 0:
             continue
-        c = net.edge_cell[e]
         length = net.edge_length_m[e]
-        spacing_m = min(1.0 / (p.queue_density_ppm2 * net.cell_width_m[c] * cells.free_share[c]),
-                        length / edges.queue[e])
+        spacing_m = _queue_spacing_m(net.cell_width_m[net.edge_cell[e]], cells.free_share[net.edge_cell[e]],
+                                     p.queue_density_ppm2, length, q_len[e])
         k = 0
         prev = -1
         i = q_head[e]
