@@ -24,7 +24,6 @@ Cases (each a real model run, no synthetic outcomes):
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -39,33 +38,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sim.core.osmxml import write_osm  # noqa: E402
+from sim.core.schema import scenario_toml  # noqa: E402
 from sim.study.advise import advise, default_caps  # noqa: E402
 from sim.study.stats import cp_upper, runs_needed  # noqa: E402
 from sim.study.sweep import read_table, run_sweep  # noqa: E402
 
 RAIN = ROOT / "scenarios" / "bund_lightshow_rain.toml"
 
-
-def _toml(data: dict) -> str:
-    """A flat scenario as TOML (tables, arrays of tables, JSON-compatible values)."""
-    lines: list[str] = []
-
-    def emit(prefix: str, table: dict) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in table.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                lines.append(f"{k} = {json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
-
-    emit("", data)
-    return "\n".join(lines) + "\n"
 
 
 def plaza_case(folder: Path) -> dict:
@@ -84,7 +63,7 @@ def plaza_case(folder: Path) -> dict:
             "sources": [{"name": "west", "nodes": ["Entry West"], "profile": [[0, 400], [10, 400], [11, 0]],
                          "exit": "street"}]}
     path = folder / "plaza.toml"
-    path.write_text(_toml(data))
+    path.write_text(scenario_toml(data))
     return {"case": "plaza", "scenario": path, "overrides": [], "risk": 0.2, "caps": [1000, 2000, 3000, None],
             "resolution": 250, "grid": [*range(1000, 3001, 250), None], "zone": "plaza"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.core.osmxml import write_osm
+from sim.core.schema import scenario_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OSM = ROOT.parent / "shared" / "osm" / "shanghai_center.osm"
@@ -48,25 +49,4 @@ def shared_osm() -> Path:
     return SHARED_OSM
 
 
-def to_toml(data: dict) -> str:
-    """Scenario data as a TOML file's text (tables, arrays of tables, JSON-compatible values)."""
-    import json
-
-    lines: list[str] = []
-
-    def emit(prefix: str, table: dict) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in table.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                lines.append(f"{k} = {json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
-
-    emit("", data)
-    return "\n".join(lines) + "\n"
+to_toml = scenario_toml    # scenario data as TOML text (sim.core.schema)

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .errors import ScenarioError
 
 __all__ = ["Strict", "ScenarioBase", "MapDefaultsSpec", "Profile", "check_profile", "format_pydantic", "validate_as",
-           "parse_override", "apply_overrides", "read_scenario_data"]
+           "parse_override", "apply_overrides", "read_scenario_data", "scenario_toml"]
 
 
 class Strict(BaseModel):
@@ -189,3 +189,28 @@ def read_scenario_data(path: str | Path, overrides: list[str] | None = None) -> 
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(path), [f"not a UTF-8 text file: {exc}"]) from None
     return apply_overrides(data, overrides or [])
+
+
+def scenario_toml(data: dict[str, Any]) -> str:
+    """Scenario data as a TOML file's text (tables, arrays of tables, JSON-compatible values): the
+    inverse of :func:`read_scenario_data` for the data scenarios hold."""
+    import json
+
+    lines: list[str] = []
+
+    def emit(prefix: str, table: dict) -> None:
+        if prefix:
+            lines.append(f"[{prefix}]")
+        for k, v in table.items():
+            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
+                lines.append(f"{k} = {json.dumps(v)}")
+        for k, v in table.items():
+            if isinstance(v, dict):
+                emit(f"{prefix}.{k}" if prefix else k, v)
+            elif isinstance(v, list) and v and isinstance(v[0], dict):
+                for item in v:
+                    lines.append(f"[[{k}]]")
+                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
+
+    emit("", data)
+    return "\n".join(lines) + "\n"

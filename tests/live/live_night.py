@@ -3,11 +3,10 @@ west, a capped viewing plaza (counted), a rain gauge."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sim.core.osmxml import write_osm
-from sim.core.schema import validate_as
+from sim.core.schema import scenario_toml, validate_as
 from sim.crowd.schema import CrowdScenario
 
 
@@ -54,29 +53,7 @@ def small_night(tmp_path: Path, **kw) -> CrowdScenario:
 def small_night_toml(tmp_path: Path, **kw) -> Path:
     """The small night written as a scenario file (``tmp_path / "night.toml"``), for commands and scripts."""
     path = tmp_path / "night.toml"
-    path.write_text(_toml(small_night_data(tmp_path, **kw)))
+    path.write_text(scenario_toml(small_night_data(tmp_path, **kw)))
     return path
-
-
-def _toml(data: dict) -> str:
-    """TOML of scenario data (tables, arrays of tables, JSON-compatible values)."""
-    lines: list[str] = []
-
-    def emit(prefix: str, table: dict) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        for k, v in table.items():
-            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                lines.append(f"{k} = {json.dumps(v)}")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{prefix}.{k}" if prefix else k, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{k}]]")
-                    lines.extend(f"{kk} = {json.dumps(vv)}" for kk, vv in item.items())
-
-    emit("", data)
-    return "\n".join(lines) + "\n"
 
 
