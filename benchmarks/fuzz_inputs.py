@@ -62,6 +62,21 @@ def get_options(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def warm_up(kind: str | None, work: Path) -> None:
+    """Compile every kind's kernels before the clock starts (one generated case each, no time limit,
+    not counted): a cold Numba cache would otherwise make the first cases look like hangs."""
+    import warnings
+    from tests.fuzzing import BASES
+    from hypothesis.errors import NonInteractiveExampleWarning
+    for k in ([kind] if kind else sorted(BASES)):
+        for n in range(5):               # a drawn case may stop at a clean error before any kernel runs
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+                case = cases(k, plots_share=100).example()
+            run_in_process(case, work / f"warm_{k}{n}", 3600.0)
+            shutil.rmtree(work / f"warm_{k}{n}", ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     options = get_options(argv)
     counts: dict[str, Counter] = {"in_process": Counter(), "subprocess": Counter()}
@@ -82,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                                       ensure_ascii=False, default=str) + "\n")
             findings.flush()
 
+    warm_up(options.kind, work)
+    start = time.perf_counter()
     settings_ = settings(max_examples=options.cases, deadline=None, database=None, derandomize=False,
                          suppress_health_check=list(HealthCheck), print_blob=False)
 

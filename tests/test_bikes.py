@@ -160,3 +160,22 @@ def test_same_seed_same_result():
     first = run()
     assert first == run()
     assert run(seed=5)["pickup_requests"] != first["pickup_requests"]
+
+
+def test_a_map_without_roads_for_vans_is_a_clean_error(tmp_path):
+    """Found by the 10,000-case fuzz run: a map of footways and a cycleway only (no motor lanes)
+    crashed in the van matrices with numpy's argmin error; now one ScenarioError naming vans."""
+    from sim.core.osmxml import write_osm
+    points = {"Gare Exit 1": (-104.0, 300.0), "Pool": (300.0, 0.0), "Depot": (-68.0, 0.0), "Square": (113.0, -206.0)}
+    ways = [(["Depot", "Square"], {"highway": "pedestrian", "width": "4"}),
+            (["Gare Exit 1", "Pool", "Depot"], {"highway": "cycleway", "foot": "yes", "width": "3"})]
+    write_osm(tmp_path / "map.osm", points, ways, node_tags={"Gare Exit 1": {"railway": "subway_entrance"}})
+    data = {"name": "no roads", "kind": "bikes", "map": "map.osm", "simulation": {"duration_s": 1800.0, "dt_s": 30.0},
+            "station": {"name": "Gare", "headway_s": 120.0, "alighting": [[0, 32.0], [60, 32.0]]},
+            "demand": {"destinations": {"Pool": 1.0}, "returns_per_h": [[0, 50.0], [60, 50.0]]},
+            "pools": {"pool_0": {"exit": "Gare Exit 1", "stock": 15, "capacity": 22}},
+            "vans": {"count": 1, "depot": "Depot"},
+            "plans": {"none": {"kind": "none"}, "optimised": {"kind": "optimised"}}}
+    with pytest.raises(ScenarioError) as err:
+        compile_bikes(scenario_from_dict(data, str(tmp_path / "bikes.toml")))
+    assert "vans: the map has no way vans may drive" in str(err.value)

@@ -160,20 +160,24 @@ def _probabilities(a_time_walk, a_open, a_len, scenario: BikeScenario, rain: flo
     return _choice(u_walk), _choice(u_ride)
 
 
-def _nearest_road_node(road: RoadGraph, x: float, y: float) -> int:
+def _nearest_road_node(road: RoadGraph, x: float, y: float, source: str) -> int:
+    """The node nearest (x, y) on a way vans may drive (one with motor lanes)."""
     net = road.network
     ok = np.zeros(net.n_nodes, dtype=bool)
     drive = road.motor_lanes > 0
     ok[road.edge_from[drive]] = True
     ok[road.edge_to[drive]] = True
     cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        raise ScenarioError(source, ["vans: the map has no way vans may drive (no road with motor lanes); "
+                                     "use a map whose roads join the depot and the pools' exits"])
     d2 = (net.node_x_m[cand] - x) ** 2 + (net.node_y_m[cand] - y) ** 2
     return int(cand[np.argmin(d2)])
 
 
 def _van_matrices(road: RoadGraph, places_xy: list[tuple[float, float]], source: str):
     """Road travel time (s) and distance (km) between places, by the road graph at the speed limits."""
-    nodes = [_nearest_road_node(road, x, y) for x, y in places_xy]
+    nodes = [_nearest_road_node(road, x, y, source) for x, y in places_xy]
     cost = np.where(road.motor_lanes > 0, road.length_m / road.speed_limit_mps, np.inf)
     n = len(nodes)
     time_s = np.zeros((n, n))

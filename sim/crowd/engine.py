@@ -47,8 +47,10 @@ class CrowdEngine:
                              q_status=np.zeros(n_edges, dtype=np.int8), q_for=np.zeros(n_edges, dtype=np.int32),
                              held_for=np.zeros(n_edges, dtype=np.int32),
                              held_prev=np.zeros(n_edges, dtype=np.int32),
-                             v0_walking=np.zeros(n_edges))
+                             v0_walking=np.zeros(n_edges), walkers=np.zeros(n_edges, dtype=np.int32))
         self.arrivals_over = False
+        self.first_at_source = 0     # no one below this agent waits at a source (set AT_SOURCE: lower it)
+        self._release_from: dict[int, int] = {}   # release group -> first agent that may still stand
         self.edge_penalty_s = one_way_penalty_s(a, scenario, 0.0)
         self.edge_cost_s = free_flow_costs(a, self.edge_penalty_s)
         self.routes = self._routes(self.edge_cost_s)
@@ -74,7 +76,7 @@ class CrowdEngine:
             v0_mps=np.concatenate([placed.v0_mps, arr.v0_mps]),
             start_s=np.concatenate([placed.start_s, np.full(arr.time_s.size, np.inf)]),
             q_edge=np.full(n, -1, dtype=np.int32), q_next=np.full(n, -1, dtype=np.int32),
-            wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0))
+            wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0), movers=np.empty(n, dtype=np.int32))
         self.n_active = n_placed
         count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
         self.cells = K.Cells(count=count, standing=np.zeros(n_cells, dtype=np.int32), waiting=count.copy(),
@@ -165,8 +167,15 @@ class CrowdEngine:
 
     def release_group(self, group: int, max_people: int = -1) -> int:
         """Send home people standing in release group ``group`` (at most ``max_people``; -1: all)."""
-        return int(K.release_standing(self.n_active, self.agents, self.arrays.net, self.cells, self.routes,
-                                      self.arrays.cell_release_group, group, max_people, self.counters))
+        # Once arrivals are over no one starts to stand, so a group's search resumes where the last
+        # one stopped (a marshalled release calls this every step).
+        start = self._release_from.get(group, 0) if self.arrivals_over else 0
+        released, stop = K.release_standing(start, self.n_active, self.agents, self.arrays.net, self.cells,
+                                            self.routes, self.arrays.cell_release_group, group, max_people,
+                                            self.counters)
+        if self.arrivals_over:
+            self._release_from[group] = int(stop)
+        return int(released)
 
     def set_edge_penalty(self, penalty_s: np.ndarray) -> None:
         """New route penalties per directed edge (one-way ways); routes follow at once."""
@@ -213,13 +222,15 @@ class CrowdEngine:
         new_active = self.n_placed + int(np.searchsorted(self.arrivals.time_s, t, side="right"))
         if new_active > self.n_active:
             self.agents.state[self.n_active:new_active] = K.AT_SOURCE
+            self.first_at_source = min(self.first_at_source, self.n_active)
             self.n_active = new_active
         if t >= self.next_route_s:
             self.refresh_routes()
             self.next_route_s += self.scenario.simulation.route_interval_s
         offset = int(self.rng.integers(0, self.n_active)) if self.n_active else 0
-        K.advance(t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes,
-                  self.routes, a.params, self.counters, a.zone_cap, self.admitted_last_step, self.places)
+        self.first_at_source = int(K.advance(
+            t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes, self.routes,
+            a.params, self.counters, a.zone_cap, self.admitted_last_step, self.places, self.first_at_source))
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
         self.t_s = self.step_index * a.dt_s

@@ -40,8 +40,11 @@ The pedestrian rules (the plain-Python reference in :mod:`sim.crowd.reference` i
   (at most :data:`MAX_HOPS` cells), so short cells never slow anyone.
 * **Order.** Capacity left unused in a step carries over to the next one (at most one step's worth,
   and at least one person), so flows are exact on average even when walkers reach a cell's end in
-  bursts.  Walkers are processed from a rotating start index drawn from the run's random
-  generator, then people waiting at sources in arrival order, so no agent index is always first.
+  bursts.  Each step first serves the queues at edge ends, then moves the walkers who are not in a
+  queue when that pass begins (someone who leaves a queue by a counterflow swap during it moves on
+  next step), from a rotating start index drawn from the run's random generator, then people waiting
+  at sources in arrival order, so no agent index is always first.  The congested speed of an edge
+  (refresh) uses the free speeds of everyone walking on it (not queued) at the end of the step.
 * **Standing and waiting.** Viewers stand at their spot (if that leaves the people walking there
   at most the queue density in the ground left; else they choose another spot, or wait) until released; people placed on the map at
   the start wait until their pre-movement time has passed.  Both then head for their exit from where
@@ -104,6 +107,7 @@ class Agents(NamedTuple):
     q_next: np.ndarray         # int32 the next walker in that queue, toward its back (-1: last)
     wait_start_s: np.ndarray   # when they began waiting at a closed gate (-1: not waiting)
     gate_wait_s: np.ndarray    # last completed gate wait (-1: none)
+    movers: np.ndarray         # int32 scratch: the walkers one step moves, in order
 
 
 class Net(NamedTuple):
@@ -165,6 +169,7 @@ class Edges(NamedTuple):
     held_for: np.ndarray       # int32 walkers held this step waiting to enter the edge (route costs)
     held_prev: np.ndarray      # int32 ... last step (the wait a walker expects for it)
     v0_walking: np.ndarray     # sum of the free speeds of the walkers on the edge not in its queue (after the last step)
+    walkers: np.ndarray        # int32 how many walkers those are
 
 
 class Zones(NamedTuple):
@@ -377,11 +382,12 @@ def _turn_to_exit(i, a, net, routes, counters):
 
 
 @njit(cache=True)
-def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters):
+def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, source_from=0):
     """One step for agents ``0..n_active-1``: people in place whose time has come start; the queues
     at edge ends are served (edges from ``order_offset`` round); walkers move from ``order_offset``
     round; people waiting at gates are counted and may give up; people waiting at sources step on,
-    in arrival order.  The rules are in the module docstring.
+    in arrival order (no one below agent ``source_from`` waits at a source).  The rules are in the
+    module docstring.  Returns the first agent still waiting at a source (``n_active`` if none).
 
     The hot path reads the bundles' arrays as locals (inner functions close over them): Numba passes
     a bundle to a called function by value, which costs more than the work of a step."""
@@ -394,7 +400,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     in_budget, cell_out = cells.in_budget, cells.out_budget
     speed_factor, edge_out, passed = edges.speed_factor, edges.out_budget, edges.passed
     q_head, q_tail, q_len, q_status, q_for = edges.q_head, edges.q_tail, edges.queue, edges.q_status, edges.q_for
-    v0_walking, held_for, held_prev = edges.v0_walking, edges.held_for, edges.held_prev
+    v0_walking, n_walkers, held_for, held_prev = edges.v0_walking, edges.walkers, edges.held_for, edges.held_prev
     edge_out_cap, cell_width, free_share, queue_ppm = net.edge_out_cap, net.cell_width_m, cells.free_share, p.queue_density_ppm2
     zone_open, zone_admit, gate_queue = zones.open, zones.admit, zones.gate_queue
     inbound_only, divert_after = net.zone_inbound_only, net.zone_divert_after_s
@@ -404,6 +410,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     sink_budget, exited_at = nodes.sink_budget, nodes.exited
     n_edges = q_head.shape[0]
     q_for_now = np.zeros(1, dtype=np.int64)        # the edge a walker just held waits for
+    walker_pass = np.zeros(1, dtype=np.bool_)      # whether the walkers are moving (swaps count as walkers)
 
     def next_edge(j, node):
         """The route's next edge for walker ``j`` at ``node``."""
@@ -470,6 +477,9 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             pos_m[j] = 0.0
             end_wait(j)
             counters[C_SWAPS] += 1
+            if walker_pass[0]:      # j will not move again this step: it walks on g now
+                v0_walking[g] += v0[j]
+                n_walkers[g] += 1
         elif in_budget[c2] < 1.0:
             return _BLOCK_IN
         else:
@@ -610,9 +620,10 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         held_prev[e] = held_for[e]
         held_for[e] = 0
         v0_walking[e] = 0.0
+        n_walkers[e] = 0
     for c in range(queued.shape[0]):
         queued[c] = 0
-    for i in range(n_active):
+    for i in range(n_active if cells.waiting.sum() > 0 else 0):
         if state[i] == WAITING and a.start_s[i] <= t_s:
             state[i] = WALK_OUT
             cells.waiting[edge_cell[edge[i]]] -= 1
@@ -647,16 +658,37 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     q_for[e] = q_for_now[0]
                 prev = i
             i = nxt
-    # Walkers not in a queue.
-    for k in range(n_active):
-        i = order_offset + k
-        if i >= n_active:
-            i -= n_active
+    # Walkers not in a queue, listed first (without branches: people of every state are mixed in
+    # index order), from ``order_offset`` round.  Someone who leaves a queue by a counterflow swap
+    # during this pass moves on next step.
+    movers = a.movers
+    n_movers = 0
+    for i in range(order_offset, n_active):
         s = state[i]
-        if (s != WALK_IN and s != WALK_OUT) or q_edge[i] >= 0:
-            continue
-        counters[C_WALKER_MOVES] += 1
-        walk(i)
+        movers[n_movers] = i
+        n_movers += ((s == WALK_IN) | (s == WALK_OUT)) & (q_edge[i] < 0)
+    for i in range(min(order_offset, n_active)):
+        s = state[i]
+        movers[n_movers] = i
+        n_movers += ((s == WALK_IN) | (s == WALK_OUT)) & (q_edge[i] < 0)
+    counters[C_WALKER_MOVES] += n_movers
+    walker_pass[0] = True
+    for k in range(n_movers):
+        i = movers[k]
+        e = edge[i]
+        pos = pos_m[i] + v0[i] * speed_factor[e] * dt
+        if (pos < edge_length[e] and q_len[e] == 0
+                and not (state[i] == WALK_IN and edge_cell[e] == view_cell[target[i]])):
+            pos_m[i] = pos               # the common case: a step along the edge, nothing ahead
+        else:
+            walk(i)
+            s = state[i]
+            if (s != WALK_IN and s != WALK_OUT) or q_edge[i] >= 0:
+                continue
+            e = edge[i]
+        v0_walking[e] += v0[i]           # still walking: its free speed counts on its edge
+        n_walkers[e] += 1
+    walker_pass[0] = False
     # Queue statistics; people held at gates are counted and may give up.
     for e in range(n_edges):
         n = q_len[e]
@@ -683,6 +715,8 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     wait_start[i] = -1.0
                     counters[C_DIVERTED] += 1
                     unlink(i, e, prev)
+                    v0_walking[e] += v0[i]      # walking again, on this edge
+                    n_walkers[e] += 1
                     i = nxt
                     continue
             if state[i] == WALK_IN and t_s - wait_start[i] >= patience:   # gives up and goes home
@@ -691,21 +725,22 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                 state[i] = WALK_OUT
                 counters[C_BALKED] += 1
                 unlink(i, e, prev)
+                v0_walking[e] += v0[i]
+                n_walkers[e] += 1
             else:
                 prev = i
             i = nxt
-    for i in range(n_active):
-        s = state[i]
-        if (s == WALK_IN or s == WALK_OUT) and edge[i] >= 0 and q_edge[i] < 0:
-            e = edge[i]
-            v0_walking[e] += v0[i]
-            if q_len[e] > 0 and q_status[e] == _BLOCK_GATE:
-                queued[edge_cell[e]] += 1       # walking up to a queue held at a gate: joining it
+    # Walkers walking up to a queue held at a gate are joining it.
+    for e in range(n_edges):
+        if q_len[e] > 0 and q_status[e] == _BLOCK_GATE:
+            queued[edge_cell[e]] += n_walkers[e]
     # People waiting at a source step onto the first edge of their route if there is room.
     source_node = a.source_node
-    for i in range(n_active):
+    first_waiting = n_active
+    for i in range(source_from, n_active):
         if state[i] != AT_SOURCE:
             continue
+        first_waiting = min(first_waiting, i)
         f = view_next[target[i], source_node[i]]
         if f < 0:
             continue
@@ -737,6 +772,8 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         state[i] = WALK_IN
         counters[C_ENTERED_NETWORK] += 1
         v0_walking[f] += v0[i]
+        n_walkers[f] += 1
+    return first_waiting
 
 
 @njit(cache=True)
@@ -778,10 +815,10 @@ def place_stats(cells, pl, p):
 
 @njit(cache=True)
 def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, zone_cap,
-            admitted_out, pl):
+            admitted_out, pl, source_from=0):
     """One whole step in one call (one dispatch of the bundles from Python): cell refresh, zone
     admissions (cap - occupancy, and a metered gate's budget), :func:`step_agents`, people admitted per zone, zone and place
-    statistics."""
+    statistics.  Returns the first agent still waiting at a source (:func:`step_agents`)."""
     refresh_cells(net, cells, edges, zones, nodes, p)
     for z in range(zone_cap.shape[0]):
         admit = zone_cap[z] - zones.occupancy[z]
@@ -791,13 +828,15 @@ def advance(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, rou
             admit = min(admit, np.int64(zones.meter_budget[z]))
         zones.admit[z] = admit
         admitted_out[z] = admit
-    step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters)
+    first_waiting = step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters,
+                                source_from)
     for z in range(zone_cap.shape[0]):
         admitted_out[z] -= zones.admit[z]
         if net.zone_meter_ppstep[z] < np.inf:
             zones.meter_budget[z] -= admitted_out[z]
     zone_stats(cells, net, zones, p)
     place_stats(cells, pl, p)
+    return first_waiting
 
 
 @njit(cache=True)
@@ -881,13 +920,13 @@ def retarget_full(n_active, a, net, cells, routes, p, counters):
 
 
 @njit(cache=True)
-def release_standing(n_active, a, net, cells, routes, cell_release_group, group, max_people, counters):
-    """Send people standing on cells of release ``group`` home, in arrival order, at most
-    ``max_people`` (negative: everyone), each facing the nearer way to its exit; returns how many."""
+def release_standing(start, n_active, a, net, cells, routes, cell_release_group, group, max_people, counters):
+    """Send people standing on cells of release ``group`` home, in arrival order from agent ``start``
+    (no one of the group stands below it), at most ``max_people`` (negative: everyone), each facing the
+    nearer way to its exit; returns how many, and the agent the next search may start from."""
     released = 0
-    for i in range(n_active):
-        if released == max_people:
-            break
+    i = start
+    while i < n_active and released != max_people:
         if a.state[i] == STANDING:
             c = net.edge_cell[a.edge[i]]
             if cell_release_group[c] == group:
@@ -895,7 +934,8 @@ def release_standing(n_active, a, net, cells, routes, cell_release_group, group,
                 cells.standing[c] -= 1
                 released += 1
                 _turn_to_exit(i, a, net, routes, counters)
-    return released
+        i += 1
+    return released, i
 
 
 @njit(cache=True)

@@ -338,6 +338,7 @@ class Pedestrian(mesa.Agent):
         self.state = WALK_IN
         m.counters[C_ENTERED_NETWORK] += 1
         m.v0_walking[f] += self.v0_mps
+        m.n_walkers[f] += 1
 
     # -- choices ---------------------------------------------------------------------------------
     def choose_view_target(self, node: int, avoid_zone: int = -1) -> int:
@@ -481,6 +482,8 @@ class ReferenceCrowdModel(mesa.Model):
         self.held_for = [0] * n_edges
         self.held_prev = [0] * n_edges
         self.v0_walking = [0.0] * n_edges
+        self.n_walkers = [0] * n_edges
+        self.walker_pass = False       # swaps made while walkers move count the swapped as walkers
         self.sink_budget = [0.0] * n_nodes
         self.node_exited = [0] * n_nodes
         self.zone_open = [True] * n_zones
@@ -699,6 +702,9 @@ class ReferenceCrowdModel(mesa.Model):
             other.pos_m = 0.0
             other.end_wait()
             self.counters[C_SWAPS] += 1
+            if self.walker_pass:        # the other will not move again this step: it walks on g now
+                self.v0_walking[g] += other.v0_mps
+                self.n_walkers[g] += 1
         elif self.in_budget[c2] < 1.0:
             return _BLOCK_IN
         else:
@@ -822,11 +828,15 @@ class ReferenceCrowdModel(mesa.Model):
                         ped.wait_start_s = -1.0
                         self.counters[C_DIVERTED] += 1
                         self.unlink(ped, e, prev)
+                        self.v0_walking[e] += ped.v0_mps       # walking again, on this edge
+                        self.n_walkers[e] += 1
                         ped = nxt
                         continue
                 if ped.state == WALK_IN and self.t_s - ped.wait_start_s >= self.patience_s:
                     ped._give_up(WALK_OUT)
                     self.unlink(ped, e, prev)
+                    self.v0_walking[e] += ped.v0_mps
+                    self.n_walkers[e] += 1
                 else:
                     prev = ped
                 ped = nxt
@@ -838,6 +848,7 @@ class ReferenceCrowdModel(mesa.Model):
         self.held_prev = self.held_for
         self.held_for = [0] * len(self.held_for)
         self.v0_walking = [0.0] * len(self.v0_walking)
+        self.n_walkers = [0] * len(self.n_walkers)
         self.cell_queued = [0] * len(self.cell_queued)
         peds = self.arrived
         n = len(peds)
@@ -849,17 +860,24 @@ class ReferenceCrowdModel(mesa.Model):
                 self.counters[C_STARTED] += 1
                 ped.turn_to_exit()
         self._serve_queues(offset)
-        for k in range(n):
-            ped = peds[(offset + k) % n]
+        # The walkers not in a queue when the pass begins move, from the start index round (someone
+        # who leaves a queue by a counterflow swap during the pass moves on next step).
+        movers = [peds[(offset + k) % n] for k in range(n)]
+        movers = [ped for ped in movers if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.q_edge < 0]
+        self.walker_pass = True
+        for ped in movers:
+            self.counters[C_WALKER_MOVES] += 1
+            ped.step()
             if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.q_edge < 0:
-                self.counters[C_WALKER_MOVES] += 1
-                ped.step()
-        self._queue_stats_and_gates()
-        for ped in peds:
-            if (ped.state == WALK_IN or ped.state == WALK_OUT) and ped.edge >= 0 and ped.q_edge < 0:
+                # Still walking after its move: its free speed counts on its edge.
                 self.v0_walking[ped.edge] += ped.v0_mps
-                if self.q_len[ped.edge] > 0 and self.q_status[ped.edge] == _BLOCK_GATE:
-                    self.cell_queued[self.edge_cell[ped.edge]] += 1
+                self.n_walkers[ped.edge] += 1
+        self.walker_pass = False
+        self._queue_stats_and_gates()
+        # Walkers walking up to a queue held at a gate are joining it.
+        for e in range(len(self.n_walkers)):
+            if self.q_len[e] > 0 and self.q_status[e] == _BLOCK_GATE:
+                self.cell_queued[self.edge_cell[e]] += self.n_walkers[e]
         for ped in peds:
             if ped.state == AT_SOURCE:
                 ped.enter_from_source()

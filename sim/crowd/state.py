@@ -423,6 +423,8 @@ def move_people(engine: CrowdEngine, zone: int, delta: int, rng: np.random.Gener
         back = (a.source_node[chosen] >= 0) & (a.state[chosen] != K.WALK_OUT) & (not engine.arrivals_over)
         to_src, to_exit = chosen[back], chosen[~back]
         a.state[to_src] = K.AT_SOURCE
+        if to_src.size:
+            engine.first_at_source = min(engine.first_at_source, int(to_src.min()))
         a.state[to_exit] = K.EXITED
         a.edge[chosen] = -1
         a.pos_m[chosen] = 0.0
