@@ -232,6 +232,16 @@ def test_tunnel_not_on_the_map_and_too_short_convoys_are_clean_errors(tmp_path):
         compile_traffic(scenario_from_dict(data, "t.toml"))
 
 
+@pytest.mark.parametrize("key, value", [("dt_s", 5e-324), ("duration_s", 1e300)])
+def test_steps_too_many_to_count_are_clean_errors(tmp_path, key, value):
+    """Found by the 10,000-case fuzz run: simulation.dt_s = 5e-324 passed "> 0" and the step count
+    overflowed; a step below 0.01 s or a run above a week is now refused by the schema."""
+    data = tunnel_scenario(tmp_path, {"p": {"control": "fixed", "motor_s": 600, "convoy_s": 600}})
+    data["simulation"][key] = value
+    with pytest.raises(ScenarioError, match=rf"simulation\.{key}"):
+        scenario_from_dict(data, "t.toml")
+
+
 # ------------------------------------------------------------------------------- real OSM extract
 
 def test_engine_runs_on_the_real_extract_through_dalian_road_tunnel(tmp_path, shared_osm):

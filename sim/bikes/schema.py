@@ -6,15 +6,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..core.schema import Profile, ScenarioBase, Strict
+from ..core.schema import MAX_DURATION_S, Profile, ScenarioBase, Strict
 from ..core.weather import WeatherSpec
 
 __all__ = ["BikeScenario", "BikeSimulationSpec", "StationSpec", "ExitChoiceSpec", "BikeDemandSpec", "PoolSpec",
            "VanSpec", "BikePlanSpec"]
 
 
-#: Bounds that keep a run finite in time: steps = duration_s / dt_s <= 6 million.
-MAX_DURATION_S = 7 * 86_400.0
+#: Smallest step: with MAX_DURATION_S, steps = duration_s / dt_s <= 6 million.
 MIN_DT_S = 0.1
 
 

@@ -19,7 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .errors import ScenarioError
 
 __all__ = ["Strict", "ScenarioBase", "MapDefaultsSpec", "Profile", "check_profile", "format_pydantic", "validate_as",
-           "parse_override", "apply_overrides", "read_scenario_data", "scenario_toml"]
+           "parse_override", "apply_overrides", "read_scenario_data", "scenario_toml", "MAX_DURATION_S"]
+
+#: Longest simulated time of any run (a week): with each kind's smallest step the number of steps
+#: stays finite and countable (a found case: dt_s = 5e-324 made it infinite).
+MAX_DURATION_S = 7 * 86_400.0
 
 
 class Strict(BaseModel):

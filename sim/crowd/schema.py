@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ..core.schema import Profile, ScenarioBase, Strict
+from ..core.schema import MAX_DURATION_S, Profile, ScenarioBase, Strict
 from ..core.weather import WeatherSpec
 from .sensors import LiveSpec, SensorSpec, check_sensor_refs
 
@@ -29,8 +29,8 @@ Selector = Annotated[str, AfterValidator(check_selector)]
 
 
 class SimulationSpec(Strict):
-    duration_s: float = Field(gt=0, description="simulated time (s)")
-    dt_s: float = Field(1.0, gt=0, le=5, description="time step (s)")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S, description="simulated time (s), at most a week")
+    dt_s: float = Field(1.0, ge=0.05, le=5, description="time step (s)")
     seed: int = Field(0, ge=0)
     route_interval_s: float = Field(60.0, gt=0, description="how often routes follow congestion (s)")
     max_cell_m: float = Field(

@@ -332,14 +332,16 @@ class NetworkHotspot:
         self.wall_s += time.perf_counter() - t0
 
     def _sample(self) -> None:
+        """The local density over the area (one field for the heat map and every measurement area)."""
         sim = self.sim
         n, a = sim.n, sim.a
-        x, y = a.x_m[:n], a.y_m[:n]
-        self.monitor.sample(sim.t_s, x, y, a.speed_mps[:n])
+        x, y = np.ascontiguousarray(a.x_m[:n]), np.ascontiguousarray(a.y_m[:n])
         if n:
-            gaussian_local_density(n, np.ascontiguousarray(x), np.ascontiguousarray(y), self.heat_x0, self.heat_y0,
-                                   self.heat_cell_m, self._heat_now, LOCAL_DENSITY_RADIUS_M)
+            gaussian_local_density(n, x, y, self.heat_x0, self.heat_y0, self.heat_cell_m, self._heat_now,
+                                   LOCAL_DENSITY_RADIUS_M)
             np.maximum(self.heat_peak, self._heat_now, out=self.heat_peak)
+        self.monitor.sample_field(sim.t_s, x, y, np.ascontiguousarray(a.speed_mps[:n]), self._heat_now,
+                                  self.heat_x0, self.heat_y0, self.heat_cell_m)
 
     # ------------------------------------------------------------------ checks and results
     @property

@@ -456,3 +456,29 @@ def gaussian_local_density(n, px, py, x0, y0, h, out, radius_m):
                 d2 = (xc - px[j]) ** 2 + (yc - py[j]) ** 2
                 if d2 <= 9.0 * r2:
                     out[a, b] += norm * np.exp(-d2 / r2)
+
+
+@njit(cache=True)
+def polygon_counts(n, px, py, speed, ring_start, ring_x, ring_y, out_count, out_speed_sum):
+    """People inside each simple polygon (ring ``p``: vertices ``ring_start[p]:ring_start[p+1]``, by
+    the crossing-number test) and the sum of their speeds; a point on an edge may fall either way."""
+    for p in range(ring_start.shape[0] - 1):
+        lo, hi = ring_start[p], ring_start[p + 1]
+        count = 0
+        total = 0.0
+        for j in range(n):
+            x, y = px[j], py[j]
+            inside = False
+            k = hi - 1
+            for i in range(lo, hi):
+                yi, yk = ring_y[i], ring_y[k]
+                if (yi > y) != (yk > y):
+                    x_cross = ring_x[i] + (y - yi) * (ring_x[k] - ring_x[i]) / (yk - yi)
+                    if x < x_cross:
+                        inside = not inside
+                k = i
+            if inside:
+                count += 1
+                total += speed[j]
+        out_count[p] = count
+        out_speed_sum[p] = total

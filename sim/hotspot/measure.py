@@ -25,7 +25,7 @@ from scipy.spatial import Voronoi
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from .errors import GeometryError, ParameterError
-from .kernels import gaussian_local_density
+from .kernels import gaussian_local_density, polygon_counts
 
 __all__ = ["classic_density", "voronoi_cells", "voronoi_density", "density_map", "flow_from_crossings",
            "mean_speed", "CrowdMonitor", "LOCAL_DENSITY_RADIUS_M"]
@@ -173,6 +173,16 @@ class CrowdMonitor:
             if not mask.any():
                 mask[ny // 2, nx // 2] = True
             self._grids.append((poly, minx, miny, cell_m, np.zeros((ny, nx)), mask))
+        # Simple polygons (no holes) as rings for the compiled count (:meth:`sample_field`).
+        polys = [g[0] for g in self._grids]
+        self._simple = all(isinstance(q, Polygon) and not q.interiors for q in polys)
+        if self._simple:
+            rings = [np.asarray(q.exterior.coords)[:-1] for q in polys]
+            self._ring_start = np.concatenate([[0], np.cumsum([len(r) for r in rings])]).astype(np.int64)
+            self._ring_x = np.ascontiguousarray(np.concatenate([r[:, 0] for r in rings]))
+            self._ring_y = np.ascontiguousarray(np.concatenate([r[:, 1] for r in rings]))
+            self._area_m2 = np.array([q.area for q in polys])
+        self._field_masks: tuple | None = None      # (grid key, per-area masks of a caller's field)
         self.t_s: list[float] = []
         self.classic_ppm2 = {n: [] for n in self.names}
         self.max_local_ppm2 = {n: [] for n in self.names}
@@ -203,6 +213,51 @@ class CrowdMonitor:
                     self._above_s[name][k] += dt
             if speed_mps is not None:
                 self.mean_speed_mps[name].append(mean_speed(x, y, speed_mps, poly))
+
+    def sample_field(self, t_s: float, x_m: np.ndarray, y_m: np.ndarray, speed_mps: np.ndarray,
+                     field: np.ndarray, x0: float, y0: float, cell_m: float) -> None:
+        """As :meth:`sample`, with the local density given as ``field`` (p/m2 on a grid of ``cell_m``
+        cells from (x0, y0), e.g. the caller's heat map, computed once for all areas): each area's
+        peak is the field's maximum over the cells whose centres lie in it.  Counts and speeds are
+        compiled (:func:`~.kernels.polygon_counts`); an empty crowd costs nothing but the zeros."""
+        if not self._simple:
+            self.sample(t_s, x_m, y_m, speed_mps)
+            return
+        dt = 0.0 if self._last_t is None else t_s - self._last_t
+        if dt < 0:
+            raise ParameterError(f"t_s: samples must go forward in time, got {t_s!r} after {self._last_t!r}")
+        self._last_t = t_s
+        self.t_s.append(float(t_s))
+        n = x_m.size
+        if n == 0:
+            for name in self.names:
+                self.classic_ppm2[name].append(0.0)
+                self.max_local_ppm2[name].append(0.0)
+                self.mean_speed_mps[name].append(float("nan"))
+            return
+        key = (field.shape, float(x0), float(y0), float(cell_m))
+        if self._field_masks is None or self._field_masks[0] != key:
+            ny, nx = field.shape
+            gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * cell_m, y0 + (np.arange(ny) + 0.5) * cell_m)
+            masks = []
+            for poly, *_ in self._grids:
+                mask = shapely.intersects_xy(poly, gx.ravel(), gy.ravel()).reshape(gy.shape)
+                if not mask.any():                   # an area smaller than a cell: its nearest cell
+                    c = poly.centroid
+                    mask[min(ny - 1, max(0, int((c.y - y0) / cell_m))), min(nx - 1, max(0, int((c.x - x0) / cell_m)))] = True
+                masks.append(mask)
+            self._field_masks = (key, masks)
+        counts = np.zeros(len(self.names), dtype=np.int64)
+        speed_sum = np.zeros(len(self.names))
+        polygon_counts(n, x_m, y_m, speed_mps, self._ring_start, self._ring_x, self._ring_y, counts, speed_sum)
+        for k, name in enumerate(self.names):
+            self.classic_ppm2[name].append(float(counts[k]) / self._area_m2[k])
+            peak = float(field[self._field_masks[1][k]].max())
+            self.max_local_ppm2[name].append(peak)
+            for j, thr in enumerate(self.THRESHOLDS_PPM2):
+                if peak >= thr:
+                    self._above_s[name][j] += dt
+            self.mean_speed_mps[name].append(float(speed_sum[k] / counts[k]) if counts[k] else float("nan"))
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per area: max classic and local density (p/m2), seconds above 4 and 5 p/m2 (local density)."""

@@ -39,7 +39,7 @@ class HotspotSpec(Strict):
         "none", description="'one_way': a barrier down the middle of flights and landings, up on the right, down "
                             "on the other half")
     barrier_width_m: float = Field(0.2, gt=0, le=2)
-    dt_s: float = Field(0.05, gt=0, le=0.25, description="the area's time step; the network step must be a multiple")
+    dt_s: float = Field(0.05, ge=0.001, le=0.25, description="the area's time step; the network step must be a multiple")
     time_gap_s: float = Field(0.8, gt=0, description="CSM time gap (docs/hotspot.md: calibrated)")
     radius_m: float = Field(0.18, gt=0, le=0.5, description="body radius")
     sample_every_s: float = Field(0.5, gt=0, description="how often densities are measured")

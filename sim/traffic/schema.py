@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..core.schema import Profile, ScenarioBase, Strict
+from ..core.schema import MAX_DURATION_S, Profile, ScenarioBase, Strict
 
 __all__ = ["TrafficScenario", "VEHICLE_CLASSES", "TrafficSimulationSpec", "VehicleSpec", "SignalSpec",
            "TunnelSpec", "PlanSpec", "DemandSpec", "AreaSpec", "PlaceSpec"]
@@ -21,8 +21,8 @@ VEHICLE_CLASSES = ("car", "bus", "bicycle", "ebike", "police")
 
 
 class TrafficSimulationSpec(Strict):
-    duration_s: float = Field(gt=0, description="simulated time (s)")
-    dt_s: float = Field(0.5, gt=0, le=2, description="time step (s); IDM is integrated ballistically")
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S, description="simulated time (s), at most a week")
+    dt_s: float = Field(0.5, ge=0.01, le=2, description="time step (s); IDM is integrated ballistically")
     seed: int = Field(0, ge=0)
     route_interval_s: float = Field(120.0, gt=0, description="how often routes follow measured speeds (s)")
     start_clock: str = Field("00:00", pattern=r"^\d{1,2}:\d{2}$", description="wall clock at t=0, for plots")
