@@ -3,7 +3,7 @@ side by side.
 
     streamlit run app.py
 
-Three pages (``?page=crowd|bikes|tunnel``):
+Pages (``?page=crowd|bikes|tunnel|live|hotspot``):
 
 * **Crowd caps**: "The answer over seeds" (:func:`sim.study.advise.advise`, as ``citytwin advise``):
   the highest cap (and best plan) whose probability of breaking the safety criterion is shown below a
@@ -20,6 +20,10 @@ Three pages (``?page=crowd|bikes|tunnel``):
 * **Tunnel plans**: phase plans of a traffic scenario with a tunnel (``[tunnel]`` and its ``[plans.NAME]``;
   only those are listed, and the page says so when there is none) on the same trips; queues per portal
   with the phases, waits and throughput per mode, the plan with the lowest mean wait per mode.
+* **Hotspots**: a ``kind = "hotspot"`` scenario (stairs run as a 2D crowd inside the network run): per
+  hotspot the local density, its peak and the seconds above 4 and 5 p/m2 in each measurement area, the
+  peak heat map, and the local density at any moment of the run (a frame slider over
+  ``hotspot_NAME_frames.npz``'s frames).
 
 Every page takes a shipped scenario or an uploaded file (validated with the CLI's errors, never
 executed), takes ``citytwin run``'s ``--seed``/``--set`` as run options, and offers the run's
@@ -57,7 +61,8 @@ from sim.traffic.plots import plan_comparison_figure, portal_queues_figure
 from sim.kinds import scenario_from_dict
 from sim.study.sweep import RISK_NAME, TABLE_NAME, load_sweep
 
-PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans", "live": "Live"}
+PAGES = {"crowd": "Crowd caps", "tunnel": "Tunnel plans", "bikes": "Bike plans", "live": "Live",
+         "hotspot": "Hotspots: 2D crowds on the stairs"}
 HEAVY_RAIN_MM_PER_H = 15.0          # the rain slider's start on a dry bikes scenario (as bund_bikes_rain.toml)
 UPLOAD = "Upload a scenario file..."
 DEFAULT_CAPS = "40,000, 60,000, 80,000, none"
@@ -259,7 +264,8 @@ def pick_scenario(kind: str, page: str, fits=None, none_text: str = ""):
     source = str(C.SCENARIO_DIR / Path(upload.name).name)
     data = C.scenario_data_from_toml(upload.getvalue(), source)
     if data.get("kind", "crowd") != kind:
-        other = {"crowd": PAGES["crowd"], "traffic": PAGES["tunnel"], "bikes": PAGES["bikes"]}.get(
+        other = {"crowd": PAGES["crowd"], "traffic": PAGES["tunnel"], "bikes": PAGES["bikes"],
+                 "hotspot": PAGES["hotspot"]}.get(
             data.get("kind", "crowd"), "another")
         raise SimError(f"{upload.name} is a {data.get('kind', 'crowd')!r} scenario; open it on the {other} page")
     return data, source, True
@@ -898,6 +904,154 @@ def live_panel(folder: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Hotspots: areas run as 2D crowds inside a network run (kind = "hotspot").
+# ---------------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def hotspot_result(scenario_json: str, source: str, seed: int) -> dict:
+    """One hotspot run (``sim.kinds.build_run(...).run()``, as ``citytwin run``), with its progress bar:
+    the summary, per hotspot its density frames, outline and peak map (PNG), and the run's files."""
+    from sim.core.results import provenance, summary_json, timeseries_csv
+    from sim.core.results import scenario_json as scenario_text
+    from sim.crowd.plots import start_clock_of
+    from sim.hotspot.frames import frames_of
+    from sim.hotspot.plots import hotspot_figure, outline_of
+    from sim.kinds import build_run
+
+    scenario = scenario_from_dict(json.loads(scenario_json), source)
+    run = build_run(scenario, seed=seed)
+    summary = {**run.run(callback=_progress(scenario.name)), "provenance": provenance(scenario, run.seed_value)}
+    with plot_lock():
+        peak_png = {name: figure_png(hotspot_figure(h, f"{scenario.name}: {name}"), dpi=90)
+                    for name, h in run.hotspots.items()}
+    return {"summary": summary, "frames": {name: frames_of(h) for name, h in run.hotspots.items()},
+            "outlines": {name: outline_of(h.area) for name, h in run.hotspots.items()}, "peak_png": peak_png,
+            "start_clock": start_clock_of(scenario),
+            "files": {"summary.json": summary_json(summary),
+                      "timeseries.csv": timeseries_csv(run.timeseries_rows(), list(run.TIMESERIES_COLUMNS)),
+                      "scenario.json": scenario_text(scenario.to_dict())}}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def hotspot_frame_png(key: str, name: str, k: int, title: str, _frames, _outline, start_clock: str | None) -> bytes:
+    from sim.hotspot.plots import frame_png
+
+    with plot_lock():
+        return frame_png(_frames, k, _outline, title, start_clock)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def hotspot_frames_npz(key: str, name: str, _frames) -> bytes:
+    """``hotspot_NAME_frames.npz`` of a run, as ``citytwin run`` writes it."""
+    from sim.hotspot.frames import frames_npz_bytes
+    return frames_npz_bytes(_frames)
+
+
+def _show_fits(base, overrides: list[str]) -> list[str]:
+    """A shortened run ends its show with it (``show.end_s`` at the new ``simulation.duration_s``, put
+    before the free settings so that one given there wins)."""
+    prefix = "simulation.duration_s="
+    if not overrides or not overrides[0].startswith(prefix) or getattr(base, "show", None) is None:
+        return overrides
+    duration_s = float(overrides[0][len(prefix):])
+    if base.show.end_s <= duration_s:
+        return overrides
+    return [overrides[0], f"show.end_s={duration_s!r}", *overrides[1:]]
+
+
+def _mmss(t_s: float) -> str:
+    """``t_s`` as minutes:seconds (whole seconds)."""
+    whole = round(t_s)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def hotspot_page() -> None:
+    st.header("Hotspots: 2D crowds on the stairs")
+    st.caption("Runs a hotspot scenario (`kind = \"hotspot\"`: a stairway run as a two-dimensional crowd inside "
+               "the network run, as `citytwin run` does) and shows, per hotspot, the local density in each "
+               "measurement area (Gaussian estimate, Helbing et al. 2007), the peak heat map, and the local "
+               "density at any moment of the run.  A shorter run ends the show with it.")
+    inputs, _ = st.columns([2, 1])
+    with inputs:
+        try:
+            picked = pick_scenario("hotspot", "hotspot")
+            if picked is None:
+                return
+            data, source, uploaded = picked
+            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+        except SimError as exc:
+            st.error(str(exc))
+            return
+        if base.description:
+            st.caption(base.description)
+        choice_key = _slug(source)[-40:]
+        seed, extra = run_options("hotspot", base, choice_key)
+        run = st.button("Run", type="primary", key="hotspot_run")
+    if run:
+        overrides = _show_fits(base, extra)
+        try:
+            scenario = C.validate_scenario(data, source, overrides, map_dir=C.MAP_DIR if uploaded else None)
+            key = _scenario_key(scenario)
+            result = hotspot_result(key, source, seed)
+        except SimError as exc:
+            run_error(exc)
+            return
+        st.session_state["hotspot"] = {
+            "key": _result_key(key, source, seed), "result": result,
+            "caption": f"{base.name}; seed {seed}" + (f"; settings {', '.join(overrides)}" if overrides else "")}
+    if "hotspot" in st.session_state:
+        hotspot_results(st.session_state["hotspot"])
+
+
+def hotspot_results(state: dict) -> None:
+    result = state["result"]
+    summary = result["summary"]
+    st.subheader("Result")
+    st.caption(f"Run shown: {state['caption']}")
+    if not summary.get("agents_conserved", True):
+        st.error("Agent conservation failed: see summary.json.")
+    for name, h in summary["hotspots"].items():
+        sep = "one-way lanes" if h["separation"] == "one_way" else "no separation"
+        st.markdown(f"### {name} ({sep}, {h['area_m2']:g} m2)")
+        st.caption(f"Went in {h['handed_in']:,}, came out {h['handed_out']:,}; most in the area at once "
+                   f"{h['max_inside']:,}; most waiting on the network at its entries {h['max_entry_queue']:,}; "
+                   f"densest point of the whole area {h['max_local_density_ppm2']:.2f} p/m2.")
+        rows = [{"area": area.replace("_", " "), "max local density (p/m2)": v["max_local_density_ppm2"],
+                 "max N/A density (p/m2)": v["max_classic_density_ppm2"],
+                 "s above 4 p/m2": v["time_above_4_ppm2_s"], "s above 5 p/m2": v["time_above_5_ppm2_s"]}
+                for area, v in h["areas"].items()]
+        st.table(pd.DataFrame(rows).set_index("area"))
+        st.markdown("**Peak local density, and the densest point of each area over time** (4 p/m2 is critical "
+                    "for a moving crowd, above 5 dangerous)")
+        st.image(result["peak_png"][name])
+        hotspot_frames(state["key"], name, result["frames"][name], result["outlines"][name], result["start_clock"])
+    st.markdown("**Downloads** (as `citytwin run` writes them)")
+    downloads(result["files"], _slug(summary["scenario"])[:40], f"hotspot_dl_{state['key']}")
+    from sim.hotspot.frames import frames_file_name
+
+    columns = st.columns(max(1, len(result["frames"])))
+    for column, (name, frames) in zip(columns, result["frames"].items()):
+        column.download_button(frames_file_name(name), hotspot_frames_npz(state["key"], name, frames),
+                               file_name=frames_file_name(name), mime="application/octet-stream",
+                               key=f"hotspot_dl_{state['key']}_{name}_frames")
+
+
+@st.fragment
+def hotspot_frames(key: str, name: str, frames, outline, start_clock: str | None) -> None:
+    """The local density at one moment (a frame of the run); the slider reruns only this part."""
+    times = [float(t) for t in frames.t_s]
+    if not times:
+        st.info("No density frame: the run was shorter than hotspots.NAME.frame_every_s.")
+        return
+    st.markdown(f"**Local density over time** (a frame every {times[1] - times[0] if len(times) > 1 else times[0]:g} s "
+                f"of simulated time; move the slider; same colours as the peak map)")
+    t_s = st.select_slider("Time (minutes:seconds from the start)", options=times, value=times[-1],
+                           format_func=_mmss, key=f"hotspot_frame_{key}_{name}")
+    k = frames.index_at(t_s)
+    st.image(hotspot_frame_png(key, name, k, name, frames, outline, start_clock))
+
+
+# ---------------------------------------------------------------------------------------------
 
 def main() -> None:
     st.set_page_config(page_title="citytwin", layout="wide")
@@ -913,7 +1067,8 @@ def main() -> None:
     page = keys[[PAGES[k] for k in keys].index(label)]
     if st.query_params.get("page") != page:
         st.query_params["page"] = page
-    {"crowd": crowd_page, "tunnel": tunnel_page, "bikes": bikes_page, "live": live_page}[page]()
+    {"crowd": crowd_page, "tunnel": tunnel_page, "bikes": bikes_page, "live": live_page,
+     "hotspot": hotspot_page}[page]()
 
 
 main()

@@ -317,6 +317,47 @@ way("Yuanmingyuan Road", ["yuanmingyuan_north_end", "yuanmingyuan_x_beijing"],
     highway="residential", lanes="2", oneway="no", **SIDEWALKS)
 
 
+# ------------------------------------------------ Chen Yi Square stairs drawn as areas (2D hotspot)
+def stair_areas(name: str, low: str, high: str, width_m: float, parts: list[tuple[str, float]]) -> None:
+    """The surface of stairway ``name`` (the way from ``low`` up to ``high``) as closed ways, one per
+    flight (``area:highway=steps``) and landing (``area:highway=pedestrian``), ``parts`` in order from
+    the foot with their plan lengths, centred on the way; neighbours share their edge's nodes.  These
+    are OSM's outlines of a highway's surface: the loader keeps them out of the walk network and
+    ``sim.hotspot.osm_areas`` draws a 2D hotspot from them."""
+    (la, lo), (lb, lob) = POINTS[low], POINTS[high]
+    east, north = (lob - lo) * M_PER_DEG_LON, (lb - la) * M_PER_DEG_LAT
+    length = math.hypot(east, north)
+    ux, uy = east / length, north / length           # along the way, upwards
+    vx, vy = -uy, ux                                 # across, to the left going up
+    cut = (length - sum(m for _, m in parts)) / 2
+    cuts = [cut]
+    for _, m in parts:
+        cuts.append(cuts[-1] + m)
+    keys = []
+    for k, s_m in enumerate(cuts):
+        row = []
+        for side in (-1, 1):
+            x, y = ux * s_m + vx * side * width_m / 2, uy * s_m + vy * side * width_m / 2
+            row.append(point(f"{low}_area_{k}_{'lr'[side > 0]}", la + y / M_PER_DEG_LAT, lo + x / M_PER_DEG_LON))
+        keys.append(row)
+    n_flight = n_landing = 0
+    for k, (kind, _) in enumerate(parts):
+        if kind == "flight":
+            n_flight += 1
+            label, tags = f"{name}, flight {n_flight}", dict(area__highway="steps", incline="up")
+        else:
+            n_landing += 1
+            label, tags = f"{name}, landing {n_landing}", dict(area__highway="pedestrian")
+        (l0, r0), (l1, r1) = keys[k], keys[k + 1]
+        way(label, [l0, r0, r1, l1, l0], **tags)
+
+
+# The flights and landing of the Chen Yi Square stairs (two flights and a landing under 20 m2, as
+# described for 31 December 2014; plan lengths as scenarios/bund_newyear_stairs.toml uses them).
+stair_areas("Chen Yi Square stairs", "chen_yi_square_1", "prom_chen_yi", 6.0,
+            [("flight", 2.7), ("landing", 3.0), ("flight", 2.4)])
+
+
 # -------------------------------------------------------------------------------- checks, output
 def metres(a: str, b: str) -> float:
     (la1, lo1), (la2, lo2) = POINTS[a], POINTS[b]
@@ -328,7 +369,7 @@ FOOT_HIGHWAYS = ("footway", "pedestrian", "steps")
 
 def is_walkable(tags: dict[str, str]) -> bool:
     """Walkable as the loader sees it: a foot way, or a road with sidewalks on both sides."""
-    return tags["highway"] in FOOT_HIGHWAYS or tags.get("sidewalk") == "both"
+    return tags.get("highway") in FOOT_HIGHWAYS or tags.get("sidewalk") == "both"
 
 
 def check() -> None:
@@ -343,7 +384,7 @@ def check() -> None:
     problems += [f"walkable way {n!r} has no width" for n, _, t in WAYS
                  if is_walkable(t) and "width" not in t and t.get("sidewalk") != "both"]
     road_nodes = {k for _, keys, t in WAYS if t.get("sidewalk") == "separate" for k in keys}
-    foot_nodes = {k for _, keys, t in WAYS if t["highway"] in FOOT_HIGHWAYS for k in keys}
+    foot_nodes = {k for _, keys, t in WAYS if t.get("highway") in FOOT_HIGHWAYS for k in keys}
     problems += [f"footway shares node {k!r} with a sidewalk=separate road" for k in road_nodes & foot_nodes]
     parent = {k: k for _, keys, t in WAYS if is_walkable(t) for k in keys}
 

@@ -30,6 +30,7 @@ TYPHOON = ROOT / "scenarios" / "typhoon_tunnel_convoy.toml"
 OAKLAND_TRAFFIC = ROOT / "scenarios" / "oakland_evening_traffic.toml"   # no tunnel
 BIKES_DRY = ROOT / "scenarios" / "bund_bikes_dry.toml"
 BIKES_RAIN = ROOT / "scenarios" / "bund_bikes_rain.toml"
+NEWYEAR = ROOT / "scenarios" / "bund_newyear_stairs.toml"     # kind = "hotspot"
 UPLOAD = "Upload a scenario file..."
 
 
@@ -441,6 +442,50 @@ def test_bike_scenario_upload_runs_on_the_bike_page():
     assert at.success[0].value.startswith("Fewest unmet pickups: none (")
     wrong = _upload(_app("bikes"), "bikes", "night.toml", RAIN.read_bytes())
     assert "open it on the Crowd caps page" in wrong.error[0].value
+
+
+def test_hotspot_page_runs_the_stairs_and_slides_through_density_frames(monkeypatch):
+    """A 3-minute New Year's Eve run on the Hotspots page: the table per measurement area is the run's
+    summary (as a plain run with the same settings gives it), the peak map, and a frame slider whose
+    move draws the frame at the chosen time."""
+    import sim.hotspot.plots
+    from sim.kinds import build_run
+
+    drawn = []
+    real = sim.hotspot.plots.frame_png
+    monkeypatch.setattr(sim.hotspot.plots, "frame_png",
+                        lambda frames, k, *a, **kw: drawn.append(float(frames.t_s[k])) or real(frames, k, *a, **kw))
+    at = _app("hotspot")
+    _no_errors(at)
+    assert "Hotspots: 2D crowds on the stairs" in at.sidebar.radio[0].options
+    _choose_scenario(at, "hotspot", NEWYEAR)
+    _set_short_run(at, "hotspot", 3)
+    at.button(key="hotspot_run").click().run()
+    _no_errors(at)
+    table = at.table[0].value
+    assert list(table.columns) == ["max local density (p/m2)", "max N/A density (p/m2)", "s above 4 p/m2",
+                                   "s above 5 p/m2"]
+    assert {"flight 1", "landing 1", "flight 2"} <= set(table.index)
+    assert table["max local density (p/m2)"].max() > 0
+    plain = build_run(load_scenario(NEWYEAR, ["simulation.duration_s=180.0", "show.end_s=180.0"]), seed=2014)
+    areas = plain.run()["hotspots"]["chen_yi_stairs"]["areas"]
+    assert table.loc["landing 1", "max local density (p/m2)"] == areas["landing_1"]["max_local_density_ppm2"]
+    assert table.loc["landing 1", "s above 5 p/m2"] == areas["landing_1"]["time_above_5_ppm2_s"]
+    assert len(at.get("image")) == 2                     # the peak map and one frame
+    slider = _by_key_part(at.select_slider, "hotspot_frame")
+    assert slider.value == 180.0 and len(slider.options) == 18 and drawn == [180.0]
+    slider.set_value(60.0).run()
+    _no_errors(at)
+    assert _by_key_part(at.select_slider, "hotspot_frame").value == 60.0 and drawn == [180.0, 60.0]
+    assert len(at.get("image")) == 2
+    assert {"summary.json", "hotspot_chen_yi_stairs_frames.npz"} <= {b.label for b in at.get("download_button")}
+
+
+def test_hotspot_and_crowd_pages_send_an_upload_of_the_other_kind_to_its_page():
+    wrong = _upload(_app("hotspot"), "hotspot", "night.toml", RAIN.read_bytes())
+    assert not wrong.exception and "open it on the Crowd caps page" in wrong.error[0].value
+    wrong = _upload(_app("crowd"), "crowd", "stairs.toml", NEWYEAR.read_bytes())
+    assert not wrong.exception and "open it on the Hotspots: 2D crowds on the stairs page" in wrong.error[0].value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ __all__ = ["Network", "LoadReport", "load_network", "load_graph", "network_from_
            "parse_speed_mps", "DEFAULT_LANES", "DEFAULT_MAXSPEED_KPH", "LOADER_VERSION"]
 
 #: Bumped whenever the loader's output changes: part of the disk-cache key.
-LOADER_VERSION = "13.2"
+LOADER_VERSION = "13.3"
 
 #: Highway values walked on by default (foot=no still forbids them).
 WALK_HIGHWAYS = {"footway", "pedestrian", "path", "steps", "living_street", "corridor", "track", "platform",
@@ -275,6 +275,7 @@ class Network:
     defaults: MapDefaults | None = None
     report: LoadReport | None = None
     pois: list[dict] = field(default_factory=list)   # named places off the links (see sim.core.places)
+    areas: list[dict] = field(default_factory=list)  # area:highway polygons: {"osm", "tags", "xy_m": (k, 2) ring, metres}
     way_node_osmid: np.ndarray | None = None      # every OSM node on a kept way (sorted) ...
     way_node_xy_m: np.ndarray | None = None       # ... and where it is (for ids removed by simplification)
     bike_lanes_on_roads: int = 2
@@ -522,6 +523,11 @@ def network_from_graph(graph, name: str = "network", defaults: MapDefaults | Non
         if raw.pois:
             px, py = _project(crs, np.array([p["lat"] for p in raw.pois]), np.array([p["lon"] for p in raw.pois]))
             pois = [{**p, "x_m": float(x), "y_m": float(y)} for p, x, y in zip(raw.pois, px, py)]
+    areas: list[dict] = []
+    if raw is not None:
+        for area in raw.areas:
+            ax, ay = _project(crs, np.asarray(area["lat"]), np.asarray(area["lon"]))
+            areas.append({"osm": area["osm"], "tags": area["tags"], "xy_m": np.column_stack([ax, ay])})
     net = Network(
         name=name, crs=crs,
         node_osmid=np.array([int(n) for n in nodes], dtype=np.int64),
@@ -544,7 +550,7 @@ def network_from_graph(graph, name: str = "network", defaults: MapDefaults | Non
         highway=[r["highway"] for r in rows], link_name=[r["name"] for r in rows],
         link_tags=[r["tags"] for r in rows], link_geometry_xy=[r["xy"] for r in rows],
         link_osmid=np.array([r["osmid"] for r in rows], dtype=np.int64),
-        defaulted=defaulted, defaults=defaults, pois=pois,
+        defaulted=defaulted, defaults=defaults, pois=pois, areas=areas,
         way_node_osmid=way_ids, way_node_xy_m=way_xy, bike_lanes_on_roads=defaults.bike_lanes_on_roads,
     )
     report = _report(net, raw, source or name, time.perf_counter() - t0)

@@ -75,6 +75,7 @@ class RawMap:
     nodes_total: int = 0
     free_nodes: int = 0              # nodes on no way (kept as nodes without links)
     pois: list[dict] = field(default_factory=list)
+    areas: list[dict] = field(default_factory=list)   # closed ``area:highway=*`` ways: {"osm", "tags", "lat", "lon"}
     way_node_ids: list[int] = field(default_factory=list)         # every node on a kept way
     way_node_latlon: list[tuple[float, float]] = field(default_factory=list)
     filtered_xml: bytes = b""         # the kept ways and their nodes, for osmnx
@@ -128,6 +129,11 @@ def read_osm_xml(path: str | Path, data: bytes | None = None) -> RawMap:
         refs = [int(nd.get("ref")) for nd in el.findall("nd")]
         referenced.update(refs)
         keep, reason = way_keep_reason(tags)
+        if "area:highway" in tags and len(refs) >= 4 and refs[0] == refs[-1] and all(r in nodes for r in refs):
+            # the surface of a highway drawn as a polygon (a stair flight, a landing): not a way to
+            # walk along, but the outline a 2D hotspot is drawn from (sim.hotspot.osm_areas)
+            out.areas.append({"osm": f"way/{el.get('id')}", "tags": tags,
+                              "lat": [nodes[r][0] for r in refs], "lon": [nodes[r][1] for r in refs]})
         if not keep:
             out.ways_ignored[reason] = out.ways_ignored.get(reason, 0) + 1
             present = [r for r in refs if r in nodes]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import shapely
+import shapely.affinity
 from shapely.geometry import Polygon, box
 
 from .errors import GeometryError
@@ -88,32 +89,84 @@ class StairArea:
 
     @classmethod
     def build(cls, layout: StairLayout) -> "StairArea":
+        """The area laid out along the way: rectangular flights and landings of the layout's lengths."""
         problems = layout.problems()
         if problems:
             raise GeometryError(problems)
-        a, w, wa = layout.apron_length_m, layout.width_m / 2, layout.apron_width_m / 2
-        x_end = layout.length_m
+        a, w = layout.apron_length_m, layout.width_m / 2
+        pieces, x = [], a
+        for k, flight in enumerate(layout.flights_m):
+            pieces.append(("flight", box(x, -w, x + flight, w)))
+            x += flight
+            if k < len(layout.landings_m):
+                pieces.append(("landing", box(x, -w, x + layout.landings_m[k], w)))
+                x += layout.landings_m[k]
         x_top = a + layout.stair_length_m
-        parts = [box(0.0, -wa, a, wa), box(a, -w, x_top, w), box(x_top, -wa, x_end, wa)]
+        return cls._assemble(layout, pieces, box(a, -w, x_top, w), x_top)
+
+    @classmethod
+    def from_outlines(cls, pieces: Sequence[tuple[str, Polygon]], *, apron_length_m: float = 5.0,
+                      apron_width_m: float = 12.0, separation: str = "none", barrier_width_m: float = 0.2,
+                      up_speed_mps: float = 0.58, down_speed_mps: float = 0.81, field_cell_m: float = 0.1,
+                      field: str = "areas") -> "StairArea":
+        """The area from drawn outlines (e.g. the map's ``area:highway`` polygons): ``pieces`` are
+        ``("flight" | "landing", polygon)`` in the way's frame (``x`` along the way upwards, ``y``
+        across, any origin); they must join into one stairway.  Level aprons are added at both ends as
+        in :meth:`build`; the layout recorded has the pieces' lengths along the way and their width."""
+        if not pieces or not any(kind == "flight" for kind, _ in pieces):
+            raise GeometryError([f"{field}: expected at least one stair flight (area:highway=steps), "
+                                 f"found {[kind for kind, _ in pieces]!r}"])
+        x_min = min(p.bounds[0] for _, p in pieces)
+        shifted = [(kind, shapely.affinity.translate(p, apron_length_m - x_min, 0.0))
+                   for kind, p in sorted(pieces, key=lambda kp: kp[1].bounds[0])]
+        outline = shapely.union_all([p for _, p in shifted])
+        if outline.geom_type != "Polygon":
+            raise GeometryError([f"{field}: the flights and landings do not join into one stairway "
+                                 f"({outline.geom_type} of {len(shifted)} pieces); draw them edge to edge"])
+        width = 2 * max(abs(outline.bounds[1]), abs(outline.bounds[3]))
+        flights = tuple(p.bounds[2] - p.bounds[0] for kind, p in shifted if kind == "flight")
+        landings = tuple(p.bounds[2] - p.bounds[0] for kind, p in shifted if kind != "flight")
+        layout = StairLayout(width_m=width, flights_m=flights, landings_m=landings[:max(len(flights) - 1, 0)],
+                             apron_length_m=apron_length_m, apron_width_m=max(apron_width_m, width),
+                             separation=separation, barrier_width_m=barrier_width_m, up_speed_mps=up_speed_mps,
+                             down_speed_mps=down_speed_mps, field_cell_m=field_cell_m)
+        problems = [f"{field}: {p}" for p in layout.problems() if not p.startswith("landings_m")]
+        if problems:
+            raise GeometryError(problems)
+        return cls._assemble(layout, shifted, outline, outline.bounds[2])
+
+    @classmethod
+    def _assemble(cls, layout: StairLayout, pieces: Sequence[tuple[str, Polygon]], outline: Polygon,
+                  x_top: float) -> "StairArea":
+        """Aprons, barrier, stairs, measurement areas, entries and exits around the stairway ``outline``
+        made of ``pieces`` (flights and landings), from ``x = apron_length_m`` to ``x_top``."""
+        a = layout.apron_length_m
+        wa = max(layout.apron_width_m, layout.width_m) / 2
+        x_end = x_top + a
+        # Drawn outlines need not end square to the way: the aprons reach to the outline's farthest
+        # point at each end, so no sliver of ground is left between them (laid-out boxes: no change).
+        xs = [x for x, _ in outline.exterior.coords]
+        foot_reach = max([x for x in xs if x <= a + 1.0], default=a)
+        top_reach = min([x for x in xs if x >= x_top - 1.0], default=x_top)
+        parts = [box(0.0, -wa, max(a, foot_reach), wa), outline, box(min(x_top, top_reach), -wa, x_end, wa)]
         area = shapely.union_all(parts)
+        if area.geom_type != "Polygon":
+            raise GeometryError([f"stairway: the aprons and the stairs do not join into one area ({area.geom_type})"])
         if layout.separation == "one_way":
             t = layout.barrier_width_m / 2
             area = area.difference(box(-1.0, -t, x_end + 1.0, t))
         stairs, areas = [], {}
-        x = a
         k_flight = k_landing = 0
-        for k, flight in enumerate(layout.flights_m):
-            k_flight += 1
-            poly = box(x, -w, x + flight, w)
-            stairs.append(Stair(name=f"flight_{k_flight}", polygon=poly, up=(1.0, 0.0),
-                                up_speed_mps=layout.up_speed_mps, down_speed_mps=layout.down_speed_mps))
-            areas[f"flight_{k_flight}"] = poly
-            x += flight
-            if k < len(layout.landings_m):
+        for kind, poly in pieces:
+            if kind == "flight":
+                k_flight += 1
+                stairs.append(Stair(name=f"flight_{k_flight}", polygon=poly, up=(1.0, 0.0),
+                                    up_speed_mps=layout.up_speed_mps, down_speed_mps=layout.down_speed_mps))
+                areas[f"flight_{k_flight}"] = poly
+            else:
                 k_landing += 1
-                areas[f"landing_{k_landing}"] = box(x, -w, x + layout.landings_m[k], w)
-                x += layout.landings_m[k]
-        areas["stairs"] = box(a, -w, x_top, w)              # flights and landings together
+                areas[f"landing_{k_landing}"] = poly
+        areas["stairs"] = outline                            # flights and landings together
         areas["foot_apron"] = box(0.0, -wa, a, wa)
         areas["top_apron"] = box(x_top, -wa, x_end, wa)
         if layout.separation == "one_way":

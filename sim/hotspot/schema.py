@@ -30,7 +30,11 @@ class HotspotSpec(Strict):
     """A stairway run in two dimensions (collision-free speed model, docs/hotspot.md)."""
 
     match: Selector = Field(description="the ways the area replaces (one stairway), e.g. 'name=Chen Yi Square stairs'")
-    flights_m: list[Length] = Field(min_length=1, description="plan length of each flight, from the foot (m)")
+    area_buffer_m: float | None = Field(
+        None, gt=0, le=20, description="draw the stairway from the map's area:highway outlines within this distance "
+                                       "of its ways (flights: area:highway=steps; sim.hotspot.osm_areas); omit: lay "
+                                       "it out along the ways from flights_m and landings_m")
+    flights_m: list[Length] = Field(default_factory=list, description="plan length of each flight, from the foot (m)")
     landings_m: list[Length] = Field(default_factory=list, description="plan length of each landing between flights (m)")
     width_m: float | None = Field(None, gt=0, le=50, description="stair width (omit: the ways' width on the map)")
     apron_length_m: float = Field(5.0, gt=0, le=30, description="level ground in the area before the foot and after the top")
@@ -43,12 +47,23 @@ class HotspotSpec(Strict):
     time_gap_s: float = Field(0.8, gt=0, description="CSM time gap (docs/hotspot.md: calibrated)")
     radius_m: float = Field(0.18, gt=0, le=0.5, description="body radius")
     sample_every_s: float = Field(0.5, gt=0, description="how often densities are measured")
+    frame_every_s: float = Field(
+        10.0, ge=0.001, le=600, description="how often the local-density field is kept as a frame of the heat map "
+                                            "over time (s; at least dt_s), written to hotspot_NAME_frames.npz")
     trajectory_fps: float = Field(
         2.0, ge=0, le=20, description="frames per second written to trajectories_NAME.txt (PedPy format; 0: none)")
     num_threads: int | None = Field(1, ge=1, description="Numba threads of the area's step (omit: Numba's default)")
 
     @model_validator(mode="after")
     def _layout(self) -> "HotspotSpec":
+        if self.area_buffer_m is not None:
+            if self.flights_m or self.landings_m:
+                raise ValueError("flights_m, landings_m: the stairway is drawn from the map's outlines "
+                                 "(area_buffer_m); give either area_buffer_m or flights_m and landings_m")
+            return self
+        if not self.flights_m:
+            raise ValueError("flights_m: expected the plan length of each flight from the foot (m), or "
+                             "area_buffer_m to draw the stairway from the map's area:highway outlines")
         if len(self.landings_m) != len(self.flights_m) - 1:
             raise ValueError(f"landings_m: expected {len(self.flights_m) - 1} landing(s) between "
                              f"{len(self.flights_m)} flights, got {len(self.landings_m)}")

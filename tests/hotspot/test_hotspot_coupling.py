@@ -151,8 +151,90 @@ def test_cli_run_writes_heat_map_and_pedpy_trajectories(tmp_path):
 def test_bad_hotspot_input_is_named():
     from sim.core.errors import ScenarioError
 
-    with pytest.raises(ScenarioError, match="landings_m"):
-        load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.landings_m=[]"])
+    with pytest.raises(ScenarioError, match="give either area_buffer_m or flights_m"):
+        load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.landings_m=[3.0]"])
+    with pytest.raises(ScenarioError, match="landings_m: expected 1 landing"):
+        load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.area_buffer_m=none", "hotspots.chen_yi_stairs.flights_m=[2.7, 2.4]"])
     sc = load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.match=name=Nanjing East Road underpass"])
     with pytest.raises(ValueError, match="steps with an incline|stairway"):
         build_run(sc, seed=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The local density over time: frames (coupling.py, frames.py, model.write_files, plots.frame_figure).
+# ---------------------------------------------------------------------------------------------
+
+def _frames_run(duration_s: float, frame_every_s: float, sample_every_s: float = 0.5, seed: int = 1):
+    run = _run(duration_s=duration_s, seed=seed,
+               extra=[f"hotspots.chen_yi_stairs.frame_every_s={frame_every_s}",
+                      f"hotspots.chen_yi_stairs.sample_every_s={sample_every_s}"])
+    _step_all(run)
+    return run, run.hotspots["chen_yi_stairs"]
+
+
+def test_frames_every_frame_every_s_and_bounded_by_the_peak():
+    """A frame every frame_every_s of simulated time (duration / frame_every_s of them), each the field of
+    the last sample: every frame a sample (frame_every_s = sample_every_s) gives the peak exactly; a frame
+    every fourth sample never exceeds it, and each of those frames is one of the first run's frames."""
+    each, every = _frames_run(60.0, frame_every_s=2.0, sample_every_s=2.0)
+    assert every.frames.shape == (30, *every.heat_peak.shape) and every.frames.dtype == np.float32
+    np.testing.assert_allclose(every.frames_t_s, 2.0 * np.arange(1, 31))
+    assert every.heat_peak.max() > 1.0
+    np.testing.assert_array_equal(every.frames.max(axis=0), every.heat_peak.astype(np.float32))
+    _, some = _frames_run(60.0, frame_every_s=8.0, sample_every_s=2.0)
+    assert some.frames.shape[0] == int(60.0 // 8.0) == 7
+    np.testing.assert_allclose(some.frames_t_s, 8.0 * np.arange(1, 8))
+    assert (some.frames <= some.heat_peak.astype(np.float32)).all()
+    np.testing.assert_array_equal(some.frames, every.frames[3::4])          # same seed: the same fields
+    assert each.summary()["hotspots"]["chen_yi_stairs"]["max_local_density_ppm2"] == pytest.approx(
+        float(every.heat_peak.max()), abs=1e-3)
+
+
+def test_frames_of_an_empty_area_are_zero_and_bad_frame_every_s_is_named():
+    from sim.hotspot.errors import ParameterError
+
+    run = _run(duration_s=20.0, extra=["hotspots.chen_yi_stairs.frame_every_s=0.5"])
+    h = run.hotspots["chen_yi_stairs"]
+    run.step()
+    assert h.frames.shape[0] == 2 and h.frame_every_s == pytest.approx(0.5)
+    assert h.sim.n == 0 and not h.frames.any()            # nobody has reached the stairs in the first second
+    h._heat_now[:] = 3.0                                  # a field left from an earlier sample ...
+    h._last_sample_n = 0                                  # ... but the last sample found the area empty
+    h._keep_frame()
+    assert h.frames.shape[0] == 3 and not h.frames[-1].any()
+    from sim.core.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="frame_every_s"):
+        load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.frame_every_s=0"])
+    with pytest.raises(ScenarioError, match="frame_every_s"):
+        load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.frame_every_s=601"])
+    with pytest.raises(ParameterError, match=r"hotspots\.chen_yi_stairs\.frame_every_s: .*dt_s = 0\.05"):
+        build_run(load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.frame_every_s=0.01"]), seed=1)
+    with pytest.raises(ParameterError, match=r"frame_every_s: .* MiB .*set frame_every_s to"):
+        build_run(load_scenario(SCENARIO, ["hotspots.chen_yi_stairs.frame_every_s=0.05",
+                                           "simulation.duration_s=604800", "show.end_s=600"]), seed=1)
+
+
+def test_write_files_writes_frames_that_load_back_equal(tmp_path):
+    from sim.hotspot.frames import load_frames
+    from sim.hotspot.plots import frame_figure, frame_png, outline_of
+
+    run, h = _frames_run(30.0, frame_every_s=10.0)
+    files = run.write_files(tmp_path, run.summary())
+    path = tmp_path / "hotspot_chen_yi_stairs_frames.npz"
+    assert path in files
+    back = load_frames(path)
+    np.testing.assert_array_equal(back.t_s, [10.0, 20.0, 30.0])
+    np.testing.assert_array_equal(back.frames, h.frames)
+    assert (back.x0_m, back.y0_m, back.cell_m) == (h.heat_x0, h.heat_y0, h.heat_cell_m)
+    assert back.index_at(24.0) == 1 and back.extent_m[1] - back.extent_m[0] == pytest.approx(
+        h.frames.shape[2] * h.heat_cell_m)
+    fig = frame_figure(back, 2, outline_of(h.area), title="t")
+    assert "local density at 0:30 from the start" in fig.axes[0].get_title()
+    png = frame_png(back, 2, outline_of(h.area), start_clock="23:25")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    with pytest.raises(IndexError, match="3 frame"):
+        frame_figure(back, 3, outline_of(h.area))
+    np.savez(tmp_path / "other.npz", t_s=np.zeros(2))
+    with pytest.raises(ValueError, match="not a hotspot frames file: no frames"):
+        load_frames(tmp_path / "other.npz")

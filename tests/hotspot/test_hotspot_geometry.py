@@ -67,3 +67,70 @@ def test_periodic_corridor_has_no_end_walls():
     g = HotspotGeometry(box(0, 0, 10, 2), directions={"east": (1, 0)}, periodic_x=True)
     assert _wall_length(g) == pytest.approx(20.0)
     assert g.period_x_m == 10.0
+
+
+def test_hotspot_errors_are_the_shared_errors():
+    """One house for errors: the CLI turns every SimError into one clean message (exit 2) and a
+    ConservationError into a stopped run (exit 3); hotspot errors are both kinds too."""
+    from sim.core import errors as shared
+    from sim.hotspot.errors import ConservationError, GeometryError, ParameterError
+    assert issubclass(GeometryError, shared.SimError) and issubclass(ParameterError, shared.SimError)
+    assert issubclass(ConservationError, shared.ConservationError)
+    err = ConservationError("inserted 3 != inside 2 + removed 0")
+    assert str(err) == "inserted 3 != inside 2 + removed 0" and isinstance(err, ValueError)
+
+
+# ------------------------------------------------------------------ a stairway drawn on the map
+
+def _bund_network():
+    from sim.core.osm import load_network
+    from tests.conftest import ROOT
+    return load_network(ROOT / "maps" / "bund.osm")
+
+
+def test_the_bund_map_draws_the_chen_yi_square_stairs_as_outlines_kept_off_the_network():
+    """maps/bund.osm outlines the two flights and the landing (area:highway=steps / pedestrian); the
+    loader keeps them as Network.areas, not as ways to walk along."""
+    net = _bund_network()
+    kinds = sorted(a["tags"]["area:highway"] for a in net.areas)
+    assert kinds == ["pedestrian", "steps", "steps"]
+    assert not any("flight" in name or "landing" in name for name in net.link_name)
+
+
+def test_stair_outlines_from_the_map_have_the_drawn_plan_lengths():
+    """The outlines, turned into the stairway's frame, measure what build_bund_map.py drew (2.7 m,
+    3.0 m, 2.4 m, 6 m wide) within 1% (the map's projection against the builder's flat degrees)."""
+    from sim.hotspot.layout import StairArea
+    from sim.hotspot.osm_areas import stair_outlines
+    net = _bund_network()
+    links = net.links_where("name", "Chen Yi Square stairs")
+    u, v = net.link_u[links[0]], net.link_v[links[0]]
+    pieces = stair_outlines(net, links, (net.node_x_m[u], net.node_y_m[u]), (net.node_x_m[v], net.node_y_m[v]),
+                            1.0, "hotspots.s.area_buffer_m")
+    area = StairArea.from_outlines(pieces)
+    assert area.layout.flights_m == pytest.approx((2.7, 2.4), rel=0.01)
+    assert area.layout.landings_m == pytest.approx((3.0,), rel=0.01)
+    assert area.layout.width_m == pytest.approx(6.0, rel=0.01)
+    assert area.areas["landing_1"].area == pytest.approx(18.0, rel=0.02)
+    assert area.walkable.geom_type == "Polygon"
+    with pytest.raises(GeometryError, match=r"hotspots\.s\.area_buffer_m: no area:highway outline within 0\.5 m"):
+        stair_outlines(net, net.links_where("name", "Dianchi Road stairs"), (0.0, 0.0), (1.0, 0.0), 0.5,
+                       "hotspots.s.area_buffer_m")
+
+
+def test_outlines_that_do_not_join_or_hold_no_flight_are_geometry_errors():
+    from sim.hotspot.layout import StairArea
+    with pytest.raises(GeometryError, match=r"areas: the flights and landings do not join"):
+        StairArea.from_outlines([("flight", box(0, -3, 2.7, 3)), ("flight", box(3.0, -3, 5.4, 3))])
+    with pytest.raises(GeometryError, match=r"areas: expected at least one stair flight"):
+        StairArea.from_outlines([("landing", box(0, -3, 3, 3))])
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"area_buffer_m": 1.0, "flights_m": [2.7]}, "give either area_buffer_m or flights_m"),
+    ({}, "flights_m: expected the plan length of each flight"),
+])
+def test_a_stairway_is_drawn_either_from_the_map_or_from_lengths(keys, message):
+    from sim.hotspot.schema import HotspotSpec
+    with pytest.raises(ValueError, match=message):
+        HotspotSpec(match="name=Chen Yi Square stairs", **keys)
