@@ -93,6 +93,17 @@ def test_compile_errors_name_fields(tmp_path):
     assert "bad.toml" in text and "sources.0.nodes.0" in text and "zones.plaza.match" in text
 
 
+@pytest.mark.parametrize("key, value", [("rho_max_ppm2", 1e300), ("v0_mps", 480.5), ("gamma", 1e-300)])
+def test_walking_parameters_out_of_any_measured_range_are_clean_errors(tmp_path, key, value):
+    """Found by the 10,000-case fuzz run: crowd.rho_max_ppm2 = 1e300 left no flow at all and compiling
+    divided by zero; jam density, free speed and gamma are now bounded by the schema."""
+    from sim.core.errors import ScenarioError
+    data = corridor_scenario(tmp_path)
+    data.setdefault("crowd", {})[key] = value
+    with pytest.raises(ScenarioError, match=rf"crowd\.{key}"):
+        scenario_from_dict(data, "bad.toml")
+
+
 def test_released_viewers_head_for_their_exit_from_where_they_stand(tmp_path):
     """Issue 10, finding 6: released viewers first walked to the far end of the edge they stood on,
     then turned back (152 m walked for an exit 52 m away).  Viewers standing on the plaza (west part

@@ -59,15 +59,15 @@ class SpeedGroupSpec(Strict):
 
 
 class CrowdSpec(Strict):
-    v0_mps: float = Field(1.34, gt=0, description="mean free speed on the level (Weidmann 1993)")
+    v0_mps: float = Field(1.34, gt=0, le=3.0, description="mean free speed on the level (Weidmann 1993), at most 3 m/s")
     v0_sd_mps: float = Field(0.26, ge=0, description="spread of free speeds (Weidmann 1993)")
     v0_truncate_sd: float = Field(
         2.5, gt=0, description="free speeds are drawn within mean +- this many sd (project assumption)")
     groups: dict[str, SpeedGroupSpec] = Field(
         default_factory=dict, description="speed groups (omit: everyone from v0_mps and v0_sd_mps)")
-    gamma: float = Field(1.913, gt=0, description="Weidmann gamma (m^-2)")
-    rho_max_ppm2: float = Field(5.4, gt=0, description="Weidmann jam density")
-    view_space_m2: float = Field(0.3, gt=0, description="ground a dry standing viewer claims")
+    gamma: float = Field(1.913, ge=0.1, le=10, description="Weidmann gamma (m^-2)")
+    rho_max_ppm2: float = Field(5.4, ge=1, le=10, description="Weidmann jam density (p/m2; measured 5.4-10)")
+    view_space_m2: float = Field(0.3, gt=0, le=10, description="ground a dry standing viewer claims")
     queue_space_m2: float = Field(
         0.28, gt=0, description="ground a person in a queue takes: people close up to the onset of Fruin's "
                                 "(1971) queuing LOS E (0.28 m2, body contact), not beyond; umbrellas add "
