@@ -93,14 +93,17 @@ def test_compile_errors_name_fields(tmp_path):
     assert "bad.toml" in text and "sources.0.nodes.0" in text and "zones.plaza.match" in text
 
 
-@pytest.mark.parametrize("key, value", [("rho_max_ppm2", 1e300), ("v0_mps", 480.5), ("gamma", 1e-300)])
-def test_walking_parameters_out_of_any_measured_range_are_clean_errors(tmp_path, key, value):
+@pytest.mark.parametrize("table, key, value", [("crowd", "rho_max_ppm2", 1e300), ("crowd", "v0_mps", 480.5),
+                                                ("crowd", "gamma", 1e-300), ("simulation", "short_cell_m", 5.96e-08),
+                                                ("simulation", "max_cell_m", 1e-3)])
+def test_parameters_out_of_any_sensible_range_are_clean_errors(tmp_path, table, key, value):
     """Found by the 10,000-case fuzz run: crowd.rho_max_ppm2 = 1e300 left no flow at all and compiling
-    divided by zero; jam density, free speed and gamma are now bounded by the schema."""
+    divided by zero; simulation.short_cell_m = 6e-8 m cut the ways into billions of cells and the run
+    was killed for memory.  The schema bounds them."""
     from sim.core.errors import ScenarioError
     data = corridor_scenario(tmp_path)
-    data.setdefault("crowd", {})[key] = value
-    with pytest.raises(ScenarioError, match=rf"crowd\.{key}"):
+    data.setdefault(table, {})[key] = value
+    with pytest.raises(ScenarioError, match=rf"{table}\.{key}"):
         scenario_from_dict(data, "bad.toml")
 
 

@@ -34,11 +34,12 @@ class SimulationSpec(Strict):
     seed: int = Field(0, ge=0)
     route_interval_s: float = Field(60.0, gt=0, description="how often routes follow congestion (s)")
     max_cell_m: float = Field(
-        25.0, gt=0, description="longest cell a link is split into (m); see README, 'Cell length', for the "
-                                "measurement behind the default")
+        25.0, ge=1, le=1000, description="longest cell a link is split into (m, 1-1000); see README, 'Cell length', "
+                                         "for the measurement behind the default")
     short_cell_m: float = Field(
-        2.5, gt=0, description="cell length on stairs, ramps, crossings and gates and on their approaches (m)")
-    approach_m: float = Field(10.0, ge=0, description="length of the approach cut into short cells (m)")
+        2.5, ge=0.5, le=50, description="cell length on stairs, ramps, crossings and gates and on their approaches "
+                                        "(m, 0.5-50: a cell holds at least a person)")
+    approach_m: float = Field(10.0, ge=0, le=200, description="length of the approach cut into short cells (m)")
 
 
 class SpeedGroupSpec(Strict):
