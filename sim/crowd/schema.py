@@ -68,7 +68,7 @@ class CrowdSpec(Strict):
         default_factory=dict, description="speed groups (omit: everyone from v0_mps and v0_sd_mps)")
     gamma: float = Field(1.913, ge=0.1, le=10, description="Weidmann gamma (m^-2)")
     rho_max_ppm2: float = Field(5.4, ge=1, le=10, description="Weidmann jam density (p/m2; measured 5.4-10)")
-    view_space_m2: float = Field(0.3, gt=0, le=10, description="ground a dry standing viewer claims")
+    view_space_m2: float = Field(0.3, gt=0, le=1000, description="ground a dry standing viewer claims")
     queue_space_m2: float = Field(
         0.28, gt=0, description="ground a person in a queue takes: people close up to the onset of Fruin's "
                                 "(1971) queuing LOS E (0.28 m2, body contact), not beyond; umbrellas add "
