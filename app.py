@@ -271,6 +271,23 @@ def pick_scenario(kind: str, page: str, fits=None, none_text: str = ""):
     return data, source, True
 
 
+def validated_scenario(kind: str, page: str, **pick):
+    """The picked scenario (:func:`pick_scenario`) validated like the CLI, its description shown:
+    (data, source, uploaded, scenario), or None after showing why there is nothing to run."""
+    try:
+        picked = pick_scenario(kind, page, **pick)
+        if picked is None:
+            return None
+        data, source, uploaded = picked
+        base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
+    except SimError as exc:
+        st.error(str(exc))
+        return None
+    if base.description:
+        st.caption(base.description)
+    return data, source, uploaded, base
+
+
 def run_options(page: str, scenario, choice_key: str) -> tuple[int, list[str]]:
     """Seed, simulated minutes and free overrides (as ``citytwin run --seed/--set``)."""
     with st.expander("Run options (seed, simulated time, other settings)"):
@@ -322,17 +339,10 @@ def scenario_and_weather(kind: str, default_rain_mm_per_h: float, rain_help: str
     """The scenario picker (shipped or uploaded, validated like the CLI) and the Dry/Rain choice
     with its intensity slider, shared by the crowd and bike pages.  Returns (data, source,
     uploaded, scenario, widget key, rain mm/h), or None after showing why there is nothing to run."""
-    try:
-        picked = pick_scenario(kind, kind)
-        if picked is None:
-            return None
-        data, source, uploaded = picked
-        base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
-    except SimError as exc:
-        st.error(str(exc))
+    validated = validated_scenario(kind, kind)
+    if validated is None:
         return None
-    if base.description:
-        st.caption(base.description)
+    data, source, uploaded, base = validated
     choice_key = _slug(source)[-40:]
     weather = st.radio("Weather", ["Dry", "Rain"], index=1 if base.raining else 0, horizontal=True,
                        key=f"{kind}_weather_{choice_key}")
@@ -606,17 +616,10 @@ def tunnel_page() -> None:
                "[plans.NAME]); plain traffic scenarios run with `citytwin run`.")
     inputs, _ = st.columns([2, 1])
     with inputs:
-        try:
-            picked = pick_scenario("traffic", "tunnel", fits=has_tunnel, none_text=NO_TUNNEL)
-            if picked is None:
-                return
-            data, source, uploaded = picked
-            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
-        except SimError as exc:
-            st.error(str(exc))
+        validated = validated_scenario("traffic", "tunnel", fits=has_tunnel, none_text=NO_TUNNEL)
+        if validated is None:
             return
-        if base.description:
-            st.caption(base.description)
+        data, source, uploaded, base = validated
         if base.tunnel is None or not base.plans:
             st.warning(f"{base.name} has no tunnel (no [tunnel] table with [plans.NAME] phase plans): there are "
                        f"no phase plans to compare here.  Run it with `citytwin run {Path(source).name}` (network "
@@ -973,17 +976,10 @@ def hotspot_page() -> None:
                "density at any moment of the run.  A shorter run ends the show with it.")
     inputs, _ = st.columns([2, 1])
     with inputs:
-        try:
-            picked = pick_scenario("hotspot", "hotspot")
-            if picked is None:
-                return
-            data, source, uploaded = picked
-            base = C.validate_scenario(data, source, map_dir=C.MAP_DIR if uploaded else None)
-        except SimError as exc:
-            st.error(str(exc))
+        validated = validated_scenario("hotspot", "hotspot")
+        if validated is None:
             return
-        if base.description:
-            st.caption(base.description)
+        data, source, uploaded, base = validated
         choice_key = _slug(source)[-40:]
         seed, extra = run_options("hotspot", base, choice_key)
         run = st.button("Run", type="primary", key="hotspot_run")
