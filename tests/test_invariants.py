@@ -56,6 +56,22 @@ def test_crowd_recount_catches_a_corrupted_cell(corridor_toml):
     assert info.value.step == 21 and info.value.what == "crowd agents"
 
 
+def test_crowd_recount_catches_a_walker_missing_from_the_movers_list(corridor_toml):
+    """A walker that code outside the kernels made walk without marking it (mark_may_move) would
+    never move again: the recount names it instead."""
+    model = CrowdModel(load_scenario(corridor_toml), check_every_steps=1)
+    for _ in range(20):
+        model.step()
+    engine = model.engine
+    state, q_edge = engine.agents.state[:engine.n_active], engine.agents.q_edge[:engine.n_active]
+    walker = int(np.flatnonzero(((state == 2) | (state == 4)) & (q_edge < 0))[0])
+    engine.agents.may_move[walker >> 6] &= ~(np.uint64(1) << np.uint64(walker & 63))
+    with pytest.raises(ConservationError, match=rf"walkers missing from the movers list \(first agent\)=.*{walker}"):
+        engine.recount()
+    engine.mark_may_move([walker])
+    engine.recount()
+
+
 def test_bikes_recount_catches_corrupted_stock_and_vans():
     scenario = load_scenario(BIKES_RAIN)
     model = BikeModel(scenario, "optimised", check_every_steps=1)

@@ -240,3 +240,29 @@ def test_comparison_catches_a_changed_rule(tmp_path, monkeypatch, scenario, owne
     """Protects the comparison itself: one changed rule in the reference must show as a difference."""
     monkeypatch.setattr(owner, name, changed)
     assert _compare(scenario(tmp_path)).first_difference is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_listing_movers_from_the_bitmap_agrees_with_a_pass_over_everyone(seed):
+    """Kernel vs plain Python: the walkers not in a queue, in index order from the offset round,
+    whether the step lists them from the marks (a superset) or from every agent."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    state = rng.choice([K.AT_SOURCE, K.WALK_IN, K.STANDING, K.WALK_OUT, K.EXITED], size=n).astype(np.int8)
+    q_edge = np.where(rng.random(n) < 0.3, rng.integers(0, 9, n), -1).astype(np.int32)
+    walker = ((state == K.WALK_IN) | (state == K.WALK_OUT)) & (q_edge < 0)
+    offset = int(rng.integers(0, n))
+    expected = [i for i in list(range(offset, n)) + list(range(offset)) if walker[i]]
+    # Marks: every walker and some others (people who stopped since they were marked).
+    may_move = np.zeros((n + 63) // 64, dtype=np.uint64)
+    for i in np.flatnonzero(walker | (rng.random(n) < 0.2)):
+        K.mark_may_move(may_move, int(i))
+    movers = np.empty(n, dtype=np.int32)
+    got = K.list_movers(offset, n, state, q_edge, may_move, np.zeros(1, dtype=np.bool_), movers)
+    assert movers[:got].tolist() == expected
+    marked = [i for i in range(n) if (int(may_move[i >> 6]) >> (i & 63)) & 1]
+    assert marked == np.flatnonzero(walker).tolist()          # the others are cleared
+    relist = np.ones(1, dtype=np.bool_)
+    got = K.list_movers(offset, n, state, q_edge, np.zeros_like(may_move), relist, movers)
+    assert movers[:got].tolist() == expected and not relist[0]

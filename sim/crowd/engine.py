@@ -76,7 +76,8 @@ class CrowdEngine:
             v0_mps=np.concatenate([placed.v0_mps, arr.v0_mps]),
             start_s=np.concatenate([placed.start_s, np.full(arr.time_s.size, np.inf)]),
             q_edge=np.full(n, -1, dtype=np.int32), q_next=np.full(n, -1, dtype=np.int32),
-            wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0), movers=np.empty(n, dtype=np.int32))
+            wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0), movers=np.empty(n, dtype=np.int32),
+            may_move=np.zeros((n + 63) // 64, dtype=np.uint64), relist=np.ones(1, dtype=np.bool_))
         self.n_active = n_placed
         count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
         self.cells = K.Cells(count=count, standing=np.zeros(n_cells, dtype=np.int32), waiting=count.copy(),
@@ -177,6 +178,18 @@ class CrowdEngine:
             self._release_from[group] = int(stop)
         return int(released)
 
+    def mark_may_move(self, agent_ids) -> None:
+        """Agents that code outside the kernels made walkers (not in a queue): the next step lists
+        them among the movers.  Every such change must call this (or :meth:`agents_changed`); the
+        recount raises when a walker is missing from the list."""
+        ids = np.asarray(agent_ids, dtype=np.int64).ravel()
+        np.bitwise_or.at(self.agents.may_move, ids >> 6, np.left_shift(np.uint64(1), (ids & 63).astype(np.uint64)))
+
+    def agents_changed(self) -> None:
+        """Agents were changed outside the kernels in bulk: the next step lists its movers from
+        everyone (one pass over all agents)."""
+        self.agents.relist[0] = True
+
     def set_edge_penalty(self, penalty_s: np.ndarray) -> None:
         """New route penalties per directed edge (one-way ways); routes follow at once."""
         self.edge_penalty_s = np.asarray(penalty_s, dtype=np.float64)
@@ -271,7 +284,12 @@ class CrowdEngine:
                 c = int(bad[0])
                 problems[f"{name} (cell {c}: recount / engine)"] = (int(recounted[c]), int(running[c]))
                 problems[f"{name}: cells that disagree"] = int(bad.size)
-        in_queues = int(np.count_nonzero(self.agents.q_edge[:self.n_active] >= 0))
+        state, q_edge = self.agents.state[:self.n_active], self.agents.q_edge[:self.n_active]
+        walkers = np.flatnonzero(((state == K.WALK_IN) | (state == K.WALK_OUT)) & (q_edge < 0))
+        listed = (self.agents.may_move[walkers >> 6] >> (walkers & 63).astype(np.uint64)) & np.uint64(1)
+        if not self.agents.relist[0] and not listed.all():
+            problems["walkers missing from the movers list (first agent)"] = int(walkers[np.argmin(listed)])
+        in_queues = int(np.count_nonzero(q_edge >= 0))
         if in_queues != int(self.edges.queue.sum()):
             problems["queued (walkers marked / queue lengths)"] = (in_queues, int(self.edges.queue.sum()))
         if problems:

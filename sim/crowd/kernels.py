@@ -58,6 +58,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from numba.cpython.unsafe.numbers import trailing_zeros
+
 from ..core.routing import EXIT_HERE
 
 __all__ = [
@@ -66,7 +68,7 @@ __all__ = [
     "C_SWAPS", "C_REROUTED", "C_TURNED", "C_STARTED", "C_WALKER_MOVES", "C_QUEUE_TRIES", "C_DIVERTED", "C_SENT_HOME", "N_COUNTERS", "COUNTER_NAMES", "MAX_HOPS",
     "Agents", "Net", "Cells", "Edges", "Zones", "Nodes", "PlaceStats", "Routes", "Params",
     "refresh_cells", "step_agents", "advance", "place_stats", "queue_positions", "leave_queues", "retarget_full", "release_standing", "end_arrivals", "zone_stats",
-    "count_states", "edge_costs", "weidmann_shape",
+    "count_states", "edge_costs", "weidmann_shape", "record_step",
 ]
 
 # Agent states.
@@ -108,6 +110,11 @@ class Agents(NamedTuple):
     wait_start_s: np.ndarray   # when they began waiting at a closed gate (-1: not waiting)
     gate_wait_s: np.ndarray    # last completed gate wait (-1: none)
     movers: np.ndarray         # int32 scratch: the walkers one step moves, in order
+    may_move: np.ndarray       # uint64 bitmap: everyone who may be a walker not in a queue (a superset;
+                               # see :func:`mark_may_move`), so a step lists its walkers without a
+                               # pass over everyone
+    relist: np.ndarray         # bool[1]: rebuild may_move from every agent at the next step (set after
+                               # agents are changed outside the kernels)
 
 
 class Net(NamedTuple):
@@ -381,6 +388,54 @@ def _turn_to_exit(i, a, net, routes, counters):
         counters[C_TURNED] += 1
 
 
+@njit(cache=True, inline="always")
+def mark_may_move(may_move, i):
+    """Agent ``i`` may now be a walker not in a queue (it left a queue, started to move, stepped on
+    from a source or was released): the next step's listing looks at it."""
+    may_move[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+
+
+@njit(cache=True)
+def list_movers(order_offset, n_active, state, q_edge, may_move, relist, movers):
+    """The walkers not in a queue, in index order from ``order_offset`` round, into ``movers``;
+    returns how many.  Looks only at agents marked in ``may_move`` (clearing those that are no such
+    walker), or at everyone when ``relist[0]`` is set (then marks them afresh)."""
+    n_words = (n_active + 63) >> 6
+    if relist[0]:
+        for w in range(may_move.shape[0]):
+            may_move[w] = 0
+        for i in range(n_active):
+            s = state[i]
+            if (s == WALK_IN or s == WALK_OUT) and q_edge[i] < 0:
+                mark_may_move(may_move, i)
+        relist[0] = False
+    n_movers = 0
+    if n_words == 0:
+        return 0
+    first_word = order_offset >> 6
+    below_offset = (np.uint64(1) << np.uint64(order_offset & 63)) - np.uint64(1)
+    for k in range(n_words + 1):
+        w = first_word + k
+        if w >= n_words:
+            w -= n_words
+        word = may_move[w]
+        if k == 0:
+            word &= ~below_offset           # from the offset on ...
+        elif k == n_words:
+            word &= below_offset            # ... and round to just before it
+        while word:
+            b = trailing_zeros(word)
+            word &= word - np.uint64(1)
+            i = (w << 6) + b
+            s = state[i]
+            if (s == WALK_IN or s == WALK_OUT) and q_edge[i] < 0:
+                movers[n_movers] = i
+                n_movers += 1
+            else:
+                may_move[w] &= ~(np.uint64(1) << np.uint64(b))
+    return n_movers
+
+
 @njit(cache=True)
 def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes, routes, p, counters, source_from=0):
     """One step for agents ``0..n_active-1``: people in place whose time has come start; the queues
@@ -409,6 +464,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     dt, patience, tol_s, tol_frac = p.dt_s, p.patience_s, p.route_tolerance_s, p.route_tolerance_frac
     sink_budget, exited_at = nodes.sink_budget, nodes.exited
     n_edges = q_head.shape[0]
+    may_move = a.may_move
     q_for_now = np.zeros(1, dtype=np.int64)        # the edge a walker just held waits for
     walker_pass = np.zeros(1, dtype=np.bool_)      # whether the walkers are moving (swaps count as walkers)
 
@@ -442,6 +498,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         q_len[e] -= 1
         q_edge[i] = -1
         q_next[i] = -1
+        mark_may_move(may_move, i)
 
     def end_wait(i):
         """A walker held at a gate moves on (through it, or another way): its gate wait is over."""
@@ -626,6 +683,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     for i in range(n_active if cells.waiting.sum() > 0 else 0):
         if state[i] == WAITING and a.start_s[i] <= t_s:
             state[i] = WALK_OUT
+            mark_may_move(may_move, i)
             cells.waiting[edge_cell[edge[i]]] -= 1
             counters[C_STARTED] += 1
             _turn_to_exit(i, a, net, routes, counters)
@@ -639,12 +697,24 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             continue
         prev = -1
         i = q_head[e]
+        # A try that fails changes nothing, and its outcome depends on the walker only through its
+        # route row (and whether it is heading in): the next one with the same row fails alike.
+        failed_row = -1
+        failed_in = False
         for _tried in range(front[e]):
             if i < 0:
                 break
             nxt = q_next[i]
             counters[C_QUEUE_TRIES] += 1
+            heading_in = state[i] == WALK_IN
+            row = target[i] if heading_in else exit_row[i]
+            if row == failed_row and heading_in == failed_in:
+                prev = i
+                i = nxt
+                continue
             f = cross_node(i, e)
+            failed_row = -1 if f >= 0 or f == _LEFT else row
+            failed_in = heading_in
             if f >= 0 or f == _LEFT:
                 if prev < 0:
                     q_status[e] = _OK
@@ -658,28 +728,21 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
                     q_for[e] = q_for_now[0]
                 prev = i
             i = nxt
-    # Walkers not in a queue, listed first (without branches: people of every state are mixed in
-    # index order), from ``order_offset`` round.  Someone who leaves a queue by a counterflow swap
-    # during this pass moves on next step.
+    # Walkers not in a queue, listed first, from ``order_offset`` round.  Someone who leaves a
+    # queue by a counterflow swap during this pass moves on next step.
     movers = a.movers
-    n_movers = 0
-    for i in range(order_offset, n_active):
-        s = state[i]
-        movers[n_movers] = i
-        n_movers += ((s == WALK_IN) | (s == WALK_OUT)) & (q_edge[i] < 0)
-    for i in range(min(order_offset, n_active)):
-        s = state[i]
-        movers[n_movers] = i
-        n_movers += ((s == WALK_IN) | (s == WALK_OUT)) & (q_edge[i] < 0)
+    n_movers = list_movers(order_offset, n_active, state, q_edge, may_move, a.relist, movers)
     counters[C_WALKER_MOVES] += n_movers
     walker_pass[0] = True
     for k in range(n_movers):
         i = movers[k]
         e = edge[i]
+        c = edge_cell[e]
         pos = pos_m[i] + v0[i] * speed_factor[e] * dt
-        if (pos < edge_length[e] and q_len[e] == 0
-                and not (state[i] == WALK_IN and edge_cell[e] == view_cell[target[i]])):
-            pos_m[i] = pos               # the common case: a step along the edge, nothing ahead
+        length = edge_length[e]
+        if (pos < length and not (state[i] == WALK_IN and c == view_cell[target[i]])
+                and (q_len[e] == 0 or pos < length - q_len[e] / (queue_ppm * cell_width[c] * free_share[c]))):
+            pos_m[i] = pos               # the common case: a step along the edge, short of any queue
         else:
             walk(i)
             s = state[i]
@@ -770,6 +833,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         edge[i] = f
         pos_m[i] = 0.0
         state[i] = WALK_IN
+        mark_may_move(may_move, i)
         counters[C_ENTERED_NETWORK] += 1
         v0_walking[f] += v0[i]
         n_walkers[f] += 1
@@ -898,6 +962,7 @@ def leave_queues(n_active, a, edges, only_state, net, cells, p):
                 q_len[e] -= 1
                 a.q_edge[i] = -1
                 a.q_next[i] = -1
+                mark_may_move(a.may_move, i)
             else:
                 prev = i
             i = nxt
@@ -931,6 +996,7 @@ def release_standing(start, n_active, a, net, cells, routes, cell_release_group,
             c = net.edge_cell[a.edge[i]]
             if cell_release_group[c] == group:
                 a.state[i] = WALK_OUT
+                mark_may_move(a.may_move, i)
                 cells.standing[c] -= 1
                 released += 1
                 _turn_to_exit(i, a, net, routes, counters)
@@ -1039,3 +1105,23 @@ def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_le
         if not cell_covered[c]:
             cost *= shelter_factor
         out_cost_s[e] = cost + wait_s + penalty_s[e]
+
+
+@njit(cache=True)
+def record_step(k, occupancy, max_density, max_walk_density, max_hold_density, gate_queue, admitted,
+                cell_density, cell_walk_density, cell_hold_density, rec_occupancy, rec_max_density,
+                rec_max_walk_density, rec_max_hold_density, rec_gate_queue, rec_admitted, peak_density,
+                peak_walk, peak_hold):
+    """Row ``k`` of the recorder's per-zone series from this step's zone statistics, and each cell's
+    peak densities so far (one call instead of a dozen NumPy ones per step)."""
+    for z in range(occupancy.shape[0]):
+        rec_occupancy[k, z] = occupancy[z]
+        rec_max_density[k, z] = max_density[z]
+        rec_max_walk_density[k, z] = max_walk_density[z]
+        rec_max_hold_density[k, z] = max_hold_density[z]
+        rec_gate_queue[k, z] = gate_queue[z]
+        rec_admitted[k, z] = admitted[z]
+    for c in range(cell_density.shape[0]):
+        peak_density[c] = max(peak_density[c], cell_density[c])
+        peak_walk[c] = max(peak_walk[c], cell_walk_density[c])
+        peak_hold[c] = max(peak_hold[c], cell_hold_density[c])

@@ -62,18 +62,15 @@ class CrowdRecorder:
 
     def record(self, engine) -> None:
         k = self.n
-        self.occupancy[k] = engine.zone_occupancy
-        self.max_density[k] = engine.zone_max_density
-        self.max_walk_density[k] = engine.zones.max_walk_density
-        self.max_hold_density[k] = engine.zones.max_hold_density
-        self.gate_queue[k] = engine.zone_gate_queue
-        self.admitted[k] = engine.admitted_last_step
+        zones, cells = engine.zones, engine.cells
+        K.record_step(k, zones.occupancy, zones.max_density, zones.max_walk_density, zones.max_hold_density,
+                      zones.gate_queue, engine.admitted_last_step, cells.density_ppm2, cells.walk_density,
+                      cells.hold_density, self.occupancy, self.max_density, self.max_walk_density,
+                      self.max_hold_density, self.gate_queue, self.admitted, self.cell_peak_density,
+                      self.cell_peak_walk, self.cell_peak_hold)
         self.inside[k] = engine.inside
         self.exited[k] = engine.exited
         self.entered[k] = engine.n_active
-        np.maximum(self.cell_peak_density, engine.cells.density_ppm2, out=self.cell_peak_density)
-        np.maximum(self.cell_peak_walk, engine.cells.walk_density, out=self.cell_peak_walk)
-        np.maximum(self.cell_peak_hold, engine.cells.hold_density, out=self.cell_peak_hold)
         self.n += 1
         if self.cell_density_every and self.n % self.cell_density_every == 0:
             self.cell_density[self.n_cell_snapshots] = engine.cell_density

@@ -433,6 +433,7 @@ def move_people(engine: CrowdEngine, zone: int, delta: int, rng: np.random.Gener
         engine.exited = int(engine.counters[K.C_EXITED] + engine.counters[K.C_LEFT_FROM_SOURCE])
         flows[zone] -= chosen.size
         moved.to_sources, moved.to_exits = int(to_src.size), int(to_exit.size)
+    engine.agents_changed()
     K.zone_stats(engine.cells, net, engine.zones, arrays.params)
     engine.recount()
     change = engine.zones.occupancy - before

@@ -307,6 +307,7 @@ class NetworkHotspot:
             ag.state[i] = state
             ag.edge[i] = f
             ag.pos_m[i] = 0.0
+            eng.mark_may_move(i)
             cells.count[c] += 1
             cells.in_budget[c] -= 1.0
             eng.counters[K.C_EXITED] -= 1
