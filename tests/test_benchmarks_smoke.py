@@ -20,6 +20,19 @@ def test_bench_crowd_smoke(tmp_path, capsys):
     assert "agent_updates_per_s" in capsys.readouterr().out
 
 
+def test_bench_crowd_versions_smoke(tmp_path, capsys):
+    """This checkout against itself: the results agree, and a folder that is no checkout is one clear error."""
+    import bench_crowd_versions
+    out = tmp_path / "versions.csv"
+    assert bench_crowd_versions.main([str(ROOT), "--rounds", "1", "--night", "bund_lightshow_rain.toml",
+                                      "--minutes", "2", "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1 and rows[0]["same_results"] == "True"
+    with pytest.raises(SystemExit):
+        bench_crowd_versions.main([str(tmp_path)])
+    assert "not a citytwin checkout" in capsys.readouterr().err
+
+
 def test_bench_reference_smoke(tmp_path, capsys):
     import bench_reference
     out = tmp_path / "reference.csv"
