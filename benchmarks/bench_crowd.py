@@ -8,7 +8,9 @@ simulation (arrived, not yet exited) summed over steps; of these, *walker moves*
 step moved (``walker_moves``), *queue tries* the people at the head of a queue who tried to move on
 (``queue_head_tries``), and the rest stood, waited in a queue behind its head or waited at a source.
 ``ns_per_walker_move`` divides the whole stepping time by the walker moves: the cost of a moving
-person against the 1.4 ns floor of one Numba pass over agent state (ECOSYSTEM.md).
+person against the floor of one Numba pass over agent state (about 1.4 ns, ECOSYSTEM.md), which the
+script times on this machine before and after each night (``floor_ns_per_agent``, their mean) so that
+``walker_move_over_floor`` is a ratio measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from sim.crowd.model import CrowdModel
 from sim.kinds import load_scenario
@@ -26,6 +29,32 @@ from sim.kinds import load_scenario
 from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@njit(cache=True)
+def _floor_pass(pos_m, v0_mps, edge, speed_factor, dt_s):
+    """The floor of a walker move: each agent reads its state once, steps along its edge at its own
+    free speed times the edge's speed factor, and writes its position back (no rule, no branch)."""
+    for i in range(pos_m.shape[0]):
+        pos_m[i] += v0_mps[i] * speed_factor[edge[i]] * dt_s
+
+
+def floor_ns_per_agent(n_agents: int = 121_861, n_edges: int = 2_390, repeats: int = 2_000) -> float:
+    """That pass over a night's worth of agents on the Bund's edges, timed on this machine now (the
+    fastest of 5 rounds), so that the cost per walker move is read against a floor measured in the
+    same run (ECOSYSTEM.md quotes about 1.4 ns for such a pass)."""
+    rng = np.random.default_rng(0)
+    pos_m, v0 = np.zeros(n_agents), rng.normal(1.34, 0.26, n_agents)
+    edge = rng.integers(0, n_edges, n_agents).astype(np.int32)
+    speed_factor = rng.random(n_edges)
+    _floor_pass(pos_m, v0, edge, speed_factor, 1.0)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(repeats // 5):
+            _floor_pass(pos_m, v0, edge, speed_factor, 1.0)
+        best = min(best, (time.perf_counter() - t) / (repeats // 5) / n_agents * 1e9)
+    return best
 
 
 def bench(path: Path, minutes: float | None, overrides: list[str] | None = None) -> dict:
@@ -69,9 +98,14 @@ def main(argv=None) -> int:
     bench(Path(args.scenario[0]), 2.0, args.overrides)       # warm-up: compile the kernels
     rows = []
     for p in args.scenario:
+        floor_before = floor_ns_per_agent()
         runs = sorted((bench(Path(p), args.minutes, args.overrides) for _ in range(max(1, args.repeat))),
                       key=lambda r: r["run_wall_s"])
-        rows.append(runs[len(runs) // 2])
+        row = runs[len(runs) // 2]
+        floor_ns = (floor_before + floor_ns_per_agent()) / 2
+        row["floor_ns_per_agent"] = round(floor_ns, 2)
+        row["walker_move_over_floor"] = round(row["ns_per_walker_move"] / floor_ns, 1)
+        rows.append(row)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
           f"numpy {np.__version__}")
     print_table(rows)
