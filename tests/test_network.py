@@ -58,18 +58,3 @@ def test_real_shanghai_extract_loads(shared_osm):
     walk = build_walk_graph(net)
     assert walk.n_cells >= net.walk.sum()
 
-
-def test_route_tables_are_the_same_on_one_thread_and_on_many(monkeypatch):
-    """The Bund's viewing rows are filled on all threads (rows are independent): the tables equal
-    those filled row after row on one thread, bit for bit."""
-    import sim.core.routing as routing
-    from sim.crowd.compile import compile_crowd, compute_routes, free_flow_costs
-    from sim.kinds import load_scenario
-    arrays = compile_crowd(load_scenario(ROOT / "scenarios" / "bund_lightshow_rain.toml"))
-    cost = free_flow_costs(arrays) * np.linspace(1.0, 3.0, arrays.edge_cell.size)   # uneven, as under congestion
-    assert arrays.view_cell.size >= routing.PARALLEL_ROWS
-    many = compute_routes(arrays, cost)
-    monkeypatch.setattr(routing, "PARALLEL_ROWS", 10**9)
-    one = compute_routes(arrays, cost)
-    for a, b in zip(many, one):
-        assert np.array_equal(a, b)

@@ -8,7 +8,7 @@ map there; -2 marks "exit here").  Rows are rebuilt from congested travel times 
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 __all__ = ["EXIT_HERE", "UNREACHABLE", "dijkstra_to_goals", "fill_next_hops", "road_dijkstra", "road_next_hops"]
 
@@ -93,38 +93,15 @@ def dijkstra_to_goals(seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, 
 
 
 @njit(cache=True)
-def _fill_rows_serial(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start,
-                      out_edges, dist_table, next_table):
+def fill_next_hops(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start,
+                   out_edges, dist_table, next_table):
+    """Run :func:`dijkstra_to_goals` for every goal row; goal ``g`` uses seeds
+    ``goal_seed_start[g]:goal_seed_start[g+1]``."""
     for g in range(dist_table.shape[0]):
         lo = goal_seed_start[g]
         hi = goal_seed_start[g + 1]
         dijkstra_to_goals(seed_nodes[lo:hi], seed_cost_s[lo:hi], seed_next[lo:hi], edge_cost_s, edge_to,
                           out_start, out_edges, dist_table[g], next_table[g])
-
-
-@njit(cache=True, parallel=True)
-def _fill_rows_parallel(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start,
-                        out_edges, dist_table, next_table):
-    for g in prange(dist_table.shape[0]):
-        lo = goal_seed_start[g]
-        hi = goal_seed_start[g + 1]
-        dijkstra_to_goals(seed_nodes[lo:hi], seed_cost_s[lo:hi], seed_next[lo:hi], edge_cost_s, edge_to,
-                          out_start, out_edges, dist_table[g], next_table[g])
-
-
-#: Goal rows from which :func:`fill_next_hops` spreads the rows over threads (fewer: one thread
-#: is faster than starting them).
-PARALLEL_ROWS = 32
-
-
-def fill_next_hops(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start,
-                   out_edges, dist_table, next_table) -> None:
-    """Run :func:`dijkstra_to_goals` for every goal row; goal ``g`` uses seeds
-    ``goal_seed_start[g]:goal_seed_start[g+1]``.  Rows are independent, so many rows are filled on
-    all of Numba's threads: the tables are the same with any thread count."""
-    fill = _fill_rows_parallel if dist_table.shape[0] >= PARALLEL_ROWS and get_num_threads() > 1 else _fill_rows_serial
-    fill(goal_seed_start, seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start, out_edges,
-         dist_table, next_table)
 
 
 @njit(cache=True)
