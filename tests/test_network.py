@@ -58,3 +58,73 @@ def test_real_shanghai_extract_loads(shared_osm):
     walk = build_walk_graph(net)
     assert walk.n_cells >= net.walk.sum()
 
+
+
+def _swapping_heap_next_hops(seed_nodes, seed_cost_s, seed_next, edge_cost_s, edge_to, out_start, out_edges):
+    """Plain-Python Dijkstra with the textbook swapping binary heap (the reference for the kernel's)."""
+    n = out_start.size - 1
+    dist, nxt = [float("inf")] * n, [-1] * n
+    heap: list[tuple[float, int]] = []
+
+    def push(key, node):
+        heap.append((key, node))
+        i = len(heap) - 1
+        while i > 0 and not heap[(i - 1) >> 1][0] <= heap[i][0]:
+            heap[(i - 1) >> 1], heap[i] = heap[i], heap[(i - 1) >> 1]
+            i = (i - 1) >> 1
+
+    def pop():
+        top = heap[0]
+        last = heap.pop()
+        if heap:
+            heap[0] = last
+            i = 0
+            while 2 * i + 1 < len(heap):
+                child = 2 * i + 1
+                if child + 1 < len(heap) and heap[child + 1][0] < heap[child][0]:
+                    child += 1
+                if heap[i][0] <= heap[child][0]:
+                    break
+                heap[i], heap[child] = heap[child], heap[i]
+                i = child
+        return top
+
+    for node, cost, first in zip(seed_nodes, seed_cost_s, seed_next):
+        if cost < dist[node]:
+            dist[node], nxt[node] = float(cost), int(first)
+            push(float(cost), int(node))
+    while heap:
+        key, m = pop()
+        if key > dist[m]:
+            continue
+        for e in out_edges[out_start[m]:out_start[m + 1]]:
+            into_m, other = int(e) ^ 1, int(edge_to[e])
+            candidate = key + float(edge_cost_s[into_m])
+            if candidate < dist[other]:
+                dist[other], nxt[other] = candidate, into_m
+                push(candidate, other)
+    return dist, nxt
+
+
+@pytest.mark.parametrize("whole_seconds", [False, True])
+def test_next_hop_tables_agree_with_a_plain_dijkstra_bit_for_bit(whole_seconds):
+    """Kernel vs plain Python on the Bund's walk graph: every distance and every next hop equal, ties
+    included (costs rounded to whole seconds make many)."""
+    from sim.core.routing import fill_next_hops
+    from sim.crowd.compile import _view_seeds, compile_crowd, free_flow_costs
+    from sim.kinds import load_scenario
+    arrays = compile_crowd(load_scenario(ROOT / "scenarios" / "bund_lightshow_rain.toml"))
+    walk = arrays.walk
+    cost = free_flow_costs(arrays) * np.random.default_rng(3).uniform(1.0, 3.0, arrays.edge_cell.size)
+    if whole_seconds:
+        cost = np.round(cost)
+    start, nodes, seed_cost, seed_next = _view_seeds(arrays)
+    rows = range(0, arrays.view_cell.size, 23)
+    dist = np.empty((arrays.view_cell.size, walk.n_nodes))
+    nxt = np.empty((arrays.view_cell.size, walk.n_nodes), dtype=np.int32)
+    fill_next_hops(start, nodes, seed_cost, seed_next, cost, walk.edge_to, walk.out_start, walk.out_edges, dist, nxt)
+    for g in rows:
+        lo, hi = start[g], start[g + 1]
+        ref_dist, ref_next = _swapping_heap_next_hops(nodes[lo:hi], seed_cost[lo:hi], seed_next[lo:hi], cost,
+                                                      walk.edge_to, walk.out_start, walk.out_edges)
+        assert dist[g].tolist() == ref_dist and nxt[g].tolist() == ref_next

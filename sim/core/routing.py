@@ -16,28 +16,32 @@ EXIT_HERE = -2
 UNREACHABLE = -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_push(heap_key, heap_node, size, key, node):
+    """Add (key, node) to the binary min-heap of ``size`` entries; returns the new size.  Parents are
+    moved down into a hole instead of swapped: the same heap as swapping, with half the writes."""
     i = size
-    heap_key[i] = key
-    heap_node[i] = node
     while i > 0:
         parent = (i - 1) >> 1
-        if heap_key[parent] <= heap_key[i]:
+        if heap_key[parent] <= key:
             break
-        heap_key[parent], heap_key[i] = heap_key[i], heap_key[parent]
-        heap_node[parent], heap_node[i] = heap_node[i], heap_node[parent]
+        heap_key[i] = heap_key[parent]
+        heap_node[i] = heap_node[parent]
         i = parent
+    heap_key[i] = key
+    heap_node[i] = node
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_pop(heap_key, heap_node, size):
+    """Take the smallest (key, node) off the heap; returns it and the new size (the last entry
+    sifts down through a hole, as :func:`_heap_push`)."""
     key = heap_key[0]
     node = heap_node[0]
     size -= 1
-    heap_key[0] = heap_key[size]
-    heap_node[0] = heap_node[size]
+    last_key = heap_key[size]
+    last_node = heap_node[size]
     i = 0
     while True:
         left = 2 * i + 1
@@ -46,11 +50,13 @@ def _heap_pop(heap_key, heap_node, size):
         child = left
         if left + 1 < size and heap_key[left + 1] < heap_key[left]:
             child = left + 1
-        if heap_key[i] <= heap_key[child]:
+        if last_key <= heap_key[child]:
             break
-        heap_key[i], heap_key[child] = heap_key[child], heap_key[i]
-        heap_node[i], heap_node[child] = heap_node[child], heap_node[i]
+        heap_key[i] = heap_key[child]
+        heap_node[i] = heap_node[child]
         i = child
+    heap_key[i] = last_key
+    heap_node[i] = last_node
     return key, node, size
 
 
