@@ -171,9 +171,11 @@ class CrowdEngine:
         # Once arrivals are over no one starts to stand, so a group's search resumes where the last
         # one stopped (a marshalled release calls this every step).
         start = self._release_from.get(group, 0) if self.arrivals_over else 0
-        released, stop = K.release_standing(start, self.n_active, self.agents, self.arrays.net, self.cells,
-                                            self.routes, self.arrays.cell_release_group, group, max_people,
-                                            self.counters)
+        a, net, routes = self.agents, self.arrays.net, self.routes
+        released, stop = K.release_standing(start, self.n_active, a.state, a.edge, a.pos_m, a.exit_row, a.may_move,
+                                            net.edge_cell, net.edge_length_m, net.edge_to, net.edge_from,
+                                            self.cells.standing, routes.exit_dist, routes.edge_cost_s,
+                                            self.arrays.cell_release_group, group, max_people, self.counters)
         if self.arrivals_over:
             self._release_from[group] = int(stop)
         return int(released)

@@ -372,20 +372,28 @@ def _choose_view_target(node, cells, net, routes, p, current, avoid_zone):
     return best
 
 
+@njit(cache=True, inline="always")
+def _turn_round_if_nearer(i, edge, pos_m, exit_row, edge_length_m, edge_to, edge_from, exit_dist, edge_cost_s,
+                          counters):
+    """Face the nearer way to the exit from where person ``i`` stands: turn round if the exit is
+    nearer behind (by the route costs of the two parts of the edge)."""
+    e = edge[i]
+    length = edge_length_m[e]
+    pos = pos_m[i]
+    row = exit_row[i]
+    ahead = exit_dist[row, edge_to[e]] + edge_cost_s[e] * (length - pos) / length
+    behind = exit_dist[row, edge_from[e]] + edge_cost_s[e ^ 1] * pos / length
+    if behind < ahead:
+        edge[i] = e ^ 1
+        pos_m[i] = length - pos
+        counters[C_TURNED] += 1
+
+
 @njit(cache=True)
 def _turn_to_exit(i, a, net, routes, counters):
-    """Face the nearer way to the exit from where the person stands: turn round if the exit is
-    nearer behind (by the route costs of the two parts of the edge)."""
-    e = a.edge[i]
-    length = net.edge_length_m[e]
-    pos = a.pos_m[i]
-    row = a.exit_row[i]
-    ahead = routes.exit_dist[row, net.edge_to[e]] + routes.edge_cost_s[e] * (length - pos) / length
-    behind = routes.exit_dist[row, net.edge_from[e]] + routes.edge_cost_s[e ^ 1] * pos / length
-    if behind < ahead:
-        a.edge[i] = e ^ 1
-        a.pos_m[i] = length - pos
-        counters[C_TURNED] += 1
+    """:func:`_turn_round_if_nearer` with the bundles."""
+    _turn_round_if_nearer(i, a.edge, a.pos_m, a.exit_row, net.edge_length_m, net.edge_to, net.edge_from,
+                          routes.exit_dist, routes.edge_cost_s, counters)
 
 
 @njit(cache=True, inline="always")
@@ -985,21 +993,25 @@ def retarget_full(n_active, a, net, cells, routes, p, counters):
 
 
 @njit(cache=True)
-def release_standing(start, n_active, a, net, cells, routes, cell_release_group, group, max_people, counters):
+def release_standing(start, n_active, state, edge, pos_m, exit_row, may_move, edge_cell, edge_length_m, edge_to,
+                     edge_from, standing, exit_dist, edge_cost_s, cell_release_group, group, max_people, counters):
     """Send people standing on cells of release ``group`` home, in arrival order from agent ``start``
     (no one of the group stands below it), at most ``max_people`` (negative: everyone), each facing the
-    nearer way to its exit; returns how many, and the agent the next search may start from."""
+    nearer way to its exit; returns how many, and the agent the next search may start from.  Takes
+    the arrays it needs, not the bundles: a marshalled release calls it every step and group, and
+    handing over the bundles cost more than the search."""
     released = 0
     i = start
     while i < n_active and released != max_people:
-        if a.state[i] == STANDING:
-            c = net.edge_cell[a.edge[i]]
+        if state[i] == STANDING:
+            c = edge_cell[edge[i]]
             if cell_release_group[c] == group:
-                a.state[i] = WALK_OUT
-                mark_may_move(a.may_move, i)
-                cells.standing[c] -= 1
+                state[i] = WALK_OUT
+                mark_may_move(may_move, i)
+                standing[c] -= 1
                 released += 1
-                _turn_to_exit(i, a, net, routes, counters)
+                _turn_round_if_nearer(i, edge, pos_m, exit_row, edge_length_m, edge_to, edge_from, exit_dist,
+                                      edge_cost_s, counters)
         i += 1
     return released, i
 
