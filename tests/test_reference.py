@@ -266,3 +266,49 @@ def test_listing_movers_from_the_bitmap_agrees_with_a_pass_over_everyone(seed):
     relist = np.ones(1, dtype=np.bool_)
     got = K.list_movers(offset, n, state, q_edge, np.zeros_like(may_move), relist, movers)
     assert movers[:got].tolist() == expected and not relist[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_peak_density_per_release_group_agrees_with_plain_python(seed):
+    """Kernel vs plain Python: the largest value of each group's cells (the marshalled release's
+    hold test), -inf for a group with no cell, cells of no group (-1) ignored."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    n_cells, n_groups = int(rng.integers(1, 60)), int(rng.integers(1, 8))
+    values = rng.random(n_cells) * 5.0
+    group = rng.integers(-1, n_groups + 1, n_cells).astype(np.int32)     # n_groups: out of range, ignored
+    out = np.empty(n_groups)
+    K.max_per_group(values, group, out)
+    for g in range(n_groups):
+        mine = [v for v, h in zip(values, group) if h == g]
+        assert out[g] == (max(mine) if mine else -np.inf)
+
+
+def test_a_step_follows_bundles_replaced_between_steps(tmp_path):
+    """The packed step state (one object handed to the kernel instead of ~100 arrays) is packed
+    again when a bundle is a new object, and a copied or pickled engine starts without it and
+    steps as the original does."""
+    import pickle
+    import numpy as np
+    from sim.crowd.state import copy_engine
+    model = CrowdModel(scenario_from_dict(corridor_scenario(tmp_path, rate_per_min=400, duration_s=420)))
+    for _ in range(30):
+        model.step()
+    engine = model.engine
+    first = engine._step_state()
+    assert engine._step_state() is first                      # unchanged bundles: the same pack
+    engine.counters = engine.counters.copy()
+    assert engine._step_state() is not first                  # a new array object: packed again
+    assert engine._packed_from[8] is engine.counters
+    copies = [copy_engine(engine, np.random.default_rng(2)), pickle.loads(pickle.dumps(engine))]
+    for other in copies:
+        assert other._packed is None
+        other.rng = np.random.default_rng(2)
+    engine.rng = np.random.default_rng(2)
+    for _ in range(30):
+        for e in [engine] + copies:
+            e.step()
+    for other in copies:
+        assert np.array_equal(other.agents.pos_m, engine.agents.pos_m)
+        assert np.array_equal(other.counters, engine.counters)
+        assert other._packed_from[0] is other.agents           # its own arrays, not the original's

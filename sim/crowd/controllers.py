@@ -13,6 +13,8 @@ import math
 import mesa
 import numpy as np
 
+from .kernels import max_per_group
+
 __all__ = ["ZoneGate", "OneWayController", "ShowController", "build_controllers"]
 
 
@@ -171,22 +173,26 @@ class ShowController(mesa.Agent):
             self._budget -= n
 
     def _marshalled_step(self, engine, t: float) -> None:
+        n_groups = len(self.release_times_s)
         if self._group_cells is None:
+            # The group each cell is watched for (-1: none); with hold_scope "map" every group watches
+            # every cell, so one maximum serves them all.
             groups = engine.arrays.cell_release_group
             zoned = engine.arrays.cell_zone >= 0
-            if self.hold_scope == "map":
-                everywhere = np.arange(groups.size)
-                self._group_cells = [everywhere for _ in self.release_times_s]
-            else:
-                self._group_cells = [np.flatnonzero((groups == g) & zoned) for g in range(len(self.release_times_s))]
-            self._held_since = [None] * len(self.release_times_s)
+            self._group_cells = np.where(zoned, groups, -1).astype(np.int32)
+            self._peak_walk_density = np.empty(n_groups)
+            self._held_since = [None] * n_groups
         dt = engine.arrays.dt_s
-        walk_density = np.asarray(engine.walk_density)
+        walk_density = np.asarray(engine.walk_density, dtype=np.float64)
+        peak = self._peak_walk_density
+        if self.hold_scope == "map":
+            peak[:] = walk_density.max() if walk_density.size else -np.inf
+        else:
+            max_per_group(walk_density, self._group_cells, peak)
         for group, when in enumerate(self.release_times_s):
             if t < when:
                 continue
-            cells = self._group_cells[group]
-            crowded = cells.size > 0 and walk_density[cells].max() >= self.hold_density_ppm2
+            crowded = bool(peak[group] >= self.hold_density_ppm2)
             since = self._held_since[group]
             if crowded and (since is None or t - since < self.max_hold_s):
                 if since is None:

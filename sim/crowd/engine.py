@@ -29,6 +29,8 @@ class CrowdEngine:
 
     #: Recount cadence of ordinary runs (steps); about 2% of a run's time at one a simulated minute.
     DEFAULT_CHECK_EVERY_S = 60.0
+    #: Caches rebuilt on demand, not state: a copy or a pickle of the engine starts without them.
+    CACHE_ATTRIBUTES = ("_packed", "_packed_from")
 
     def __init__(self, scenario: CrowdScenario, rng: np.random.Generator, arrays: CrowdArrays | None = None,
                  check_every_steps: int | None = None):
@@ -102,6 +104,14 @@ class CrowdEngine:
         self.recounts = 0
         self._recount_states = np.zeros(K.N_STATES, dtype=np.int64)
         self._recount_cells = [np.zeros(n_cells, dtype=np.int64) for _ in range(3)]
+        self._packed: K.StepState | None = None
+        self._packed_from: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in self.CACHE_ATTRIBUTES:
+            state[name] = None
+        return state
 
     # -- views used by controllers, KPIs and plots --------------------------------------------------
     @property
@@ -230,11 +240,26 @@ class CrowdEngine:
         self.routes = self._routes(cost, view=heading_in)
         K.retarget_full(self.n_active, self.agents, a.net, self.cells, self.routes, a.params, self.counters)
 
+    def _step_state(self) -> K.StepState:
+        """The bundles a step reads, packed once (:class:`~sim.crowd.kernels.StepState`) and packed
+        again whenever one of them is a new object (new route tables, arrays rebuilt by the live twin)."""
+        a = self.arrays
+        bundles = (self.agents, a.net, self.cells, self.edges, self.zones, self.nodes, self.routes, a.params,
+                   self.counters, a.zone_cap, self.admitted_last_step, self.places)
+        packed_from = self._packed_from
+        if packed_from is None or any(x is not y for x, y in zip(bundles, packed_from)):
+            self._packed = K.pack_step_state(*bundles)
+            self._packed_from = bundles
+        return self._packed
+
     def step(self) -> None:
         """Advance one time step: arrivals, routes (at their interval), budgets, agents, checks."""
         a = self.arrays
         t = self.t_s
-        new_active = self.n_placed + int(np.searchsorted(self.arrivals.time_s, t, side="right"))
+        arrival_s, arrived = self.arrivals.time_s, self.n_active - self.n_placed
+        # (arrival times are sorted: nobody new unless the next one's time has come)
+        new_active = self.n_placed + int(arrival_s.searchsorted(t, side="right")) if (
+            arrived < arrival_s.size and arrival_s[arrived] <= t) else self.n_active
         if new_active > self.n_active:
             self.agents.state[self.n_active:new_active] = K.AT_SOURCE
             self.first_at_source = min(self.first_at_source, self.n_active)
@@ -243,9 +268,8 @@ class CrowdEngine:
             self.refresh_routes()
             self.next_route_s += self.scenario.simulation.route_interval_s
         offset = int(self.rng.integers(0, self.n_active)) if self.n_active else 0
-        self.first_at_source = int(K.advance(
-            t, offset, self.n_active, self.agents, a.net, self.cells, self.edges, self.zones, self.nodes, self.routes,
-            a.params, self.counters, a.zone_cap, self.admitted_last_step, self.places, self.first_at_source))
+        self.first_at_source = int(K.advance_packed(t, offset, self.n_active, self._step_state(),
+                                                    self.first_at_source))
         self.exited = int(self.counters[K.C_EXITED] + self.counters[K.C_LEFT_FROM_SOURCE])
         self.step_index += 1
         self.t_s = self.step_index * a.dt_s

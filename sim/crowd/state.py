@@ -68,7 +68,10 @@ def copy_engine(engine: CrowdEngine, rng: np.random.Generator) -> CrowdEngine:
     arrays, route tables and scenario shared (they are replaced, never written, during a run)."""
     new = CrowdEngine.__new__(CrowdEngine)
     for name, value in engine.__dict__.items():
-        new.__dict__[name] = value if name in _SHARED_ENGINE else _copy_value(value)
+        if name in CrowdEngine.CACHE_ATTRIBUTES:
+            new.__dict__[name] = None
+        else:
+            new.__dict__[name] = value if name in _SHARED_ENGINE else _copy_value(value)
     new.rng = rng
     return new
 
