@@ -1,13 +1,17 @@
-"""Two versions of the crowd engine side by side: the same nights, run alternately, each in its own process.
+"""Two versions of the crowd engine side by side: the same nights, interleaved in short chunks.
 
-    python benchmarks/bench_crowd_versions.py OLD_CHECKOUT [NEW_CHECKOUT] [--rounds N] [--csv PATH]
+    python benchmarks/bench_crowd_versions.py OLD_CHECKOUT [NEW_CHECKOUT] [--rounds N] [--chunk-steps N] [--csv PATH]
 
 ``OLD_CHECKOUT`` is another clone or worktree of this repository (e.g. ``git worktree add ../base
-HEAD~3``); ``NEW_CHECKOUT`` defaults to this one.  Each round runs every night once per version,
-alternating (old, new, old, new ...), so both see the same load on a shared machine; the table shows
-each version's fastest and slowest round and the ratio of their medians.  Each run compiles its
-kernels on a 2-minute warm-up first, then times ``CrowdModel.run`` (wall and CPU) and prints the run's
-walker moves, promenade peak and exits, so that a speed-up that changed a result shows at once.
+HEAD~3``); ``NEW_CHECKOUT`` defaults to this one.  Each version runs a night in its own long-lived
+process (kernels compiled on a 2-minute warm-up first); the two take turns, ``--chunk-steps`` steps
+at a time (300: five simulated minutes, a fraction of a second), the one that goes first swapping
+every chunk, and each sums the wall and CPU time of its own chunks.  On a shared machine whose speed
+drifts by a factor of two within the hour (ECOSYSTEM.md; seen on these machines), both versions so
+see the same load, and the ratio of their times holds where whole runs one after the other would
+not.  The table shows each version's fastest and slowest round and the ratio of their medians; each
+night's walker moves, promenade peak and exits are compared, so that a speed-up that changed a
+result shows at once.
 """
 
 from __future__ import annotations
@@ -25,28 +29,74 @@ from report import print_table, write_csv  # noqa: E402  (benchmarks/report.py)
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTS = ("bund_lightshow_dry.toml", "bund_lightshow_rain.toml")
 
-_ONE_RUN = """
+#: A worker: one night, stepped on request ("N" on stdin: N more steps), timed per chunk.
+_WORKER = """
 import json, sys, time
 from sim.crowd.model import CrowdModel
 from sim.kinds import load_scenario
 path, overrides = sys.argv[1], json.loads(sys.argv[2])
 CrowdModel(load_scenario(path, ["simulation.duration_s=120", "show.start_s=60", "show.end_s=90"])).run()
 model = CrowdModel(load_scenario(path, overrides))
-wall, cpu = time.perf_counter(), time.process_time()
-summary = model.run()
-print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "walker_moves": summary["counters"]["walker_moves"], "exited": summary["counters"]["exited"],
-                  "peak_promenade": summary["peak_occupancy"].get("promenade")}))
+engine = model.engine
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    end = min(model.n_steps, engine.step_index + int(line))
+    wall, cpu = time.perf_counter(), time.process_time()
+    while engine.step_index < end:
+        model.step()
+    out = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+           "done": engine.step_index >= model.n_steps}
+    if out["done"]:
+        summary = model.summary()
+        out.update(walker_moves=summary["counters"]["walker_moves"], exited=summary["counters"]["exited"],
+                   peak_promenade=summary["peak_occupancy"].get("promenade"))
+    print(json.dumps(out), flush=True)
+    if out["done"]:
+        break
 """
 
 
-def run_once(checkout: Path, night: str, overrides: list[str]) -> dict:
-    """One timed night with ``checkout``'s engine (its ``sim`` first on the path)."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
-    out = subprocess.run([sys.executable, "-c", _ONE_RUN, str(checkout / "scenarios" / night), json.dumps(overrides)],
-                         env=env,
-                         capture_output=True, text=True, check=True, cwd=checkout)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class _Worker:
+    """One version's night in its own process (its ``sim`` first on the path)."""
+
+    def __init__(self, checkout: Path, night: str, overrides: list[str]):
+        env = dict(os.environ, PYTHONPATH=str(checkout))
+        self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(checkout / "scenarios" / night),
+                                      json.dumps(overrides)], env=env, cwd=checkout, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.wall_s = self.cpu_s = 0.0
+        self.result: dict | None = None
+        self._read()
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker exited (code {self.proc.wait()}); run the night alone to see its error")
+        return json.loads(line)
+
+    def chunk(self, steps: int) -> None:
+        self.proc.stdin.write(f"{steps}\n")
+        self.proc.stdin.flush()
+        out = self._read()
+        self.wall_s += out["wall_s"]
+        self.cpu_s += out["cpu_s"]
+        if out["done"]:
+            self.result = {"wall_s": self.wall_s, "cpu_s": self.cpu_s, **{k: out[k] for k in
+                           ("walker_moves", "exited", "peak_promenade")}}
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+def run_pair(old: Path, new: Path, night: str, overrides: list[str], chunk_steps: int) -> tuple[dict, dict]:
+    """One night with both versions, interleaved chunk by chunk; returns (old, new) results."""
+    workers = [_Worker(old, night, overrides), _Worker(new, night, overrides)]
+    k = 0
+    while any(w.result is None for w in workers):
+        for w in (workers if k % 2 == 0 else workers[::-1]):
+            if w.result is None:
+                w.chunk(chunk_steps)
+        k += 1
+    return workers[0].result, workers[1].result
 
 
 def main(argv=None) -> int:
@@ -55,6 +105,7 @@ def main(argv=None) -> int:
     parser.add_argument("new", type=Path, nargs="?", default=ROOT, help="default: this checkout")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--night", nargs="*", default=list(NIGHTS))
+    parser.add_argument("--chunk-steps", type=int, default=300, help="steps a version runs before the other's turn")
     parser.add_argument("--minutes", type=float, default=None, help="shorten every run (smoke test)")
     parser.add_argument("--csv", default=str(ROOT / "benchmarks" / "results" / "crowd_versions.csv"))
     args = parser.parse_args(argv)
@@ -66,8 +117,8 @@ def main(argv=None) -> int:
     runs: dict[tuple[str, str], list[dict]] = {}
     for r in range(max(1, args.rounds)):
         for night in args.night:
-            for label, checkout in (("old", args.old), ("new", args.new)):
-                res = run_once(checkout.resolve(), night, overrides)
+            pair = run_pair(args.old.resolve(), args.new.resolve(), night, overrides, max(1, args.chunk_steps))
+            for label, res in zip(("old", "new"), pair):
                 runs.setdefault((night, label), []).append(res)
                 print(f"round {r + 1} {night} {label}: wall {res['wall_s']:.2f} s, cpu {res['cpu_s']:.2f} s, "
                       f"moves {res['walker_moves']}, peak {res['peak_promenade']}, exited {res['exited']}", flush=True)

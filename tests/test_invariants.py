@@ -72,6 +72,21 @@ def test_crowd_recount_catches_a_walker_missing_from_the_movers_list(corridor_to
     engine.recount()
 
 
+def test_crowd_recount_catches_a_wait_that_is_not_marked(corridor_toml):
+    """A walker crossing a node reads its gate wait only if it is marked as possibly waiting
+    (``may_wait``); a wait started without the mark would never end: the recount names it."""
+    model = CrowdModel(load_scenario(corridor_toml), check_every_steps=1)
+    for _ in range(20):
+        model.step()
+    engine = model.engine
+    walker = int(np.flatnonzero(engine.agents.state[:engine.n_active] == 2)[0])
+    engine.agents.wait_start_s[walker] = engine.t_s            # a wait begun behind the kernels' back
+    with pytest.raises(ConservationError, match=rf"waiting at a gate but not marked so \(first agent\)=.*{walker}"):
+        engine.recount()
+    engine.agents.may_wait[walker >> 6] |= np.uint64(1) << np.uint64(walker & 63)
+    engine.recount()
+
+
 def test_bikes_recount_catches_corrupted_stock_and_vans():
     scenario = load_scenario(BIKES_RAIN)
     model = BikeModel(scenario, "optimised", check_every_steps=1)

@@ -79,7 +79,8 @@ class CrowdEngine:
             start_s=np.concatenate([placed.start_s, np.full(arr.time_s.size, np.inf)]),
             q_edge=np.full(n, -1, dtype=np.int32), q_next=np.full(n, -1, dtype=np.int32),
             wait_start_s=np.full(n, -1.0), gate_wait_s=np.full(n, -1.0), movers=np.empty(n, dtype=np.int32),
-            may_move=np.zeros((n + 63) // 64, dtype=np.uint64), relist=np.ones(1, dtype=np.bool_))
+            may_move=np.zeros((n + 63) // 64, dtype=np.uint64), relist=np.ones(1, dtype=np.bool_),
+            may_wait=np.zeros((n + 63) // 64, dtype=np.uint64))
         self.n_active = n_placed
         count = np.bincount(a.edge_cell[placed.edge], minlength=n_cells).astype(np.int32)
         self.cells = K.Cells(count=count, standing=np.zeros(n_cells, dtype=np.int32), waiting=count.copy(),
@@ -315,6 +316,10 @@ class CrowdEngine:
         listed = (self.agents.may_move[walkers >> 6] >> (walkers & 63).astype(np.uint64)) & np.uint64(1)
         if not self.agents.relist[0] and not listed.all():
             problems["walkers missing from the movers list (first agent)"] = int(walkers[np.argmin(listed)])
+        waiting = np.flatnonzero(self.agents.wait_start_s[:self.n_active] >= 0.0)
+        marked = (self.agents.may_wait[waiting >> 6] >> (waiting & 63).astype(np.uint64)) & np.uint64(1)
+        if not marked.all():
+            problems["waiting at a gate but not marked so (first agent)"] = int(waiting[np.argmin(marked)])
         in_queues = int(np.count_nonzero(q_edge >= 0))
         if in_queues != int(self.edges.queue.sum()):
             problems["queued (walkers marked / queue lengths)"] = (in_queues, int(self.edges.queue.sum()))

@@ -117,6 +117,9 @@ class Agents(NamedTuple):
                                # pass over everyone
     relist: np.ndarray         # bool[1]: rebuild may_move from every agent at the next step (set after
                                # agents are changed outside the kernels)
+    may_wait: np.ndarray       # uint64 bitmap: everyone whose wait_start_s may be >= 0 (a superset, set
+                               # where a wait starts): a walker crossing a node reads its wait start
+                               # only if marked (one cache miss a crossing fewer); see :func:`bitmap_of`
 
 
 class Net(NamedTuple):
@@ -402,6 +405,26 @@ def _turn_to_exit(i, a, net, routes, counters):
 
 
 @njit(cache=True, inline="always")
+def set_bit(bitmap, i):
+    """Set bit ``i`` of a uint64 bitmap."""
+    bitmap[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+
+
+@njit(cache=True, inline="always")
+def has_bit(bitmap, i):
+    """Whether bit ``i`` of a uint64 bitmap is set."""
+    return (bitmap[i >> 6] >> np.uint64(i & 63)) & np.uint64(1) != np.uint64(0)
+
+
+def bitmap_of(mask: np.ndarray) -> np.ndarray:
+    """The uint64 bitmap (bit ``i`` of word ``i >> 6``) of a boolean mask over agents."""
+    n = mask.size
+    padded = np.zeros(((n + 63) // 64) * 64, dtype=np.bool_)
+    padded[:n] = mask
+    return np.packbits(padded, bitorder="little").view(np.uint64).copy()
+
+
+@njit(cache=True, inline="always")
 def mark_may_move(may_move, i):
     """Agent ``i`` may now be a walker not in a queue (it left a queue, started to move, stepped on
     from a source or was released): the next step's listing looks at it."""
@@ -477,7 +500,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     dt, patience, tol_s, tol_frac = p.dt_s, p.patience_s, p.route_tolerance_s, p.route_tolerance_frac
     sink_budget, exited_at = nodes.sink_budget, nodes.exited
     n_edges = q_head.shape[0]
-    may_move = a.may_move
+    may_move, may_wait = a.may_move, a.may_wait
     q_for_now = np.zeros(1, dtype=np.int64)        # the edge a walker just held waits for
     walker_pass = np.zeros(1, dtype=np.bool_)      # whether the walkers are moving (swaps count as walkers)
 
@@ -515,7 +538,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
 
     def end_wait(i):
         """A walker held at a gate moves on (through it, or another way): its gate wait is over."""
-        if wait_start[i] >= 0.0:
+        if has_bit(may_wait, i) and wait_start[i] >= 0.0:
             gate_wait[i] = t_s - wait_start[i]
             wait_start[i] = -1.0
 
@@ -781,6 +804,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             nxt = q_next[i]
             if wait_start[i] < 0.0:
                 wait_start[i] = t_s
+                set_bit(may_wait, i)
             gate_queue[z] += 1
             if state[i] == WALK_IN and t_s - wait_start[i] >= divert_after[z]:
                 # Held too long: a viewing spot elsewhere (another entrance), if one has room.
@@ -825,6 +849,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         if z >= 0 and (not zone_open[z] or zone_admit[z] <= 0):
             if wait_start[i] < 0.0:
                 wait_start[i] = t_s
+                set_bit(may_wait, i)
             gate_queue[z] += 1
             if t_s - wait_start[i] >= patience:
                 gate_wait[i] = t_s - wait_start[i]

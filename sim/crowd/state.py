@@ -135,11 +135,12 @@ def _rebuild_pending(engine: CrowdEngine, rows: np.ndarray, times_s: np.ndarray,
     rows, times_s, stand_frac = rows[order], times_s[order], stand_frac[order]
     na, n_placed = engine.n_active, engine.n_placed
     agents = engine.agents
-    not_per_agent = ("may_move", "relist")            # the movers bitmap and its flag: rebuilt
+    not_per_agent = ("may_move", "relist", "may_wait")  # the bitmaps and the movers' flag: rebuilt
     parts = {name: np.concatenate([getattr(agents, name)[:na], getattr(agents, name)[rows]])
              for name in agents._fields if name not in not_per_agent}
     parts["may_move"] = np.zeros((parts["state"].size + 63) // 64, dtype=np.uint64)
     parts["relist"] = np.ones(1, dtype=np.bool_)      # the next step lists its movers from everyone
+    parts["may_wait"] = K.bitmap_of(parts["wait_start_s"] >= 0.0)
     parts["state"][na:] = K.PENDING
     parts["stand_frac"][na:] = stand_frac
     engine.agents = type(agents)(**parts)
