@@ -110,7 +110,7 @@ def _swapping_heap_next_hops(seed_nodes, seed_cost_s, seed_next, edge_cost_s, ed
 def test_next_hop_tables_agree_with_a_plain_dijkstra_bit_for_bit(whole_seconds):
     """Kernel vs plain Python on the Bund's walk graph: every distance and every next hop equal, ties
     included (costs rounded to whole seconds make many)."""
-    from sim.core.routing import fill_next_hops
+    from sim.core.routing import fill_next_hop_rows, fill_next_hops
     from sim.crowd.compile import _view_seeds, compile_crowd, free_flow_costs
     from sim.kinds import load_scenario
     arrays = compile_crowd(load_scenario(ROOT / "scenarios" / "bund_lightshow_rain.toml"))
@@ -123,6 +123,11 @@ def test_next_hop_tables_agree_with_a_plain_dijkstra_bit_for_bit(whole_seconds):
     dist = np.empty((arrays.view_cell.size, walk.n_nodes))
     nxt = np.empty((arrays.view_cell.size, walk.n_nodes), dtype=np.int32)
     fill_next_hops(start, nodes, seed_cost, seed_next, cost, walk.edge_to, walk.out_start, walk.out_edges, dist, nxt)
+    # The rows split between two threads (162 rows, two Numba threads on CI) or not: the same tables.
+    one_dist, one_next = np.empty_like(dist), np.empty_like(nxt)
+    fill_next_hop_rows(0, dist.shape[0], start, nodes, seed_cost, seed_next, cost, walk.edge_to, walk.out_start,
+                       walk.out_edges, one_dist, one_next)
+    assert np.array_equal(dist, one_dist) and np.array_equal(nxt, one_next)
     for g in rows:
         lo, hi = start[g], start[g + 1]
         ref_dist, ref_next = _swapping_heap_next_hops(nodes[lo:hi], seed_cost[lo:hi], seed_next[lo:hi], cost,
