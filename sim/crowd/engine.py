@@ -6,6 +6,8 @@ The Mesa model (:mod:`sim.crowd.model`) drives it; its controllers (gates, relea
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..core.errors import ConservationError
@@ -105,6 +107,7 @@ class CrowdEngine:
         self.recounts = 0
         self._recount_states = np.zeros(K.N_STATES, dtype=np.int64)
         self._recount_cells = [np.zeros(n_cells, dtype=np.int64) for _ in range(3)]
+        self._recount_marks = np.zeros(3, dtype=np.int64)
         self._packed: K.StepState | None = None
         self._packed_from: tuple | None = None
 
@@ -248,7 +251,7 @@ class CrowdEngine:
         bundles = (self.agents, a.net, self.cells, self.edges, self.zones, self.nodes, self.routes, a.params,
                    self.counters, a.zone_cap, self.admitted_last_step, self.places)
         packed_from = self._packed_from
-        if packed_from is None or any(x is not y for x, y in zip(bundles, packed_from)):
+        if packed_from is None or not all(map(operator.is_, bundles, packed_from)):
             self._packed = K.pack_step_state(*bundles)
             self._packed_from = bundles
         return self._packed
@@ -311,18 +314,14 @@ class CrowdEngine:
                 c = int(bad[0])
                 problems[f"{name} (cell {c}: recount / engine)"] = (int(recounted[c]), int(running[c]))
                 problems[f"{name}: cells that disagree"] = int(bad.size)
-        state, q_edge = self.agents.state[:self.n_active], self.agents.q_edge[:self.n_active]
-        walkers = np.flatnonzero(((state == K.WALK_IN) | (state == K.WALK_OUT)) & (q_edge < 0))
-        listed = (self.agents.may_move[walkers >> 6] >> (walkers & 63).astype(np.uint64)) & np.uint64(1)
-        if not self.agents.relist[0] and not listed.all():
-            problems["walkers missing from the movers list (first agent)"] = int(walkers[np.argmin(listed)])
-        waiting = np.flatnonzero(self.agents.wait_start_s[:self.n_active] >= 0.0)
-        marked = (self.agents.may_wait[waiting >> 6] >> (waiting & 63).astype(np.uint64)) & np.uint64(1)
-        if not marked.all():
-            problems["waiting at a gate but not marked so (first agent)"] = int(waiting[np.argmin(marked)])
-        in_queues = int(np.count_nonzero(q_edge >= 0))
-        if in_queues != int(self.edges.queue.sum()):
-            problems["queued (walkers marked / queue lengths)"] = (in_queues, int(self.edges.queue.sum()))
+        a, marks = self.agents, self._recount_marks
+        K.check_marks(self.n_active, a.state, a.q_edge, a.wait_start_s, a.may_move, a.may_wait, marks)
+        if not a.relist[0] and marks[0] >= 0:
+            problems["walkers missing from the movers list (first agent)"] = int(marks[0])
+        if marks[1] >= 0:
+            problems["waiting at a gate but not marked so (first agent)"] = int(marks[1])
+        if marks[2] != int(self.edges.queue.sum()):
+            problems["queued (walkers marked / queue lengths)"] = (int(marks[2]), int(self.edges.queue.sum()))
         if problems:
             raise ConservationError("crowd agents", self.step_index, self.t_s,
                                     {"entered": self.n_active, "exited": self.exited, **problems})

@@ -1171,6 +1171,24 @@ def count_states(n_active, state, edge, edge_cell, out_states, out_cell_count, o
 
 
 @njit(cache=True)
+def check_marks(n_active, state, q_edge, wait_start_s, may_move, may_wait, out):
+    """The recount's look at the bitmaps, from each agent's own state: ``out[0]`` the first walker
+    not in a queue that ``may_move`` misses, ``out[1]`` the first person waiting at a gate that
+    ``may_wait`` misses (-1: none), ``out[2]`` the people in queues."""
+    out[0] = -1
+    out[1] = -1
+    out[2] = 0
+    for i in range(n_active):
+        s = state[i]
+        if q_edge[i] >= 0:
+            out[2] += 1
+        elif (s == WALK_IN or s == WALK_OUT) and out[0] < 0 and not has_bit(may_move, i):
+            out[0] = i
+        if wait_start_s[i] >= 0.0 and out[1] < 0 and not has_bit(may_wait, i):
+            out[1] = i
+
+
+@njit(cache=True)
 def edge_costs(net, speed_factor, v0_mps, cell_covered, shelter_factor, queue_len, free_share, queue_density_ppm2,
                dt_s, min_speed_mps, penalty_s, out_cost_s):
     """Perceived time to cross each directed edge: the walk up to the back of the queue at its end
