@@ -86,6 +86,9 @@ COUNTER_NAMES = ("exited", "gave_up_at_gates", "retargeted", "entered_network", 
                  "walker_moves", "queue_head_tries", "diverted_at_gates", "sent_home_at_show_end")
 #: Most cells one walker crosses in one step (short cells are crossed in the same step).
 MAX_HOPS = 8
+#: Route rows a queue's head remembers as failed this step (people further back with one of them are
+#: not tried; a memory of the work, not a rule: any number gives the same results).
+MAX_FAILED_ROWS = 16
 #: Smallest share of a cell's ground left to walkers when people stand on it (a standing crowd
 #: leaves a little room to squeeze through).
 MIN_FREE_SHARE = 0.05
@@ -502,6 +505,7 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
     n_edges = q_head.shape[0]
     may_move, may_wait = a.may_move, a.may_wait
     q_for_now = np.zeros(1, dtype=np.int64)        # the edge a walker just held waits for
+    failed_keys = np.empty(MAX_FAILED_ROWS, dtype=np.int64)   # route rows that failed at a queue's head
     walker_pass = np.zeros(1, dtype=np.bool_)      # whether the walkers are moving (swaps count as walkers)
 
     def next_edge(j, node):
@@ -734,9 +738,9 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
         prev = -1
         i = q_head[e]
         # A try that fails changes nothing, and its outcome depends on the walker only through its
-        # route row (and whether it is heading in): the next one with the same row fails alike.
-        failed_row = -1
-        failed_in = False
+        # route row (and whether it is heading in): until someone gets through, anyone further back
+        # with a row that has failed fails alike and is not tried (up to MAX_FAILED_ROWS rows kept).
+        n_failed = 0
         for _tried in range(front[e]):
             if i < 0:
                 break
@@ -744,13 +748,22 @@ def step_agents(t_s, order_offset, n_active, a, net, cells, edges, zones, nodes,
             counters[C_QUEUE_TRIES] += 1
             heading_in = state[i] == WALK_IN
             row = target[i] if heading_in else exit_row[i]
-            if row == failed_row and heading_in == failed_in:
+            key = 2 * row + (1 if heading_in else 0)
+            known = False
+            for k_failed in range(n_failed):
+                if failed_keys[k_failed] == key:
+                    known = True
+                    break
+            if known:
                 prev = i
                 i = nxt
                 continue
             f = cross_node(i, e)
-            failed_row = -1 if f >= 0 or f == _LEFT else row
-            failed_in = heading_in
+            if f >= 0 or f == _LEFT:
+                n_failed = 0
+            elif n_failed < MAX_FAILED_ROWS:
+                failed_keys[n_failed] = key
+                n_failed += 1
             if f >= 0 or f == _LEFT:
                 if prev < 0:
                     q_status[e] = _OK
