@@ -8,7 +8,7 @@ simulation (arrived, not yet exited) summed over steps; of these, *walker moves*
 step moved (``walker_moves``), *queue tries* the people at the head of a queue who tried to move on
 (``queue_head_tries``), and the rest stood, waited in a queue behind its head or waited at a source.
 ``ns_per_walker_move`` divides the whole stepping time by the walker moves: the cost of a moving
-person against the floor of one Numba pass over agent state (about 1.4 ns, ECOSYSTEM.md), which the
+person against the floor of one Numba pass over agent state (about 1.4 ns, docs/sources.md section 11), which the
 script times on this machine before and after each night (``floor_ns_per_agent``, their mean) so that
 ``walker_move_over_floor`` is a ratio measured side by side in one run.
 """
@@ -42,7 +42,7 @@ def _floor_pass(pos_m, v0_mps, edge, speed_factor, dt_s):
 def floor_ns_per_agent(n_agents: int = 121_861, n_edges: int = 2_390, repeats: int = 2_000) -> float:
     """That pass over a night's worth of agents on the Bund's edges, timed on this machine now (the
     fastest of 5 rounds), so that the cost per walker move is read against a floor measured in the
-    same run (ECOSYSTEM.md quotes about 1.4 ns for such a pass)."""
+    same run (about 1.4 ns on these machines: docs/sources.md section 11)."""
     rng = np.random.default_rng(0)
     pos_m, v0 = np.zeros(n_agents), rng.normal(1.34, 0.26, n_agents)
     edge = rng.integers(0, n_edges, n_agents).astype(np.int32)

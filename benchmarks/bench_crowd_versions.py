@@ -7,7 +7,7 @@ HEAD~3``); ``NEW_CHECKOUT`` defaults to this one.  Each version runs a night in 
 process (kernels compiled on a 2-minute warm-up first); the two take turns, ``--chunk-steps`` steps
 at a time (300: five simulated minutes, a fraction of a second), the one that goes first swapping
 every chunk, and each sums the wall and CPU time of its own chunks.  On a shared machine whose speed
-drifts by a factor of two within the hour (ECOSYSTEM.md; seen on these machines), both versions so
+drifts by a factor of two within the hour (docs/sources.md section 11), both versions so
 see the same load, and the ratio of their times holds where whole runs one after the other would
 not.  The table shows each version's fastest and slowest round and the ratio of their medians; each
 night's walker moves, promenade peak and exits are compared, so that a speed-up that changed a
