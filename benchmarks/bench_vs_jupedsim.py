@@ -14,7 +14,7 @@ bottleneck to S times their length (a tiny smoke run; widths and feed stay).
  - citytwin: ``CrowdModel`` on the corridor map at the scenario's default step (1 s).  People queue at
    the entrance node and walk on into a wide viewing plaza (the show ends with the run, so nobody
    turns back).  Flow is ``edge_passed`` of the corridor's last cell (or of the bottleneck's cell).
- - JuPedSim: its collision-free speed model (Tordeux et al. 2016; the model ECOSYSTEM.md measured) at
+ - JuPedSim: its collision-free speed model (Tordeux et al. 2016; the model whose speed docs/sources.md section 11 quotes) at
    its default dt 0.01 s, on a shapely polygon of the same corridor; desired speed 1.34 m/s (Weidmann's
    v0, as ours), radius 0.2 m and time gap 1 s (JuPedSim's defaults).  A source adds the same arrival
    rate at the entrance: arrivals wait in a queue outside the corridor and are put in, every 0.1 s, at
