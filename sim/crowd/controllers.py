@@ -143,7 +143,7 @@ class ShowController(mesa.Agent):
         self.held_seconds = [0.0] * len(self.release_times_s)
         self._budget = 0.0
         self._group_budget = [0.0] * len(self.release_times_s)
-        self._group_cells = None
+        self._cell_watched_by = None
 
     def step(self) -> None:
         engine = self.model.engine
@@ -174,12 +174,12 @@ class ShowController(mesa.Agent):
 
     def _marshalled_step(self, engine, t: float) -> None:
         n_groups = len(self.release_times_s)
-        if self._group_cells is None:
+        if self._cell_watched_by is None:
             # The group each cell is watched for (-1: none); with hold_scope "map" every group watches
             # every cell, so one maximum serves them all.
             groups = engine.arrays.cell_release_group
             zoned = engine.arrays.cell_zone >= 0
-            self._group_cells = np.where(zoned, groups, -1).astype(np.int32)
+            self._cell_watched_by = np.where(zoned, groups, -1).astype(np.int32)
             self._peak_walk_density = np.empty(n_groups)
             self._held_since = [None] * n_groups
         dt = engine.arrays.dt_s
@@ -188,7 +188,7 @@ class ShowController(mesa.Agent):
         if self.hold_scope == "map":
             peak[:] = walk_density.max() if walk_density.size else -np.inf
         else:
-            max_per_group(walk_density, self._group_cells, peak)
+            max_per_group(walk_density, self._cell_watched_by, peak)
         for group, when in enumerate(self.release_times_s):
             if t < when:
                 continue

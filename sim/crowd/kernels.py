@@ -431,7 +431,7 @@ def bitmap_of(mask: np.ndarray) -> np.ndarray:
 def mark_may_move(may_move, i):
     """Agent ``i`` may now be a walker not in a queue (it left a queue, started to move, stepped on
     from a source or was released): the next step's listing looks at it."""
-    may_move[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+    set_bit(may_move, i)
 
 
 @njit(cache=True)
